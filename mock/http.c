@@ -1,0 +1,413 @@
+/*
+ * HTTP mode: POST .../responses answers with SSE (stream:true) or one JSON
+ * response object; everything else goes to control.c. lws 4.1 has no chunked
+ * output for plain h1 responses (only with its compression), so the SSE body
+ * is framed as chunked here, which keeps the connection reusable.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "server.h"
+
+#define PIECE 65536 /* at most this much per lws_write, one write per WRITEABLE */
+
+struct dwm_http {
+	struct lws *wsi;
+	char method[8];
+	char *path;
+	json_t *headers;
+	struct dwm_fault fault; /* run-wide + x-mock-fault */
+	int bad_fault;
+	char *body;
+	size_t len, cap;
+	int too_big;
+	/* the answer */
+	int status;
+	int sse;
+	int headers_sent;
+	json_t *msgs;      /* SSE: the events; otherwise one body */
+	size_t next, sent;
+	unsigned char *out; /* LWS_PRE headroom + bytes of the current piece of output */
+	size_t out_len, out_off;
+	int finishing;      /* last bytes are out: complete the transaction */
+	int abort;          /* close_after_events reached */
+	int waiting;        /* a delay timer is pending */
+	int slow_ms;
+	int close_after;    /* -1: never */
+	struct dwm_turn turn;
+	lws_sorted_usec_list_t sul;
+};
+
+static void http_free(struct dwm_http *h)
+{
+	if (!h)
+		return;
+	lws_sul_cancel(&h->sul);
+	free(h->path);
+	free(h->body);
+	free(h->out);
+	json_decref(h->headers);
+	json_decref(h->msgs);
+	dwm_turn_clear(&h->turn);
+	free(h);
+}
+
+static void wake(lws_sorted_usec_list_t *sul)
+{
+	struct dwm_http *h = lws_container_of(sul, struct dwm_http, sul);
+
+	h->waiting = 0;
+	lws_callback_on_writable(h->wsi);
+}
+
+static void later(struct dwm_http *h, int ms)
+{
+	if (ms <= 0) {
+		lws_callback_on_writable(h->wsi);
+		return;
+	}
+	h->waiting = 1;
+	lws_sul_schedule(lws_get_context(h->wsi), 0, &h->sul, wake, (lws_usec_t)ms * LWS_US_PER_MS);
+}
+
+static int method_of(struct lws *wsi, char *method, size_t mlen, char **path)
+{
+	static const struct {
+		enum lws_token_indexes tok;
+		const char *name;
+	} m[] = {
+		{WSI_TOKEN_GET_URI, "GET"},
+		{WSI_TOKEN_POST_URI, "POST"},
+		{WSI_TOKEN_DELETE_URI, "DELETE"},
+		{WSI_TOKEN_PUT_URI, "PUT"},
+		{WSI_TOKEN_PATCH_URI, "PATCH"},
+		{WSI_TOKEN_OPTIONS_URI, "OPTIONS"},
+		{WSI_TOKEN_HEAD_URI, "HEAD"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		int len = lws_hdr_total_length(wsi, m[i].tok);
+
+		if (len <= 0)
+			continue;
+		*path = malloc((size_t)len + 1);
+		if (!*path || lws_hdr_copy(wsi, *path, len + 1, m[i].tok) < 0)
+			return -1;
+		snprintf(method, mlen, "%s", m[i].name);
+		return 0;
+	}
+	return -1;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	while (a > 1 && s[a - 1] == '/')
+		a--;
+	return a >= b && !strncmp(s + a - b, suffix, b);
+}
+
+/* a plain JSON answer */
+static void answer(struct dwm_http *h, int status, json_t *body)
+{
+	h->status = status;
+	h->sse = 0;
+	h->msgs = json_pack("[o]", body);
+	lws_callback_on_writable(h->wsi);
+}
+
+static void respond(struct dwm_http *h)
+{
+	struct dwm_turn *t = &h->turn;
+	json_error_t err;
+	int delay = 0;
+
+	t->transport = DWM_HTTP;
+	t->bytes = h->len;
+	t->req = json_loadb(h->body ? h->body : "", h->len, 0, &err);
+	t->fault = h->fault;
+	dwm_fault_control_take_request(&t->fault);
+	if (h->bad_fault || dwm_fault_from_metadata(t->req, &t->fault) < 0) {
+		t->log_entry = dwm_log_request(DWM_HTTP, 0, h->len, t->req, json_incref(h->headers), NULL);
+		dwm_turn_fail(t, 400, "invalid_request_error", "invalid_mock_fault", "x-mock-fault",
+			      "Could not parse the mock fault spec.");
+		answer(h, t->status, dwm_error_http(t->error));
+		return;
+	}
+	t->fault.set &= ~(unsigned)DWM_F_REFUSE_UPGRADE;
+	t->log_entry = dwm_log_request(DWM_HTTP, 0, h->len, t->req, json_incref(h->headers), &t->fault);
+	dwm_model_opts_for(t->req, &t->model);
+	if (t->fault.set & DWM_F_FIRST_DELAY)
+		delay = t->fault.first_event_delay_ms;
+	h->slow_ms = (t->fault.set & DWM_F_SLOW) ? t->fault.slow_ms : 0;
+	h->close_after = (t->fault.set & DWM_F_CLOSE_AFTER) ? t->fault.close_after_events : -1;
+	if (h->too_big) {
+		dwm_turn_fail(t, 413, "invalid_request_error", "request_too_large", NULL,
+			      "Request body exceeds %zu bytes.", dwm_cfg.max_message);
+		answer(h, 413, dwm_error_http(t->error));
+	} else if (dwm_turn_run(t)) {
+		h->status = t->status;
+		h->msgs = json_pack("[o]", dwm_error_http(t->error));
+	} else if (json_is_true(json_object_get(t->req, "stream"))) {
+		h->status = 200;
+		h->sse = 1;
+		h->msgs = json_incref(t->events);
+	} else {
+		h->status = 200;
+		h->msgs = json_pack("[O]", t->response);
+		/* nothing streams, so the only cut possible is before the body */
+		if (h->close_after >= 0)
+			h->close_after = 0;
+	}
+	if (h->msgs)
+		later(h, delay);
+}
+
+static int start(struct lws *wsi, struct dwm_pss *pss)
+{
+	struct dwm_http *h;
+	char spec[512];
+	json_t *out = NULL;
+	int status;
+
+	http_free(pss->http);
+	pss->http = h = calloc(1, sizeof(*h));
+	if (!h)
+		return -1;
+	h->wsi = wsi;
+	h->close_after = -1;
+	if (method_of(wsi, h->method, sizeof(h->method), &h->path))
+		return -1;
+	h->headers = dwm_lws_headers(wsi);
+	h->fault = dwm_cfg.fault;
+	if (lws_hdr_custom_copy(wsi, spec, sizeof(spec), "x-mock-fault:", 13) >= 0) {
+		struct dwm_fault f = {0};
+
+		if (dwm_fault_parse(&f, spec))
+			h->bad_fault = 1;
+		dwm_fault_merge(&h->fault, &f);
+	}
+	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, 120);
+	if (!strcmp(h->method, "POST") && ends_with(h->path, "/responses"))
+		return 0; /* the body follows: LWS_CALLBACK_HTTP_BODY */
+	if (!strcmp(h->method, "POST"))
+		return 0; /* control endpoints take bodies too */
+	status = dwm_control_route(h->method, h->path, NULL, 0, &out);
+	answer(h, status, out);
+	return 0;
+}
+
+static int body_done(struct dwm_http *h)
+{
+	json_t *out = NULL;
+	int status;
+
+	lws_set_timeout(h->wsi, NO_PENDING_TIMEOUT, 0);
+	if (ends_with(h->path, "/responses")) {
+		respond(h);
+		return 0;
+	}
+	status = dwm_control_route(h->method, h->path, h->body, h->len, &out);
+	answer(h, status, out);
+	return 0;
+}
+
+static int body_piece(struct dwm_http *h, const char *in, size_t len)
+{
+	if (h->too_big || h->len + len > dwm_cfg.max_message) {
+		h->too_big = 1;
+		return 0;
+	}
+	if (h->len + len + 1 > h->cap) {
+		size_t cap = h->cap ? h->cap : 65536;
+		char *b;
+
+		while (cap < h->len + len + 1)
+			cap *= 2;
+		if (!(b = realloc(h->body, cap)))
+			return -1;
+		h->body = b;
+		h->cap = cap;
+	}
+	memcpy(h->body + h->len, in, len);
+	h->len += len;
+	return 0;
+}
+
+static int send_headers(struct dwm_http *h)
+{
+	unsigned char buf[LWS_PRE + 2048], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
+	char *rid = dwm_id_hex("req_", 32);
+	int bad;
+
+	bad = lws_add_http_header_status(h->wsi, (unsigned int)h->status, &p, end) ||
+	      lws_add_http_header_by_token(h->wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+					   (const unsigned char *)(h->sse ? "text/event-stream; charset=utf-8"
+									  : "application/json"),
+					   h->sse ? 32 : 16, &p, end) ||
+	      lws_add_http_header_by_name(h->wsi, (const unsigned char *)"x-request-id:",
+					  (const unsigned char *)rid, (int)strlen(rid), &p, end) ||
+	      lws_add_http_header_by_name(h->wsi, (const unsigned char *)"openai-version:",
+					  (const unsigned char *)"2020-10-01", 10, &p, end) ||
+	      lws_add_http_header_by_name(h->wsi, (const unsigned char *)"openai-processing-ms:",
+					  (const unsigned char *)"12", 2, &p, end);
+	free(rid);
+	if (bad)
+		return -1;
+	if (h->sse) {
+		if (lws_add_http_header_by_token(h->wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING,
+						 (const unsigned char *)"chunked", 7, &p, end) ||
+		    lws_add_http_header_by_token(h->wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+						 (const unsigned char *)"no-cache", 8, &p, end))
+			return -1;
+	} else if (lws_add_http_header_content_length(h->wsi, h->out_len, &p, end)) {
+		return -1;
+	}
+	if (lws_finalize_http_header(h->wsi, &p, end))
+		return -1;
+	if (lws_write(h->wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) != (int)(p - start))
+		return -1;
+	h->headers_sent = 1;
+	return 0;
+}
+
+static int set_out(struct dwm_http *h, const char *s, size_t len)
+{
+	free(h->out);
+	h->out = malloc(LWS_PRE + len + 1);
+	if (!h->out)
+		return -1;
+	memcpy(h->out + LWS_PRE, s, len);
+	h->out_len = len;
+	h->out_off = 0;
+	return 0;
+}
+
+/* serialise the next message into h->out; 1 when there is none left */
+static int next_out(struct dwm_http *h)
+{
+	json_t *m;
+	char *json, *framed;
+	size_t n;
+	int r;
+
+	if (h->next >= json_array_size(h->msgs)) {
+		if (!h->sse || h->finishing)
+			return 1;
+		h->finishing = 1;
+		return set_out(h, "0\r\n\r\n", 5);
+	}
+	m = json_array_get(h->msgs, h->next++);
+	json = json_dumps(m, DWM_JSON_FLAGS);
+	if (!json)
+		return -1;
+	if (!h->sse) {
+		r = set_out(h, json, strlen(json));
+		free(json);
+		h->finishing = 1;
+		return r;
+	}
+	{
+		const char *type = json_string_value(json_object_get(m, "type"));
+		size_t jl = strlen(json), tl = strlen(type ? type : ""), plen = tl + jl + 16;
+
+		framed = malloc(plen + 32);
+		if (!framed) {
+			free(json);
+			return -1;
+		}
+		n = (size_t)sprintf(framed, "%zx\r\nevent: %s\ndata: %s\n\n\r\n", plen - 16 + 15, type ? type : "",
+				    json);
+	}
+	free(json);
+	r = set_out(h, framed, n);
+	free(framed);
+	return r;
+}
+
+static int complete(struct dwm_http *h)
+{
+	if (h->status == 200)
+		dwm_turn_commit(&h->turn);
+	/* the transaction is over; the wsi may carry another request */
+	json_decref(h->msgs);
+	h->msgs = NULL;
+	return lws_http_transaction_completed(h->wsi) ? -1 : 0;
+}
+
+static int writeable(struct dwm_http *h)
+{
+	size_t n;
+	int r;
+
+	if (!h->msgs || h->waiting)
+		return 0;
+	if (!h->out || h->out_off == h->out_len) {
+		if (h->abort || (h->close_after >= 0 && (int)h->sent >= h->close_after && !h->sse))
+			return -1;
+		r = next_out(h);
+		if (r < 0)
+			return -1;
+		if (r == 1)
+			return complete(h);
+	}
+	if (!h->headers_sent) {
+		if (send_headers(h))
+			return -1;
+		lws_callback_on_writable(h->wsi);
+		return 0;
+	}
+	n = h->out_len - h->out_off;
+	if (n > PIECE)
+		n = PIECE;
+	{
+		int last = h->out_off + n == h->out_len;
+		enum lws_write_protocol wp = last && h->finishing ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP;
+
+		if (lws_write(h->wsi, h->out + LWS_PRE + h->out_off, n, wp) != (int)n)
+			return -1;
+		h->out_off += n;
+		if (!last) {
+			lws_callback_on_writable(h->wsi);
+			return 0;
+		}
+	}
+	if (h->finishing)
+		return complete(h);
+	h->sent++;
+	if (h->close_after >= 0 && (int)h->sent >= h->close_after) {
+		h->abort = 1;
+		lws_callback_on_writable(h->wsi);
+		return 0;
+	}
+	later(h, h->slow_ms);
+	return 0;
+}
+
+int dwm_http_callback(struct lws *wsi, enum lws_callback_reasons reason, struct dwm_pss *pss, void *in,
+		      size_t len)
+{
+	struct dwm_http *h = pss ? pss->http : NULL;
+
+	switch (reason) {
+	case LWS_CALLBACK_HTTP:
+		return start(wsi, pss);
+	case LWS_CALLBACK_HTTP_BODY:
+		return h ? body_piece(h, in, len) : -1;
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		return h ? body_done(h) : -1;
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return h ? writeable(h) : 0;
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+	case LWS_CALLBACK_CLOSED_HTTP:
+		if (pss) {
+			http_free(pss->http);
+			pss->http = NULL;
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}

@@ -1,0 +1,179 @@
+#include "proxy/config.h"
+
+#include <ctype.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: deltawire [options]\n"
+    "  Proxies full-history POST /v1/responses calls to the OpenAI Responses API in WebSocket\n"
+    "  mode, sending only the new items with previous_response_id.\n\n"
+    "  --listen HOST:PORT    address to serve on (default 127.0.0.1:8787)\n"
+    "  --upstream URL        upstream HTTP base (default https://api.openai.com/v1); the\n"
+    "                        WebSocket URL is derived (https->wss, http->ws, + /responses)\n"
+    "  --upstream-ca FILE    an extra CA certificate file to trust upstream\n"
+    "  --max-body BYTES      largest accepted request body (default 67108864)\n"
+    "  --help, --version\n"
+    "Every flag can also be set as DELTAWIRE_<FLAG>, e.g. DELTAWIRE_LISTEN=0.0.0.0:8787.\n";
+
+enum { OPT_LISTEN = 1, OPT_UPSTREAM, OPT_UPSTREAM_CA, OPT_MAX_BODY, OPT_HELP, OPT_VERSION };
+
+static const struct option options[] = {
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"upstream", required_argument, NULL, OPT_UPSTREAM},
+    {"upstream-ca", required_argument, NULL, OPT_UPSTREAM_CA},
+    {"max-body", required_argument, NULL, OPT_MAX_BODY},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+static int parse_listen(dw_config_t *cfg, const char *v)
+{
+    const char *colon = strrchr(v, ':');
+    if (colon == NULL || colon == v || (size_t)(colon - v) >= sizeof(cfg->listen_host))
+        return -1;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || port < 0 || port > 65535)
+        return -1;
+    const char *h = v;
+    size_t hl = (size_t)(colon - v);
+    if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    memcpy(cfg->listen_host, h, hl);
+    cfg->listen_host[hl] = '\0';
+    cfg->listen_port = (int)port;
+    return 0;
+}
+
+static int parse_size(size_t *out, const char *v)
+{
+    char *end;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (end == v || *end != '\0' || x == 0)
+        return -1;
+    *out = (size_t)x;
+    return 0;
+}
+
+int dw_config_parse_url(const char *url, int *tls, char *host, size_t host_len, int *port, char *path, size_t path_len)
+{
+    const char *rest;
+    if (strncmp(url, "https://", 8) == 0) {
+        *tls = 1;
+        *port = 443;
+        rest = url + 8;
+    } else if (strncmp(url, "http://", 7) == 0) {
+        *tls = 0;
+        *port = 80;
+        rest = url + 7;
+    } else {
+        return -1;
+    }
+    const char *slash = strchr(rest, '/');
+    const char *hend = slash ? slash : rest + strlen(rest);
+    const char *colon = memchr(rest, ':', (size_t)(hend - rest));
+    const char *name_end = colon ? colon : hend;
+    if (name_end == rest || (size_t)(name_end - rest) >= host_len)
+        return -1;
+    memcpy(host, rest, (size_t)(name_end - rest));
+    host[name_end - rest] = '\0';
+    if (colon) {
+        char *end;
+        long p = strtol(colon + 1, &end, 10);
+        if (end != hend || p <= 0 || p > 65535)
+            return -1;
+        *port = (int)p;
+    }
+    const char *pth = slash ? slash : "";
+    size_t pl = strlen(pth);
+    while (pl > 0 && pth[pl - 1] == '/')
+        pl--;
+    if (pl >= path_len)
+        return -1;
+    memcpy(path, pth, pl);
+    path[pl] = '\0';
+    return 0;
+}
+
+static int apply(dw_config_t *cfg, int opt, const char *v, const char *origin)
+{
+    int rc = 0;
+    switch (opt) {
+    case OPT_LISTEN:
+        rc = parse_listen(cfg, v);
+        break;
+    case OPT_UPSTREAM:
+        rc = strlen(v) < sizeof(cfg->upstream) ? (snprintf(cfg->upstream, sizeof(cfg->upstream), "%s", v), 0) : -1;
+        break;
+    case OPT_UPSTREAM_CA:
+        rc = strlen(v) < sizeof(cfg->upstream_ca) ? (snprintf(cfg->upstream_ca, sizeof(cfg->upstream_ca), "%s", v), 0) : -1;
+        break;
+    case OPT_MAX_BODY:
+        rc = parse_size(&cfg->max_body, v);
+        break;
+    }
+    if (rc != 0)
+        fprintf(stderr, "deltawire: invalid value for %s: '%s'\n", origin, v);
+    return rc;
+}
+
+static int load_env(dw_config_t *cfg)
+{
+    for (const struct option *o = options; o->name; o++) {
+        if (o->has_arg != required_argument)
+            continue;
+        char name[64] = "DELTAWIRE_";
+        size_t n = strlen(name);
+        for (const char *c = o->name; *c && n < sizeof(name) - 1; c++)
+            name[n++] = *c == '-' ? '_' : (char)toupper((unsigned char)*c);
+        name[n] = '\0';
+        const char *v = getenv(name);
+        if (v != NULL && *v != '\0' && apply(cfg, o->val, v, name) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int dw_config_load(dw_config_t *cfg, int argc, char **argv)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->listen_host, sizeof(cfg->listen_host), "127.0.0.1");
+    cfg->listen_port = 8787;
+    snprintf(cfg->upstream, sizeof(cfg->upstream), "https://api.openai.com/v1");
+    cfg->max_body = 64u << 20;
+
+    if (load_env(cfg) != 0)
+        return -1;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if (opt == OPT_HELP) {
+            fputs(usage, stdout);
+            return 1;
+        }
+        if (opt == OPT_VERSION) {
+            printf("deltawire %s\n", DW_VERSION);
+            return 1;
+        }
+        if (opt == '?' || apply(cfg, opt, optarg, argv[optind - 1]) != 0) {
+            fputs(usage, stderr);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "deltawire: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (dw_config_parse_url(cfg->upstream, &cfg->up_tls, cfg->up_host, sizeof(cfg->up_host), &cfg->up_port,
+                            cfg->up_base_path, sizeof(cfg->up_base_path)) != 0) {
+        fprintf(stderr, "deltawire: --upstream must be an http:// or https:// URL, got '%s'\n", cfg->upstream);
+        return -1;
+    }
+    return 0;
+}

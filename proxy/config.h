@@ -1,0 +1,28 @@
+/* Command-line flags, each mirrored by a DELTAWIRE_<FLAG> environment variable. Flags win over the
+ * environment; both win over the defaults, which suit the sidecar case. */
+#ifndef DW_CONFIG_H
+#define DW_CONFIG_H
+
+#include <stddef.h>
+
+typedef struct {
+    char listen_host[256];
+    int listen_port;
+    char upstream[1024];    /* the upstream's HTTP base, e.g. https://api.openai.com/v1 */
+    char upstream_ca[1024]; /* an extra CA file, or "" */
+    size_t max_body;
+    /* derived from `upstream` */
+    int up_tls;
+    char up_host[256];
+    int up_port;
+    char up_base_path[512]; /* e.g. "/v1" (no trailing slash; "" for the root) */
+} dw_config_t;
+
+/* Fills cfg from the defaults, the environment and argv. Returns 0 to run, 1 when --help or
+ * --version was answered (print nothing more, exit 0), -1 on a usage error (message printed). */
+int dw_config_load(dw_config_t *cfg, int argc, char **argv);
+
+/* Splits an http(s) URL into TLS flag, host, port and path. Returns 0 or -1. */
+int dw_config_parse_url(const char *url, int *tls, char *host, size_t host_len, int *port, char *path, size_t path_len);
+
+#endif

@@ -1,0 +1,608 @@
+#include "proxy/exchange.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "state/chain.h"
+#include "translate/errors.h"
+#include "translate/event.h"
+#include "translate/frame.h"
+#include "translate/sse.h"
+
+/* A response that failed before reaching the client is retried this many times in all. */
+#define DW_MAX_ATTEMPTS 3
+
+typedef struct dw_exchange {
+    dw_proxy_t *px;
+    h2o_req_t *req; /* NULL once the client went away */
+    h2o_generator_t gen;
+    dw_creds_t creds; /* header values borrowed from req */
+
+    /* the scanned body (spans into req->entity) */
+    dw_members_t members;
+    dw_spans_t items;
+    uint8_t *strip;
+    int verbatim; /* forward `input` and previous_response_id as the client sent them */
+    int stream;
+    int store;
+    dw_span_t client_prev; /* raw previous_response_id the client sent, or "null" */
+
+    /* the decision */
+    int chained;         /* input_end is the chain of the whole input: record on completion */
+    dw_digest_t input_end;
+    dw_pool_conn_t *want; /* connection to continue on */
+    size_t delta_from;    /* items before this index are elided */
+    char prev_id[DW_RESPONSE_ID_MAX + 1];
+    int is_delta;
+    int attempts;
+
+    /* upstream */
+    dw_pool_conn_t *pc;
+
+    /* client side */
+    int started;      /* status line and headers are out */
+    int answered;     /* the answer is complete (or abandoned) */
+    int sending;      /* an h2o_send is in flight */
+    int final_queued; /* the stream ends after `pending` */
+    dw_buf_t pending, inflight;
+
+    /* output items seen in response.output_item.done, raw copies by output_index */
+    dw_buf_t *done_items;
+    size_t n_done_items;
+} dw_exchange_t;
+
+static const dw_pool_user_cb_t exchange_cb;
+
+static void exchange_free(dw_exchange_t *ex)
+{
+    dw_members_free(&ex->members);
+    dw_spans_free(&ex->items);
+    free(ex->strip);
+    dw_buf_free(&ex->pending);
+    dw_buf_free(&ex->inflight);
+    for (size_t i = 0; i < ex->n_done_items; i++)
+        dw_buf_free(&ex->done_items[i]);
+    free(ex->done_items);
+    ex->px->inflight--;
+    free(ex);
+}
+
+/* Frees the exchange once neither the client nor the upstream needs it. */
+static void maybe_free(dw_exchange_t *ex)
+{
+    if (ex->req == NULL && ex->pc == NULL)
+        exchange_free(ex);
+}
+
+static void on_req_dispose(void *p)
+{
+    dw_exchange_t *ex = *(dw_exchange_t **)p;
+    ex->req = NULL;
+    ex->answered = 1;
+    maybe_free(ex);
+}
+
+static void add_header(h2o_req_t *req, const h2o_token_t *tok, const char *v)
+{
+    h2o_add_header(&req->pool, &req->res.headers, tok, NULL, v, strlen(v));
+}
+
+void dw_exchange_send_error(h2o_req_t *req, int status, const char *code, const char *param, const char *message)
+{
+    dw_buf_t b = {0};
+    if (dw_error_body(&b, dw_error_type_for_status(status), code, param, message) != 0) {
+        h2o_send_error_generic(req, 500, "Internal Server Error", "out of memory", 0);
+        return;
+    }
+    req->res.status = status;
+    req->res.reason = status == 413 ? "Payload Too Large" : status < 500 ? "Bad Request" : "Bad Gateway";
+    add_header(req, H2O_TOKEN_CONTENT_TYPE, "application/json");
+    h2o_send_inline(req, b.p, b.len);
+    dw_buf_free(&b);
+}
+
+/* --- the client side ------------------------------------------------------------------------ */
+
+static void flush(dw_exchange_t *ex)
+{
+    if (ex->req == NULL || ex->sending || (ex->pending.len == 0 && !ex->final_queued))
+        return;
+    dw_buf_t t = ex->inflight;
+    ex->inflight = ex->pending;
+    ex->pending = t;
+    dw_buf_reset(&ex->pending);
+    h2o_iovec_t v = h2o_iovec_init(ex->inflight.p, ex->inflight.len);
+    h2o_send_state_t st = ex->final_queued ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS;
+    ex->sending = 1;
+    if (st == H2O_SEND_STATE_FINAL)
+        ex->answered = 1;
+    h2o_send(ex->req, &v, v.len ? 1 : 0, st);
+}
+
+static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
+{
+    (void)req;
+    dw_exchange_t *ex = H2O_STRUCT_FROM_MEMBER(dw_exchange_t, gen, gen);
+    ex->sending = 0;
+    dw_buf_reset(&ex->inflight);
+    if (!ex->answered)
+        flush(ex);
+}
+
+static void on_stop(h2o_generator_t *gen, h2o_req_t *req)
+{
+    (void)req;
+    dw_exchange_t *ex = H2O_STRUCT_FROM_MEMBER(dw_exchange_t, gen, gen);
+    ex->answered = 1;
+}
+
+static void start_stream(dw_exchange_t *ex)
+{
+    h2o_req_t *req = ex->req;
+    req->res.status = 200;
+    req->res.reason = "OK";
+    add_header(req, H2O_TOKEN_CONTENT_TYPE, "text/event-stream; charset=utf-8");
+    add_header(req, H2O_TOKEN_CACHE_CONTROL, "no-cache");
+    ex->gen.proceed = on_proceed;
+    ex->gen.stop = on_stop;
+    h2o_start_response(req, &ex->gen);
+    ex->started = 1;
+}
+
+static void answer_json(dw_exchange_t *ex, int status, const char *p, size_t n)
+{
+    h2o_req_t *req = ex->req;
+    req->res.status = status;
+    req->res.reason = status == 200 ? "OK" : status < 500 ? "Bad Request" : "Server Error";
+    add_header(req, H2O_TOKEN_CONTENT_TYPE, "application/json");
+    ex->started = ex->answered = 1;
+    h2o_send_inline(req, p, n);
+}
+
+/* Ends the client's answer with an error, in whatever form is still possible. */
+static void fail_client(dw_exchange_t *ex, int status, const char *code, const char *message)
+{
+    if (ex->req == NULL || ex->answered)
+        return;
+    if (!ex->started) {
+        ex->answered = 1;
+        dw_exchange_send_error(ex->req, status, code, NULL, message);
+        return;
+    }
+    /* part of a stream is out: an honest error event, never a replay */
+    dw_buf_t body = {0};
+    dw_buf_t ev = {0};
+    if (dw_buf_append_str(&body, "{\"type\":\"error\",\"error\":") == 0 &&
+        dw_error_body(&ev, dw_error_type_for_status(status), code, NULL, message) == 0 &&
+        dw_buf_append(&body, ev.p + 9, ev.len - 10) == 0 && dw_buf_append_str(&body, "}") == 0)
+        dw_sse_append(&ex->pending, "error", 5, body.p, body.len);
+    dw_buf_free(&body);
+    dw_buf_free(&ev);
+    ex->final_queued = 1;
+    flush(ex);
+}
+
+/* --- the upstream side ---------------------------------------------------------------------- */
+
+static int build_frame(dw_exchange_t *ex, dw_buf_t *frame)
+{
+    dw_frame_spec_t spec = {
+        .members = &ex->members,
+        .items = ex->items.v + (ex->is_delta ? ex->delta_from : 0),
+        .n_items = ex->items.n - (ex->is_delta ? ex->delta_from : 0),
+        .strip = ex->strip ? ex->strip + (ex->is_delta ? ex->delta_from : 0) : NULL,
+        .prev_id = ex->is_delta ? ex->prev_id : NULL,
+        .input_verbatim = ex->verbatim,
+    };
+    return dw_frame_build(frame, dw_upconn_headroom(), &spec);
+}
+
+static void send_request(dw_exchange_t *ex)
+{
+    dw_buf_t frame = {0};
+    if (build_frame(ex, &frame) != 0 || dw_upconn_send(ex->pc->c, &frame) != 0) {
+        dw_buf_free(&frame);
+        dw_pool_conn_t *pc = ex->pc;
+        ex->pc = NULL;
+        dw_pool_release(pc);
+        dw_upconn_close(pc->c);
+        fail_client(ex, 502, "upstream_error", "could not send the request upstream");
+        maybe_free(ex);
+    }
+}
+
+/* Takes a connection and sends, now or once it is open. */
+static void dispatch(dw_exchange_t *ex)
+{
+    ex->attempts++;
+    dw_pool_conn_t *pc;
+    int rc = dw_pool_acquire(ex->px->pool, &ex->creds, ex->is_delta || ex->verbatim ? ex->want : NULL, &exchange_cb,
+                             ex, &pc);
+    if (rc == DW_POOL_ERROR) {
+        fail_client(ex, 502, "upstream_unavailable", "could not open an upstream connection");
+        maybe_free(ex);
+        return;
+    }
+    if (ex->is_delta && pc != ex->want)
+        ex->is_delta = 0; /* the holder of the conversation is busy or gone: full input */
+    ex->pc = pc;
+    if (rc == DW_POOL_READY)
+        send_request(ex);
+}
+
+/* Falls back to the full input on a fresh attempt, if nothing reached the client yet. */
+static int retry_full(dw_exchange_t *ex)
+{
+    if (ex->req == NULL || ex->started || ex->attempts >= DW_MAX_ATTEMPTS)
+        return 0;
+    ex->is_delta = 0;
+    dispatch(ex);
+    return 1;
+}
+
+static void on_ready(void *user, dw_pool_conn_t *pc)
+{
+    dw_exchange_t *ex = user;
+    (void)pc;
+    if (ex->req == NULL) {
+        /* the client left before anything was sent: nothing to wait for */
+        ex->pc = NULL;
+        dw_pool_release(pc);
+        maybe_free(ex);
+        return;
+    }
+    send_request(ex);
+}
+
+static void on_lost(void *user, dw_pool_conn_t *pc, int status, const char *reason)
+{
+    dw_exchange_t *ex = user;
+    (void)pc;
+    ex->pc = NULL;
+    if (!retry_full(ex)) {
+        char msg[256];
+        if (status >= 400)
+            snprintf(msg, sizeof(msg), "upstream refused the WebSocket handshake with HTTP %d", status);
+        else
+            snprintf(msg, sizeof(msg), "upstream connection lost before the response completed: %s", reason);
+        fail_client(ex, status >= 400 && status < 600 ? status : 502, "upstream_error", msg);
+    }
+    maybe_free(ex);
+}
+
+static dw_buf_t *done_item_slot(dw_exchange_t *ex, long index)
+{
+    if (index < 0 || index > 100000)
+        return NULL;
+    if ((size_t)index >= ex->n_done_items) {
+        dw_buf_t *v = realloc(ex->done_items, ((size_t)index + 1) * sizeof(*v));
+        if (v == NULL)
+            return NULL;
+        memset(v + ex->n_done_items, 0, ((size_t)index + 1 - ex->n_done_items) * sizeof(*v));
+        ex->done_items = v;
+        ex->n_done_items = (size_t)index + 1;
+    }
+    return &ex->done_items[index];
+}
+
+/* The chain after the response: the input's chain followed by the output items. */
+static int output_chain(dw_exchange_t *ex, dw_span_t response, dw_digest_t *link)
+{
+    dw_transcripts_t *t = ex->px->transcripts;
+    dw_span_t output;
+    dw_spans_t items = {0};
+    int rc = 0;
+    *link = ex->input_end;
+    if (dw_json_object_get(response, "output", &output) && dw_json_kind(output) == '[' &&
+        dw_json_array_elems(output, &items) == 0 && items.n > 0) {
+        for (size_t i = 0; i < items.n && rc == 0; i++) {
+            dw_digest_t id;
+            rc = dw_transcripts_output_item(t, &ex->creds.digest, items.v[i].p, items.v[i].n, &id);
+            dw_chain_next(link, &id);
+        }
+    } else {
+        for (size_t i = 0; i < ex->n_done_items && rc == 0; i++) {
+            dw_digest_t id;
+            if (ex->done_items[i].len == 0) {
+                rc = -1; /* a gap: we did not see every item */
+                break;
+            }
+            rc = dw_transcripts_output_item(t, &ex->creds.digest, ex->done_items[i].p, ex->done_items[i].len, &id);
+            dw_chain_next(link, &id);
+        }
+    }
+    dw_spans_free(&items);
+    return rc;
+}
+
+static void response_id(dw_span_t response, char *out, size_t cap)
+{
+    dw_span_t v;
+    out[0] = '\0';
+    if (dw_json_object_get(response, "id", &v) && dw_json_kind(v) == '"') {
+        char *s = dw_json_string_dup(v);
+        if (s != NULL && strlen(s) < cap)
+            memcpy(out, s, strlen(s) + 1);
+        free(s);
+    }
+}
+
+/* Records what the upstream now caches on the connection. */
+static void record(dw_exchange_t *ex, const dw_event_t *ev)
+{
+    char id[DW_RESPONSE_ID_MAX + 1];
+    response_id(ev->response, id, sizeof(id));
+    if (!dw_event_is(ev, "response.completed") || !ex->chained || id[0] == '\0') {
+        /* a failed turn evicts; an unrecorded one still replaces the cached response */
+        dw_pool_set_last(ex->pc, dw_event_is(ev, "response.failed") ? "" : id, NULL, 0);
+        return;
+    }
+    dw_digest_t link;
+    if (output_chain(ex, ev->response, &link) != 0 ||
+        dw_transcripts_record(ex->px->transcripts, &link, id, ex->pc->c->id, ex->store) == NULL) {
+        dw_pool_set_last(ex->pc, id, NULL, 0);
+        return;
+    }
+    dw_pool_set_last(ex->pc, id, &link, ex->store);
+}
+
+static void end_upstream(dw_exchange_t *ex)
+{
+    dw_pool_conn_t *pc = ex->pc;
+    ex->pc = NULL;
+    dw_pool_release(pc);
+    maybe_free(ex);
+}
+
+static void on_error_envelope(dw_exchange_t *ex, const char *p, size_t n, const dw_event_t *ev)
+{
+    dw_span_t code = {0};
+    int stale = ev->error.p && dw_json_object_get(ev->error, "code", &code) &&
+                code.n == sizeof("\"previous_response_not_found\"") - 1 &&
+                memcmp(code.p, "\"previous_response_not_found\"", code.n) == 0;
+    dw_pool_set_last(ex->pc, "", NULL, 0);
+    dw_pool_conn_t *pc = ex->pc;
+    ex->pc = NULL;
+    dw_pool_release(pc);
+    if (stale && ex->is_delta && retry_full(ex))
+        return;
+    if (ex->req != NULL && !ex->answered) {
+        if (!ex->started) {
+            dw_buf_t body = {0};
+            if (dw_buf_append_str(&body, "{\"error\":") == 0 &&
+                dw_buf_append(&body, ev->error.p ? ev->error.p : "null", ev->error.p ? ev->error.n : 4) == 0 &&
+                dw_buf_append_str(&body, "}") == 0)
+                answer_json(ex, ev->status >= 400 && ev->status < 600 ? ev->status : 500, body.p, body.len);
+            dw_buf_free(&body);
+        } else {
+            dw_sse_append(&ex->pending, "error", 5, p, n);
+            ex->final_queued = 1;
+            flush(ex);
+        }
+    }
+    maybe_free(ex);
+}
+
+static int is_terminal(const dw_event_t *ev)
+{
+    return dw_event_is(ev, "response.completed") || dw_event_is(ev, "response.failed") ||
+           dw_event_is(ev, "response.incomplete");
+}
+
+static void on_message(void *user, dw_pool_conn_t *pc, const char *p, size_t n)
+{
+    dw_exchange_t *ex = user;
+    (void)pc;
+    dw_event_t ev;
+    if (dw_event_scan(p, n, &ev) != 0) {
+        dw_upconn_close(ex->pc->c); /* a broken peer: on_lost follows */
+        return;
+    }
+    if (dw_event_is(&ev, "error")) {
+        on_error_envelope(ex, p, n, &ev);
+        return;
+    }
+    if (dw_event_is(&ev, "response.output_item.done") && ev.item.p) {
+        dw_buf_t *slot = done_item_slot(ex, ev.output_index);
+        if (slot != NULL) {
+            dw_buf_reset(slot);
+            dw_buf_append(slot, ev.item.p, ev.item.n);
+        }
+    }
+    int terminal = is_terminal(&ev) && ev.response.p;
+    if (ex->req != NULL && !ex->answered) {
+        if (ex->stream) {
+            if (!ex->started)
+                start_stream(ex);
+            dw_buf_t rewritten = {0};
+            if (dw_event_rewrite_prev(&rewritten, p, n, ev.response, ex->client_prev.p, ex->client_prev.n) == 0)
+                dw_sse_append(&ex->pending, ev.type.p + 1, ev.type.n - 2, rewritten.p, rewritten.len);
+            dw_buf_free(&rewritten);
+            ex->final_queued = terminal;
+            flush(ex);
+        } else if (terminal) {
+            dw_buf_t body = {0};
+            if (dw_event_response_body(&body, ev.response, ex->client_prev.p, ex->client_prev.n) == 0)
+                answer_json(ex, 200, body.p, body.len);
+            dw_buf_free(&body);
+        }
+    }
+    if (terminal) {
+        record(ex, &ev);
+        end_upstream(ex);
+    }
+}
+
+static const dw_pool_user_cb_t exchange_cb = {on_ready, on_message, on_lost};
+
+/* --- the request -------------------------------------------------------------------------- */
+
+static const dw_member_t *member(const dw_members_t *m, const char *key, int *dup)
+{
+    const dw_member_t *found = NULL;
+    for (size_t i = 0; i < m->n; i++) {
+        if (dw_json_key_eq(m->v[i].key, key)) {
+            if (found != NULL)
+                *dup = 1;
+            found = &m->v[i];
+        }
+    }
+    return found;
+}
+
+/* Digests every input item and chains them; finds the longest recorded prefix that is still
+ * cached on a live connection of these credentials. */
+static void decide(dw_exchange_t *ex)
+{
+    dw_transcripts_t *t = ex->px->transcripts;
+    size_t n = ex->items.n;
+    dw_digest_t *links = malloc((n ? n : 1) * sizeof(*links));
+    ex->strip = calloc(n ? n : 1, 1);
+    if (links == NULL || ex->strip == NULL) {
+        free(links);
+        return;
+    }
+    dw_digest_t link;
+    dw_chain_seed(&link, &ex->creds.digest);
+    for (size_t i = 0; i < n; i++) {
+        dw_digest_t d;
+        int strip = 0;
+        if (dw_transcripts_item_digest(t, ex->items.v[i].p, ex->items.v[i].n, &d, &strip) != 0) {
+            free(links);
+            return; /* not canonicalisable: send in full, record nothing */
+        }
+        ex->strip[i] = (uint8_t)strip;
+        dw_transcripts_resolve(t, &ex->creds.digest, &d);
+        dw_chain_next(&link, &d);
+        links[i] = link;
+    }
+    ex->input_end = link;
+    ex->chained = 1;
+
+    size_t upto = n;
+    dw_match_t m;
+    while (upto > 0 && dw_transcripts_match(t, links, upto, &m)) {
+        dw_pool_conn_t *pc = dw_pool_find(ex->px->pool, &ex->creds.digest, m.rec->conn_id);
+        if (pc != NULL && strcmp(pc->last_resp_id, m.rec->id) == 0) {
+            ex->is_delta = 1;
+            ex->want = pc;
+            ex->delta_from = m.matched;
+            memcpy(ex->prev_id, m.rec->id, sizeof(ex->prev_id));
+            break;
+        }
+        upto = m.matched - 1;
+    }
+    free(links);
+}
+
+/* A string input is one user message: digest it as the item a client would echo next turn. */
+static void decide_string_input(dw_exchange_t *ex, dw_span_t input)
+{
+    dw_buf_t item = {0};
+    dw_digest_t d;
+    if (dw_buf_append_str(&item, "{\"role\":\"user\",\"content\":") == 0 &&
+        dw_buf_append(&item, input.p, input.n) == 0 && dw_buf_append_str(&item, "}") == 0 &&
+        dw_transcripts_item_digest(ex->px->transcripts, item.p, item.len, &d, NULL) == 0) {
+        dw_chain_seed(&ex->input_end, &ex->creds.digest);
+        dw_chain_next(&ex->input_end, &d);
+        ex->chained = 1;
+    }
+    dw_buf_free(&item);
+}
+
+static int scan_request(dw_exchange_t *ex, h2o_req_t *req)
+{
+    size_t off = 0;
+    int rc = dw_json_scan_object(req->entity.base, req->entity.len, "input", &ex->members, &ex->items, &off);
+    if (rc == DW_JSON_ENOMEM) {
+        dw_exchange_send_error(req, 500, NULL, NULL, "out of memory");
+        return -1;
+    }
+    if (rc != 0) {
+        char msg[200];
+        if (rc == DW_JSON_ENOTOBJECT)
+            snprintf(msg, sizeof(msg), "The request body must be a JSON object.");
+        else
+            snprintf(msg, sizeof(msg),
+                     "We could not parse the JSON body of your request (invalid JSON at byte %zu). The OpenAI API "
+                     "expects a JSON payload.",
+                     off);
+        dw_exchange_send_error(req, 400, "invalid_json", NULL, msg);
+        return -1;
+    }
+    int dup = 0;
+    const dw_member_t *input = member(&ex->members, "input", &dup);
+    const dw_member_t *stream = member(&ex->members, "stream", &dup);
+    const dw_member_t *store = member(&ex->members, "store", &dup);
+    const dw_member_t *prev = member(&ex->members, "previous_response_id", &dup);
+    const dw_member_t *conversation = member(&ex->members, "conversation", &dup);
+    member(&ex->members, "model", &dup);
+    if (dup) {
+        dw_exchange_send_error(req, 400, "duplicate_key", NULL,
+                               "The request body repeats a top-level field; send each field once.");
+        return -1;
+    }
+    char kind = input ? dw_json_kind(input->value) : 0;
+    if (input != NULL && kind != '[' && kind != '"') {
+        dw_exchange_send_error(req, 400, "invalid_type", "input",
+                               "Invalid type for 'input': expected a string or an array of input items.");
+        return -1;
+    }
+    if (stream != NULL && dw_json_kind(stream->value) != 't' && dw_json_kind(stream->value) != 'f' &&
+        dw_json_kind(stream->value) != 'n') {
+        dw_exchange_send_error(req, 400, "invalid_type", "stream", "Invalid type for 'stream': expected a boolean.");
+        return -1;
+    }
+    ex->stream = stream != NULL && dw_json_kind(stream->value) == 't';
+    ex->store = store == NULL || dw_json_kind(store->value) != 'f';
+    int has_prev = prev != NULL && dw_json_kind(prev->value) != 'n';
+    ex->client_prev = has_prev ? prev->value : (dw_span_t){"null", 4};
+    if (has_prev || conversation != NULL || input == NULL || kind == '"') {
+        /* the upstream holds (or builds) the context itself: forward the input untouched, on the
+         * connection that caches the named response if we have it */
+        ex->verbatim = 1;
+        if (has_prev && dw_json_kind(prev->value) == '"') {
+            char *id = dw_json_string_dup(prev->value);
+            if (id != NULL)
+                ex->want = dw_pool_find_by_response(ex->px->pool, &ex->creds.digest, id);
+            free(id);
+        }
+        if (kind == '"' && !has_prev && conversation == NULL)
+            decide_string_input(ex, input->value);
+        return 0;
+    }
+    return 0;
+}
+
+int dw_exchange_start(dw_proxy_t *px, h2o_req_t *req)
+{
+    if (req->entity.base == NULL) {
+        dw_exchange_send_error(req, 400, "missing_body", NULL, "The request needs a JSON body.");
+        return 0;
+    }
+    if (req->entity.len > px->cfg->max_body) {
+        dw_exchange_send_error(req, 413, "request_too_large", NULL, "The request body exceeds the configured limit.");
+        return 0;
+    }
+    dw_exchange_t *ex = calloc(1, sizeof(*ex));
+    if (ex == NULL) {
+        dw_exchange_send_error(req, 500, NULL, NULL, "out of memory");
+        return 0;
+    }
+    ex->px = px;
+    ex->req = req;
+    px->inflight++;
+    dw_creds_from_req(&ex->creds, req);
+    if (scan_request(ex, req) != 0) {
+        ex->req = NULL;
+        exchange_free(ex);
+        return 0;
+    }
+    dw_exchange_t **link = h2o_mem_alloc_shared(&req->pool, sizeof(*link), on_req_dispose);
+    *link = ex;
+    if (!ex->verbatim)
+        decide(ex);
+    dispatch(ex);
+    return 0;
+}

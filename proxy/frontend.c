@@ -1,0 +1,136 @@
+#include "proxy/frontend.h"
+
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy/exchange.h"
+
+struct dw_frontend {
+    dw_proxy_t *px;
+    h2o_globalconf_t globalconf;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    uv_tcp_t listener;
+    int listening;
+    char responses_path[600];
+};
+
+typedef struct {
+    h2o_handler_t super;
+    dw_frontend_t *fe;
+} dw_handler_t;
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    dw_frontend_t *fe = ((dw_handler_t *)self)->fe;
+    if (h2o_memis(req->path_normalized.base, req->path_normalized.len, fe->responses_path,
+                  strlen(fe->responses_path))) {
+        if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
+            dw_exchange_send_error(req, 405, "method_not_allowed", NULL,
+                                   "Only POST is supported on this path (WebSocket clients: use HTTP).");
+            return 0;
+        }
+        return dw_exchange_start(fe->px, req);
+    }
+    dw_exchange_send_error(req, 404, "not_found", NULL, "Unknown path.");
+    return 0;
+}
+
+static void on_close_free(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void on_accept(uv_stream_t *listener, int status)
+{
+    dw_frontend_t *fe = listener->data;
+    if (status != 0)
+        return;
+    uv_tcp_t *conn = malloc(sizeof(*conn));
+    if (conn == NULL)
+        return;
+    uv_tcp_init(listener->loop, conn);
+    if (uv_accept(listener, (uv_stream_t *)conn) != 0) {
+        uv_close((uv_handle_t *)conn, on_close_free);
+        return;
+    }
+    uv_tcp_nodelay(conn, 1);
+    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)conn, on_close_free);
+    h2o_accept(&fe->accept_ctx, sock);
+}
+
+static int bind_listener(dw_frontend_t *fe, int *bound_port)
+{
+    const dw_config_t *cfg = fe->px->cfg;
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    if (uv_ip4_addr(cfg->listen_host, cfg->listen_port, (struct sockaddr_in *)&ss) != 0 &&
+        uv_ip6_addr(cfg->listen_host, cfg->listen_port, (struct sockaddr_in6 *)&ss) != 0) {
+        fprintf(stderr, "deltawire: --listen needs a numeric IP address, got '%s'\n", cfg->listen_host);
+        return -1;
+    }
+    uv_tcp_init(fe->px->loop, &fe->listener);
+    fe->listener.data = fe;
+    int rc = uv_tcp_bind(&fe->listener, (struct sockaddr *)&ss, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&fe->listener, 1024, on_accept);
+    if (rc != 0) {
+        fprintf(stderr, "deltawire: cannot listen on %s:%d: %s\n", cfg->listen_host, cfg->listen_port, uv_strerror(rc));
+        uv_close((uv_handle_t *)&fe->listener, NULL);
+        return -1;
+    }
+    fe->listening = 1;
+    int len = sizeof(ss);
+    uv_tcp_getsockname(&fe->listener, (struct sockaddr *)&ss, &len);
+    *bound_port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                           : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return 0;
+}
+
+dw_frontend_t *dw_frontend_start(dw_proxy_t *px, int *bound_port)
+{
+    dw_frontend_t *fe = calloc(1, sizeof(*fe));
+    if (fe == NULL)
+        return NULL;
+    fe->px = px;
+    snprintf(fe->responses_path, sizeof(fe->responses_path), "%s/responses", px->cfg->up_base_path);
+
+    h2o_config_init(&fe->globalconf);
+    /* h2o answers bodies beyond its own limit with a plain-text 413; keep it above ours so that
+     * the usual oversize request gets the OpenAI-style 413 from the exchange */
+    size_t limit = px->cfg->max_body;
+    fe->globalconf.max_request_entity_size = limit > SIZE_MAX / 2 ? SIZE_MAX : limit * 2;
+    fe->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("deltawire"));
+    h2o_hostconf_t *host = h2o_config_register_host(&fe->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    dw_handler_t *h = (dw_handler_t *)h2o_create_handler(path, sizeof(*h));
+    h->super.on_req = on_req;
+    h->fe = fe;
+
+    h2o_context_init(&fe->ctx, px->loop, &fe->globalconf);
+    fe->accept_ctx.ctx = &fe->ctx;
+    fe->accept_ctx.hosts = fe->globalconf.hosts;
+    if (bind_listener(fe, bound_port) != 0) {
+        dw_frontend_free(fe);
+        return NULL;
+    }
+    return fe;
+}
+
+void dw_frontend_stop_accepting(dw_frontend_t *fe)
+{
+    if (fe->listening) {
+        fe->listening = 0;
+        uv_close((uv_handle_t *)&fe->listener, NULL);
+    }
+}
+
+void dw_frontend_free(dw_frontend_t *fe)
+{
+    dw_frontend_stop_accepting(fe);
+    h2o_context_dispose(&fe->ctx);
+    h2o_config_dispose(&fe->globalconf);
+    free(fe);
+}

@@ -1,0 +1,96 @@
+/* deltawire: the process. One libuv loop shared by the h2o front end and the lws upstream. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy/config.h"
+#include "proxy/frontend.h"
+#include "proxy/proxy.h"
+
+/* Shadow-transcript bounds: responses, raw-item cache entries, aliases. */
+#define DW_MAX_RESPONSES (1u << 16)
+#define DW_MAX_ITEMS_CACHED (1u << 18)
+#define DW_MAX_ALIASES (1u << 18)
+
+typedef struct {
+    dw_proxy_t px;
+    dw_frontend_t *fe;
+    uv_signal_t sigterm, sigint;
+    uv_timer_t drain;
+    int stopping;
+} dw_main_t;
+
+static void on_stop_timer(uv_timer_t *t)
+{
+    uv_stop(t->loop);
+}
+
+static void on_drain_tick(uv_timer_t *t)
+{
+    dw_main_t *m = t->data;
+    if (m->px.inflight > 0)
+        return;
+    uv_timer_stop(t);
+    dw_upstream_shutdown(m->px.upstream);
+    /* let lws and h2o run their close callbacks before the loop stops */
+    uv_timer_start(t, on_stop_timer, 50, 0);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    dw_main_t *m = s->data;
+    (void)signum;
+    if (m->stopping)
+        return;
+    m->stopping = 1;
+    dw_frontend_stop_accepting(m->fe);
+    uv_close((uv_handle_t *)&m->sigterm, NULL);
+    uv_close((uv_handle_t *)&m->sigint, NULL);
+    uv_timer_start(&m->drain, on_drain_tick, 0, 20);
+}
+
+int main(int argc, char **argv)
+{
+    dw_config_t cfg;
+    int rc = dw_config_load(&cfg, argc, argv);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    signal(SIGPIPE, SIG_IGN);
+
+    static dw_main_t m;
+    uv_loop_t *loop = uv_default_loop();
+    m.px.cfg = &cfg;
+    m.px.loop = loop;
+
+    char ws_path[600];
+    snprintf(ws_path, sizeof(ws_path), "%s/responses", cfg.up_base_path);
+    m.px.upstream = dw_upstream_new(loop, cfg.up_tls, cfg.up_host, cfg.up_port, ws_path, cfg.upstream_ca);
+    m.px.transcripts = dw_transcripts_new(DW_MAX_RESPONSES, DW_MAX_ITEMS_CACHED, DW_MAX_ALIASES);
+    if (m.px.upstream == NULL || m.px.transcripts == NULL)
+        return 1;
+    m.px.pool = dw_pool_new(m.px.upstream, m.px.transcripts);
+
+    int port = 0;
+    m.fe = dw_frontend_start(&m.px, &port);
+    if (m.fe == NULL)
+        return 1;
+
+    uv_signal_init(loop, &m.sigterm);
+    uv_signal_init(loop, &m.sigint);
+    m.sigterm.data = m.sigint.data = &m;
+    uv_signal_start(&m.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&m.sigint, on_signal, SIGINT);
+    uv_timer_init(loop, &m.drain);
+    m.drain.data = &m;
+
+    fprintf(stderr, "deltawire: listening on %s:%d, upstream %s\n", cfg.listen_host, port, cfg.upstream);
+    fflush(stderr);
+    uv_run(loop, UV_RUN_DEFAULT);
+
+    dw_pool_free(m.px.pool);
+    dw_upstream_free(m.px.upstream);
+    dw_frontend_free(m.fe);
+    dw_transcripts_free(m.px.transcripts);
+    return 0;
+}

@@ -1,0 +1,61 @@
+/* Upstream connections grouped by credential set. A connection belongs to exactly one credential
+ * digest and carries one response at a time; its `last_resp_id` is the response the upstream
+ * caches on it (the most recent one), which is what a delta may chain from. */
+#ifndef DW_POOL_H
+#define DW_POOL_H
+
+#include <stdint.h>
+
+#include "proxy/creds.h"
+#include "proxy/upstream.h"
+#include "state/transcripts.h"
+
+typedef struct dw_pool dw_pool_t;
+typedef struct dw_pool_conn dw_pool_conn_t;
+
+/* What the user of a connection (an exchange) hears while it holds it. */
+typedef struct {
+    void (*on_ready)(void *user, dw_pool_conn_t *pc);
+    void (*on_message)(void *user, dw_pool_conn_t *pc, const char *p, size_t n);
+    /* the connection failed or closed while held; pc is released and gone after the call */
+    void (*on_lost)(void *user, dw_pool_conn_t *pc, int http_status, const char *reason);
+} dw_pool_user_cb_t;
+
+struct dw_pool_conn {
+    dw_upconn_t *c;
+    dw_pool_t *pool;
+    dw_digest_t cred;
+    const dw_pool_user_cb_t *ucb; /* NULL while free */
+    void *user;
+    char last_resp_id[DW_RESPONSE_ID_MAX + 1]; /* "" when unknown or evicted */
+    dw_digest_t last_key;                      /* transcript record of last_resp_id, if has_last_key */
+    int has_last_key;
+    int last_store;
+    dw_pool_conn_t *next; /* in the pool's list */
+};
+
+dw_pool_t *dw_pool_new(dw_upstream_t *up, dw_transcripts_t *t);
+/* Closes every connection (their users hear on_lost) and frees the pool. */
+void dw_pool_free(dw_pool_t *p);
+
+/* The open connection with this id under cred, or NULL. */
+dw_pool_conn_t *dw_pool_find(dw_pool_t *p, const dw_digest_t *cred, uint64_t conn_id);
+
+/* The open connection under cred whose cached response is resp_id, or NULL. */
+dw_pool_conn_t *dw_pool_find_by_response(dw_pool_t *p, const dw_digest_t *cred, const char *resp_id);
+
+enum { DW_POOL_READY = 0, DW_POOL_PENDING = 1, DW_POOL_ERROR = -1 };
+/* Takes a connection for creds: `want` if given and free, else any free open one, else a new one.
+ * READY: *out is held and open, send now. PENDING: *out is connecting, on_ready follows. */
+int dw_pool_acquire(dw_pool_t *p, const dw_creds_t *cr, dw_pool_conn_t *want, const dw_pool_user_cb_t *ucb,
+                    void *user, dw_pool_conn_t **out);
+/* The response ended: the connection is free again. */
+void dw_pool_release(dw_pool_conn_t *pc);
+/* Marks what the upstream now caches on pc: resp_id ("" for nothing) and its transcript record key
+ * (NULL when not recorded). The previous store=false record is forgotten: it cannot be chained from. */
+void dw_pool_set_last(dw_pool_conn_t *pc, const char *resp_id, const dw_digest_t *key, int store);
+
+/* Counters for observability. */
+size_t dw_pool_open_count(const dw_pool_t *p);
+
+#endif

@@ -1,0 +1,234 @@
+#include "proxy/upstream.h"
+
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* lws has no limit of its own; a message beyond this closes the connection. */
+#define DW_UPSTREAM_MAX_MESSAGE (256u << 20)
+
+const char *const dw_upconn_hdr_names[DW_UPCONN_HDRS] = {"authorization:", "api-key:", "openai-organization:",
+                                                        "openai-project:"};
+
+struct dw_upstream {
+    struct lws_context *ctx;
+    int tls;
+    char host[256];
+    int port;
+    char path[600];
+    uint64_t next_id;
+};
+
+static void conn_free(dw_upconn_t *c)
+{
+    for (size_t i = 0; i < DW_UPCONN_HDRS; i++)
+        free(c->hdr_values[i]);
+    dw_buf_free(&c->tx);
+    dw_buf_free(&c->rx);
+    free(c);
+}
+
+/* Reports the end of the connection once, then frees it. */
+static void conn_finish(dw_upconn_t *c, struct lws *wsi, int status, const char *reason)
+{
+    if (wsi != NULL)
+        lws_set_opaque_user_data(wsi, NULL);
+    c->wsi = NULL;
+    c->open = 0;
+    if (c->connecting_sync) {
+        /* dw_upconn_connect is still on the stack: it reports the failure itself */
+        c->sync_failed = 1;
+        return;
+    }
+    c->cb->on_closed(c, status, reason);
+    conn_free(c);
+}
+
+static int append_handshake_headers(dw_upconn_t *c, struct lws *wsi, unsigned char **p, unsigned char *end)
+{
+    for (size_t i = 0; i < DW_UPCONN_HDRS; i++) {
+        if (c->hdr_values[i] == NULL)
+            continue;
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)dw_upconn_hdr_names[i],
+                                        (const unsigned char *)c->hdr_values[i], (int)c->hdr_lens[i], p, end))
+            return -1;
+    }
+    static const char beta[] = "responses_websockets=2026-02-06";
+    return lws_add_http_header_by_name(wsi, (const unsigned char *)"openai-beta:", (const unsigned char *)beta,
+                                       (int)sizeof(beta) - 1, p, end);
+}
+
+static int on_receive(dw_upconn_t *c, struct lws *wsi, const void *in, size_t len)
+{
+    if (c->rx.len + len > DW_UPSTREAM_MAX_MESSAGE || dw_buf_append(&c->rx, in, len) != 0)
+        return -1;
+    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) != 0)
+        return 0;
+    c->cb->on_message(c, c->rx.p ? c->rx.p : "", c->rx.len);
+    if (c->wsi == NULL)
+        return -1;
+    dw_buf_reset(&c->rx);
+    return 0;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+    (void)user;
+    dw_upconn_t *c = lws_get_opaque_user_data(wsi);
+    if (c == NULL)
+        return 0;
+    switch (reason) {
+    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+        return append_handshake_headers(c, wsi, (unsigned char **)in, *(unsigned char **)in + len);
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
+        int status = (int)lws_http_client_http_response(wsi);
+        conn_finish(c, wsi, status, in ? (const char *)in : "connection failed");
+        return 0;
+    }
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        c->open = 1;
+        c->cb->on_open(c);
+        return 0;
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+        if (lws_frame_is_binary(wsi))
+            return 0;
+        return on_receive(c, wsi, in, len);
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+        if (c->closing)
+            return -1;
+        if (c->tx.len > c->tx_headroom) {
+            size_t n = c->tx.len - c->tx_headroom;
+            int w = lws_write(wsi, (unsigned char *)c->tx.p + c->tx_headroom, n, LWS_WRITE_TEXT);
+            dw_buf_free(&c->tx);
+            if (w < (int)n)
+                return -1;
+            c->bytes_out += n;
+        }
+        return 0;
+    case LWS_CALLBACK_CLIENT_CLOSED:
+        conn_finish(c, wsi, 0, "closed");
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static const struct lws_protocols protocols[] = {
+    {"dw-upstream", callback, 0, 65536, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+dw_upstream_t *dw_upstream_new(uv_loop_t *loop, int tls, const char *host, int port, const char *ws_path,
+                               const char *ca_file)
+{
+    dw_upstream_t *up = calloc(1, sizeof(*up));
+    if (up == NULL)
+        return NULL;
+    up->tls = tls;
+    snprintf(up->host, sizeof(up->host), "%s", host);
+    up->port = port;
+    snprintf(up->path, sizeof(up->path), "%s", ws_path);
+    up->next_id = 1;
+
+    lws_set_log_level(LLL_ERR, NULL);
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    void *loops[] = {loop};
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = protocols;
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.foreign_loops = loops;
+    info.client_ssl_ca_filepath = ca_file && *ca_file ? ca_file : NULL;
+    info.pt_serv_buf_size = 64 * 1024;
+    up->ctx = lws_create_context(&info);
+    if (up->ctx == NULL) {
+        fprintf(stderr, "deltawire: cannot create the upstream WebSocket context\n");
+        free(up);
+        return NULL;
+    }
+    return up;
+}
+
+void dw_upstream_shutdown(dw_upstream_t *up)
+{
+    lws_context_destroy(up->ctx);
+}
+
+void dw_upstream_free(dw_upstream_t *up)
+{
+    /* with a foreign loop the second call completes what the first started */
+    lws_context_destroy(up->ctx);
+    free(up);
+}
+
+dw_upconn_t *dw_upconn_connect(dw_upstream_t *up, const char *const *hdr_values, const size_t *hdr_lens,
+                               const dw_upconn_cb_t *cb, void *owner)
+{
+    dw_upconn_t *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->id = up->next_id++;
+    c->up = up;
+    c->cb = cb;
+    c->owner = owner;
+    c->tx_headroom = LWS_PRE;
+    for (size_t i = 0; i < DW_UPCONN_HDRS; i++) {
+        if (hdr_values[i] == NULL)
+            continue;
+        c->hdr_values[i] = strndup(hdr_values[i], hdr_lens[i]);
+        c->hdr_lens[i] = hdr_lens[i];
+        if (c->hdr_values[i] == NULL) {
+            conn_free(c);
+            return NULL;
+        }
+    }
+
+    struct lws_client_connect_info ci;
+    memset(&ci, 0, sizeof(ci));
+    ci.context = up->ctx;
+    ci.address = up->host;
+    ci.port = up->port;
+    ci.ssl_connection = up->tls ? LCCSCF_USE_SSL : 0;
+    ci.path = up->path;
+    ci.host = up->host;
+    ci.origin = NULL;
+    ci.protocol = NULL;
+    ci.local_protocol_name = protocols[0].name;
+    ci.ietf_version_or_minus_one = -1;
+    ci.opaque_user_data = c;
+    ci.pwsi = &c->wsi;
+    c->connecting_sync = 1;
+    struct lws *wsi = lws_client_connect_via_info(&ci);
+    c->connecting_sync = 0;
+    if (wsi == NULL || c->sync_failed) {
+        if (wsi != NULL)
+            lws_set_opaque_user_data(wsi, NULL);
+        conn_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+size_t dw_upconn_headroom(void)
+{
+    return LWS_PRE;
+}
+
+int dw_upconn_send(dw_upconn_t *c, dw_buf_t *frame)
+{
+    if (c->wsi == NULL || !c->open || c->tx.len != 0)
+        return -1;
+    c->tx = *frame;
+    memset(frame, 0, sizeof(*frame));
+    lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+void dw_upconn_close(dw_upconn_t *c)
+{
+    if (c->wsi == NULL || c->closing)
+        return;
+    c->closing = 1;
+    lws_callback_on_writable(c->wsi);
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Builds deltawire twice (plain, and with ASan+UBSan), installs the pinned npm clients into the
+# build tree, and runs the whole suite against both builds: criterion unit tests and the Node
+# integration tests (proxy + deltawire-mock + real clients on loopback). Ends with one line,
+# "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+export DW_FIXTURES_DIR="${DW_FIXTURES_DIR:-$root/../shared/fixtures/clients}"
+
+passed=0
+failed=0
+count_meson() { # $1: meson test log
+  local ok fail
+  ok=$(grep -E '^Ok:' "$1" | awk '{print $2}'); fail=$(grep -E '^(Fail|Timeout):' "$1" | awk '{s+=$2} END {print s+0}')
+  passed=$((passed + ${ok:-0})); failed=$((failed + ${fail:-0}))
+}
+count_node() { # $1: node --test output
+  local ok fail
+  ok=$(grep -E '^# pass ' "$1" | awk '{print $3}'); fail=$(grep -E '^# fail ' "$1" | awk '{print $3}')
+  passed=$((passed + ${ok:-0})); failed=$((failed + ${fail:-0}))
+  [ -n "$ok" ] || failed=$((failed + 1))
+}
+
+clients="$root/build/clients"
+bash tests/clients/install.sh "$clients" || echo "warning: npm clients could not be installed"
+
+for variant in plain asan; do
+  dir="build-test-$variant"
+  opts=(--buildtype=debugoptimized)
+  [ "$variant" = asan ] && opts+=(-Db_sanitize=address,undefined -Db_lundef=false)
+  [ -f "$dir/build.ninja" ] || meson setup "$dir" "${opts[@]}" >/dev/null
+  if ! ninja -C "$dir" >"$dir.build.log" 2>&1; then
+    cat "$dir.build.log"; echo "build ($variant) failed"; failed=$((failed + 1)); continue
+  fi
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  echo "== unit tests ($variant)"
+  meson test -C "$dir" --print-errorlogs 2>&1 | tee "$dir.unit.log" | grep -vE '^\s*$' | tail -n 25
+  count_meson "$dir.unit.log"
+  echo "== integration tests ($variant)"
+  DW_BUILD_DIR="$root/$dir" DW_CLIENTS_DIR="$clients" DW_VARIANT="$variant" \
+    timeout 1500 node --test --test-concurrency=1 --test-timeout=180000 tests/integration/ 2>&1 | tee "$dir.integration.log" | tail -n 40
+  count_node "$dir.integration.log"
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,90 @@
+/*
+ * The shadow-transcript index: everything the proxy needs to decide, without
+ * I/O, whether a full-history request can go upstream as a delta.
+ *
+ * A conversation is a chain (state/chain.h) seeded with the credential
+ * digest and fed with the identity digest of every item. Three bounded LRU
+ * tables:
+ *
+ *  - item cache (global; a pure function of the bytes): SHA-256 of an item's
+ *    raw bytes -> its canonical digest (translate/canon.h), so items seen
+ *    before (most of a history) never go through a DOM again;
+ *  - aliases (per credential): H("dw-alias-v1\0" || cred || client digest)
+ *    -> identity digest. Recording a server output item S registers
+ *    projection(S) -> digest(S) and item_reference(S.id) -> digest(S), so
+ *    echoes that dropped unknown fields, or that refer to S by id, resolve
+ *    to the item the upstream holds;
+ *  - responses: the chain link after a response's input items followed by
+ *    its output items -> the response record. A request whose link after k
+ *    items equals a record's key can be sent as previous_response_id = that
+ *    record's id plus items k.. of the request.
+ *
+ * Not thread-safe: one index per worker thread, or the caller locks.
+ */
+#ifndef DW_STATE_TRANSCRIPTS_H
+#define DW_STATE_TRANSCRIPTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "translate/digest.h"
+
+#define DW_RESPONSE_ID_MAX 127
+
+typedef struct {
+    char id[DW_RESPONSE_ID_MAX + 1]; /* NUL-terminated response id */
+    uint64_t conn_id;                /* the upstream connection that holds it */
+    uint8_t store;                   /* 1: the upstream persisted it (store=true) */
+} dw_response_rec_t;
+
+typedef struct dw_transcripts dw_transcripts_t;
+
+/* Table bounds in entries (each >= 1). NULL on bad arguments or no memory. */
+dw_transcripts_t *dw_transcripts_new(size_t max_responses, size_t max_items_cached, size_t max_aliases);
+void dw_transcripts_free(dw_transcripts_t *t);
+
+/* Canonical digest of a client item: from the raw-bytes cache, else
+ * canonicalised (jansson) and cached. *strip (may be NULL) is set to 1 if
+ * the copy forwarded upstream must come from dw_canon_strip. Returns 0, or
+ * -1 if the item cannot be canonicalised (invalid JSON, huge integer,
+ * duplicate keys, no memory): the request must then be sent in full. */
+int dw_transcripts_item_digest(dw_transcripts_t *t, const char *raw, size_t n, dw_digest_t *out, int *strip);
+
+/* Replaces *item by the identity it aliases under cred, if any. */
+void dw_transcripts_resolve(dw_transcripts_t *t, const dw_digest_t *cred, dw_digest_t *item);
+
+typedef struct {
+    size_t matched;               /* items covered by the record (0 if none) */
+    const dw_response_rec_t *rec; /* valid until the next call that changes the responses table */
+} dw_match_t;
+
+/* links[i] is the chain link after item i (links[0] after the first item).
+ * Finds the largest k <= n such that links[k-1] keys a record (k == n: no
+ * new items) and marks that record used. Returns 1 if found, else 0 with
+ * out->matched = 0 and out->rec = NULL. A caller that rejects the record
+ * (e.g. its connection is gone) may call again with n = matched - 1. */
+int dw_transcripts_match(dw_transcripts_t *t, const dw_digest_t *links, size_t n, dw_match_t *out);
+
+/* Records (or replaces) the response whose input + output items end at
+ * end_link. Returns the record (valid like dw_match_t.rec), or NULL if
+ * resp_id is longer than DW_RESPONSE_ID_MAX or memory ran out. */
+dw_response_rec_t *dw_transcripts_record(dw_transcripts_t *t, const dw_digest_t *end_link,
+                                         const char *resp_id, uint64_t conn_id, int store);
+
+/* Drops the record at end_link, e.g. a connection's previous store=false
+ * response once it records a newer one (the upstream caches only the most
+ * recent response per connection). Records of closed connections are not
+ * swept: the caller checks rec->conn_id on match. Returns 1 if dropped. */
+int dw_transcripts_forget(dw_transcripts_t *t, const dw_digest_t *end_link);
+
+/* Registers client_digest -> identity under cred. Returns 0, or -1 on no memory. */
+int dw_transcripts_alias(dw_transcripts_t *t, const dw_digest_t *cred,
+                         const dw_digest_t *client_digest, const dw_digest_t *identity);
+
+/* Canonicalises a server output item (as in response.output_item.done or
+ * response.completed), registers its projection and item_reference aliases
+ * under cred, and sets *identity to its digest for chaining. Returns 0, or
+ * -1 (cannot be canonicalised, no memory). */
+int dw_transcripts_output_item(dw_transcripts_t *t, const dw_digest_t *cred,
+                               const char *raw, size_t n, dw_digest_t *identity);
+
+#endif

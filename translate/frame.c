@@ -1,0 +1,67 @@
+#include "translate/frame.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "translate/canon.h"
+
+static int is_dropped(const dw_member_t *m, const dw_frame_spec_t *spec)
+{
+    if (dw_json_key_eq(m->key, "stream") || dw_json_key_eq(m->key, "type"))
+        return 1;
+    if (dw_json_key_eq(m->key, "input"))
+        return !spec->input_verbatim;
+    if (dw_json_key_eq(m->key, "previous_response_id"))
+        return spec->prev_id != NULL;
+    return 0;
+}
+
+static int append_item(dw_buf_t *out, dw_span_t item, int strip)
+{
+    if (!strip)
+        return dw_buf_append(out, item.p, item.n);
+    char *copy;
+    size_t n;
+    if (dw_canon_strip(item.p, item.n, &copy, &n) != 0)
+        return -1;
+    int rc = dw_buf_append(out, copy, n);
+    free(copy);
+    return rc;
+}
+
+int dw_frame_build(dw_buf_t *out, size_t headroom, const dw_frame_spec_t *spec)
+{
+    size_t need = headroom + 64;
+    for (size_t i = 0; i < spec->members->n; i++)
+        need += spec->members->v[i].key.n + spec->members->v[i].value.n + 4;
+    if (dw_buf_reserve(out, need) != 0)
+        return -1;
+    memset(out->p + out->len, 0, headroom);
+    out->len += headroom;
+    if (dw_buf_append_str(out, "{\"type\":\"response.create\""))
+        return -1;
+    for (size_t i = 0; i < spec->members->n; i++) {
+        const dw_member_t *m = &spec->members->v[i];
+        if (is_dropped(m, spec))
+            continue;
+        if (dw_buf_append(out, ",\"", 2) || dw_buf_append(out, m->key.p, m->key.n) || dw_buf_append(out, "\":", 2) ||
+            dw_buf_append(out, m->value.p, m->value.n))
+            return -1;
+    }
+    if (spec->prev_id != NULL) {
+        if (dw_buf_append_str(out, ",\"previous_response_id\":") ||
+            dw_buf_append_json_string(out, spec->prev_id, strlen(spec->prev_id)))
+            return -1;
+    }
+    if (!spec->input_verbatim) {
+        if (dw_buf_append_str(out, ",\"input\":["))
+            return -1;
+        for (size_t i = 0; i < spec->n_items; i++) {
+            if ((i > 0 && dw_buf_append(out, ",", 1)) || append_item(out, spec->items[i], spec->strip && spec->strip[i]))
+                return -1;
+        }
+        if (dw_buf_append(out, "]", 1))
+            return -1;
+    }
+    return dw_buf_append(out, "}", 1);
+}

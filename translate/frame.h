@@ -1,0 +1,26 @@
+/* The upstream request: a WebSocket-mode "response.create" text frame built from the client's
+ * scanned body. Every top-level field is copied byte for byte, except `stream` (implicit over
+ * WebSocket) and `input`/`previous_response_id`, which the delta decision supplies. */
+#ifndef DW_FRAME_H
+#define DW_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "translate/buf.h"
+#include "translate/json_scan.h"
+
+typedef struct {
+    const dw_members_t *members; /* the client body's top-level members */
+    const dw_span_t *items;      /* the input items to send (the delta, or all of them) */
+    size_t n_items;
+    const uint8_t *strip;        /* per item: forward a copy without parsed/parsed_arguments; may be NULL */
+    const char *prev_id;         /* previous_response_id to send, or NULL to send none */
+    int input_verbatim;          /* 1: copy the client's `input` member as it is (a string input) */
+} dw_frame_spec_t;
+
+/* Appends the frame to out after `headroom` reserved bytes (the WebSocket library's header room).
+ * Returns 0, or -1 when out of memory or an item to strip is not valid JSON. */
+int dw_frame_build(dw_buf_t *out, size_t headroom, const dw_frame_spec_t *spec);
+
+#endif

@@ -1,0 +1,109 @@
+/*
+ * A DOM-free JSON scanner.
+ *
+ * Request bodies carry whole conversation histories (megabytes), and a DOM
+ * parser costs ~16 ns/byte. The scanner validates a document in one pass and
+ * hands out spans (pointer + length into the caller's buffer) for the parts
+ * the proxy needs; nothing is decoded or copied unless asked for.
+ *
+ * Validation is RFC 8259 strict: one value with optional surrounding
+ * whitespace, no trailing commas, no comments, numbers per the grammar,
+ * escapes incl. \uXXXX, control characters rejected inside strings, valid
+ * UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF). \u escapes
+ * of unpaired surrogates are rejected too, as jansson does, so anything the
+ * scanner accepts can also be canonicalised. Nesting is limited to
+ * DW_JSON_MAX_DEPTH.
+ */
+#ifndef DW_TRANSLATE_JSON_SCAN_H
+#define DW_TRANSLATE_JSON_SCAN_H
+
+#include <stddef.h>
+
+#define DW_JSON_MAX_DEPTH 512
+
+#define DW_JSON_ESYNTAX    (-1)
+#define DW_JSON_ENOTOBJECT (-2)
+#define DW_JSON_ENOMEM     (-3)
+
+/* Bytes inside a caller-owned buffer. */
+typedef struct {
+    const char *p;
+    size_t n;
+} dw_span_t;
+
+/* key: raw bytes between the quotes (escapes NOT decoded); value: the raw value bytes. */
+typedef struct {
+    dw_span_t key;
+    dw_span_t value;
+} dw_member_t;
+
+/* Growable arrays. Start zeroed ({0}); appended to, never reset, by the
+ * functions below; dw_members_free()/dw_spans_free() free v and re-zero. */
+typedef struct {
+    dw_member_t *v;
+    size_t n, cap;
+} dw_members_t;
+
+typedef struct {
+    dw_span_t *v;
+    size_t n, cap;
+} dw_spans_t;
+
+void dw_members_free(dw_members_t *m);
+void dw_spans_free(dw_spans_t *s);
+
+/* Validates that [p, p+n) is exactly one JSON value. Returns 0, or -1 with
+ * *err_off set to the offset of the offending byte. */
+int dw_json_validate(const char *p, size_t n, size_t *err_off);
+
+/*
+ * Validates the whole document in one pass and, if the top level is an
+ * object, appends its members to *members in document order. For the member
+ * whose decoded key equals array_key (may be NULL) and whose value is an
+ * array, each element's span is appended to *elems.
+ *
+ * Duplicate top-level keys are all recorded, in order; the caller decides
+ * what they mean (deltawire should refuse to diff such a request). If
+ * array_key occurs more than once, elems gets the elements of every
+ * occurrence, so callers must check for duplicates first.
+ *
+ * Returns 0, DW_JSON_ESYNTAX (*err_off set), DW_JSON_ENOTOBJECT (valid JSON,
+ * not an object) or DW_JSON_ENOMEM. On error the arrays may hold a partial
+ * result; the caller still frees them.
+ */
+int dw_json_scan_object(const char *p, size_t n, const char *array_key,
+                        dw_members_t *members, dw_spans_t *elems, size_t *err_off);
+
+/*
+ * The following take spans that were already validated (e.g. values
+ * returned by dw_json_scan_object) and only skip, they do not re-validate.
+ * Leading/trailing whitespace in the span is allowed.
+ * Return 0, DW_JSON_ENOTOBJECT (the span is not an object / array),
+ * DW_JSON_ENOMEM, or DW_JSON_ESYNTAX if the span turns out malformed after
+ * all (never for validated input; nothing is read outside the span).
+ */
+int dw_json_object_members(dw_span_t obj, dw_members_t *out);
+int dw_json_array_elems(dw_span_t arr, dw_spans_t *out);
+
+/* First top-level member of the validated object obj whose decoded key
+ * equals key. Returns 1 and fills *val if found, else 0. */
+int dw_json_object_get(dw_span_t obj, const char *key, dw_span_t *val);
+
+/* 1 if the raw (escaped) key bytes decode to the NUL-terminated literal. */
+int dw_json_key_eq(dw_span_t raw_key, const char *lit);
+
+/* Decoded copy of a validated string value (span includes the quotes).
+ * Returns a malloc'd NUL-terminated string the caller frees, or NULL if the
+ * span is not a string, contains \u0000 (cannot be NUL-terminated
+ * faithfully), or memory ran out. */
+char *dw_json_string_dup(dw_span_t s);
+
+/* First significant byte: '{', '[', '"', 't', 'f', 'n', '0' for any
+ * number, or 0 for an empty span. */
+char dw_json_kind(dw_span_t v);
+
+int dw_json_is_null(dw_span_t v);
+int dw_json_is_true(dw_span_t v);
+int dw_json_is_false(dw_span_t v);
+
+#endif
