@@ -1,5 +1,5 @@
 /*
- * Routes that do not generate: the /__mock/* test controls, GET /models,
+ * Routes that do not generate: the /__mock/ test controls, GET /models,
  * GET and DELETE /responses/{id} (so a proxy's passthrough can be tested),
  * and the OpenAI-shaped 404 for anything else.
  */

@@ -146,7 +146,8 @@ static void respond(struct dwm_http *h)
 	if (h->too_big) {
 		dwm_turn_fail(t, 413, "invalid_request_error", "request_too_large", NULL,
 			      "Request body exceeds %zu bytes.", dwm_cfg.max_message);
-		answer(h, 413, dwm_error_http(t->error));
+		h->status = 413;
+		h->msgs = json_pack("[o]", dwm_error_http(t->error));
 	} else if (dwm_turn_run(t)) {
 		h->status = t->status;
 		h->msgs = json_pack("[o]", dwm_error_http(t->error));
@@ -161,8 +162,7 @@ static void respond(struct dwm_http *h)
 		if (h->close_after >= 0)
 			h->close_after = 0;
 	}
-	if (h->msgs)
-		later(h, delay);
+	later(h, delay);
 }
 
 static int start(struct lws *wsi, struct dwm_pss *pss)
@@ -289,9 +289,9 @@ static int set_out(struct dwm_http *h, const char *s, size_t len)
 static int next_out(struct dwm_http *h)
 {
 	json_t *m;
-	char *json, *framed;
-	size_t n;
-	int r;
+	char *json, *framed = NULL;
+	const char *type;
+	int n, r;
 
 	if (h->next >= json_array_size(h->msgs)) {
 		if (!h->sse || h->finishing)
@@ -300,29 +300,24 @@ static int next_out(struct dwm_http *h)
 		return set_out(h, "0\r\n\r\n", 5);
 	}
 	m = json_array_get(h->msgs, h->next++);
-	json = json_dumps(m, DWM_JSON_FLAGS);
-	if (!json)
+	if (!(json = json_dumps(m, DWM_JSON_FLAGS)))
 		return -1;
 	if (!h->sse) {
+		h->finishing = 1;
 		r = set_out(h, json, strlen(json));
 		free(json);
-		h->finishing = 1;
 		return r;
 	}
-	{
-		const char *type = json_string_value(json_object_get(m, "type"));
-		size_t jl = strlen(json), tl = strlen(type ? type : ""), plen = tl + jl + 16;
-
-		framed = malloc(plen + 32);
-		if (!framed) {
-			free(json);
-			return -1;
-		}
-		n = (size_t)sprintf(framed, "%zx\r\nevent: %s\ndata: %s\n\n\r\n", plen - 16 + 15, type ? type : "",
-				    json);
-	}
+	/* one SSE block ("event: T\ndata: J\n\n") as one chunk */
+	type = json_string_value(json_object_get(m, "type"));
+	if (!type)
+		type = "";
+	n = asprintf(&framed, "%zx\r\nevent: %s\ndata: %s\n\n\r\n", strlen(type) + strlen(json) + 16, type,
+		     json);
 	free(json);
-	r = set_out(h, framed, n);
+	if (n < 0)
+		return -1;
+	r = set_out(h, framed, (size_t)n);
 	free(framed);
 	return r;
 }
@@ -331,48 +326,51 @@ static int complete(struct dwm_http *h)
 {
 	if (h->status == 200)
 		dwm_turn_commit(&h->turn);
-	/* the transaction is over; the wsi may carry another request */
 	json_decref(h->msgs);
 	h->msgs = NULL;
+	/* the wsi may carry another request now */
 	return lws_http_transaction_completed(h->wsi) ? -1 : 0;
 }
 
 static int writeable(struct dwm_http *h)
 {
 	size_t n;
-	int r;
+	int r, last;
 
 	if (!h->msgs || h->waiting)
 		return 0;
-	if (!h->out || h->out_off == h->out_len) {
-		if (h->abort || (h->close_after >= 0 && (int)h->sent >= h->close_after && !h->sse))
+	/* close_after_events: drop the connection once what was allowed is out */
+	if (h->abort)
+		return -1;
+	if (!h->headers_sent) {
+		if (!h->sse && h->close_after >= 0)
 			return -1;
+		if (!h->sse && next_out(h))
+			return -1;
+		if (send_headers(h))
+			return -1;
+		h->abort = h->sse && h->close_after == 0;
+		lws_callback_on_writable(h->wsi);
+		return 0;
+	}
+	if (!h->out || h->out_off == h->out_len) {
 		r = next_out(h);
 		if (r < 0)
 			return -1;
 		if (r == 1)
 			return complete(h);
 	}
-	if (!h->headers_sent) {
-		if (send_headers(h))
-			return -1;
-		lws_callback_on_writable(h->wsi);
-		return 0;
-	}
 	n = h->out_len - h->out_off;
 	if (n > PIECE)
 		n = PIECE;
-	{
-		int last = h->out_off + n == h->out_len;
-		enum lws_write_protocol wp = last && h->finishing ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP;
-
-		if (lws_write(h->wsi, h->out + LWS_PRE + h->out_off, n, wp) != (int)n)
-			return -1;
-		h->out_off += n;
-		if (!last) {
-			lws_callback_on_writable(h->wsi);
-			return 0;
-		}
+	last = h->out_off + n == h->out_len;
+	if (lws_write(h->wsi, h->out + LWS_PRE + h->out_off, n,
+		      last && h->finishing ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
+		return -1;
+	h->out_off += n;
+	if (!last) {
+		lws_callback_on_writable(h->wsi);
+		return 0;
 	}
 	if (h->finishing)
 		return complete(h);

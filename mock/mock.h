@@ -137,12 +137,12 @@ json_t *dwm_error_ws(const struct dwm_turn *t);
 json_t *dwm_error_http(const json_t *error);
 json_t *dwm_error_obj(const char *type, const char *code, const char *param, const char *msg);
 
-/* ---- control.c: /__mock/* and the other non-generating routes ---- */
+/* ---- control.c: the /__mock/ endpoints and other non-generating routes ---- */
 /* answers GET/POST/DELETE for non-/responses-creating paths; status + body */
 int dwm_control_route(const char *method, const char *path, const char *body, size_t len,
 		      json_t **out);
 
-/* ---- main.c: flags ---- */
+/* ---- main.c (flags) and turn.c (per-request overrides) ---- */
 struct dwm_config {
 	char host[128];
 	int port;

@@ -213,7 +213,7 @@ int dwm_turn_run(struct dwm_turn *t)
 		json_decref(full);
 		return -1;
 	}
-	json_object_set(t->log_entry, "full_input", full);
+	json_object_set_new(t->log_entry, "full_input", json_copy(full));
 	if (t->fault.set & DWM_F_ERROR_STATUS) {
 		int s = t->fault.error_status;
 

@@ -15,16 +15,45 @@ static const char usage[] =
     "                        WebSocket URL is derived (https->wss, http->ws, + /responses)\n"
     "  --upstream-ca FILE    an extra CA certificate file to trust upstream\n"
     "  --max-body BYTES      largest accepted request body (default 67108864)\n"
+    "  --transport MODE      auto (WebSocket mode, plain HTTP when the upgrade is refused),\n"
+    "                        ws (WebSocket mode only) or http (plain HTTP only); default auto\n"
+    "  --max-conns-per-key N upstream connections per credential set (default 16)\n"
+    "  --max-conns N         upstream connections in all (default 256)\n"
+    "  --idle-timeout SECS   close upstream connections idle this long (default 300)\n"
+    "  --max-conn-age SECS   retire connections this old once idle (default 3300)\n"
+    "  --max-queue N         requests waiting for a connection before 429 (default 256)\n"
+    "  --max-conversations N tracked responses, least recently used out (default 65536)\n"
     "  --help, --version\n"
     "Every flag can also be set as DELTAWIRE_<FLAG>, e.g. DELTAWIRE_LISTEN=0.0.0.0:8787.\n";
 
-enum { OPT_LISTEN = 1, OPT_UPSTREAM, OPT_UPSTREAM_CA, OPT_MAX_BODY, OPT_HELP, OPT_VERSION };
+enum {
+    OPT_LISTEN = 1,
+    OPT_UPSTREAM,
+    OPT_UPSTREAM_CA,
+    OPT_MAX_BODY,
+    OPT_TRANSPORT,
+    OPT_MAX_CONNS_PER_KEY,
+    OPT_MAX_CONNS,
+    OPT_IDLE_TIMEOUT,
+    OPT_MAX_CONN_AGE,
+    OPT_MAX_QUEUE,
+    OPT_MAX_CONVERSATIONS,
+    OPT_HELP,
+    OPT_VERSION
+};
 
 static const struct option options[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
     {"upstream", required_argument, NULL, OPT_UPSTREAM},
     {"upstream-ca", required_argument, NULL, OPT_UPSTREAM_CA},
     {"max-body", required_argument, NULL, OPT_MAX_BODY},
+    {"transport", required_argument, NULL, OPT_TRANSPORT},
+    {"max-conns-per-key", required_argument, NULL, OPT_MAX_CONNS_PER_KEY},
+    {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+    {"max-conn-age", required_argument, NULL, OPT_MAX_CONN_AGE},
+    {"max-queue", required_argument, NULL, OPT_MAX_QUEUE},
+    {"max-conversations", required_argument, NULL, OPT_MAX_CONVERSATIONS},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -101,6 +130,28 @@ int dw_config_parse_url(const char *url, int *tls, char *host, size_t host_len, 
     return 0;
 }
 
+static int parse_seconds(double *out, const char *v)
+{
+    char *end;
+    double x = strtod(v, &end);
+    if (end == v || *end != '\0' || x <= 0 || x > 1e9)
+        return -1;
+    *out = x;
+    return 0;
+}
+
+static int parse_transport(int *out, const char *v)
+{
+    static const char *const names[] = {"auto", "ws", "http"};
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(v, names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
 static int apply(dw_config_t *cfg, int opt, const char *v, const char *origin)
 {
     int rc = 0;
@@ -116,6 +167,27 @@ static int apply(dw_config_t *cfg, int opt, const char *v, const char *origin)
         break;
     case OPT_MAX_BODY:
         rc = parse_size(&cfg->max_body, v);
+        break;
+    case OPT_TRANSPORT:
+        rc = parse_transport(&cfg->transport, v);
+        break;
+    case OPT_MAX_CONNS_PER_KEY:
+        rc = parse_size(&cfg->max_conns_per_key, v);
+        break;
+    case OPT_MAX_CONNS:
+        rc = parse_size(&cfg->max_conns, v);
+        break;
+    case OPT_IDLE_TIMEOUT:
+        rc = parse_seconds(&cfg->idle_timeout, v);
+        break;
+    case OPT_MAX_CONN_AGE:
+        rc = parse_seconds(&cfg->max_conn_age, v);
+        break;
+    case OPT_MAX_QUEUE:
+        rc = parse_size(&cfg->max_queue, v);
+        break;
+    case OPT_MAX_CONVERSATIONS:
+        rc = parse_size(&cfg->max_conversations, v);
         break;
     }
     if (rc != 0)
@@ -147,6 +219,13 @@ int dw_config_load(dw_config_t *cfg, int argc, char **argv)
     cfg->listen_port = 8787;
     snprintf(cfg->upstream, sizeof(cfg->upstream), "https://api.openai.com/v1");
     cfg->max_body = 64u << 20;
+    cfg->transport = DW_TRANSPORT_AUTO;
+    cfg->max_conns_per_key = 16;
+    cfg->max_conns = 256;
+    cfg->idle_timeout = 300;
+    cfg->max_conn_age = 3300;
+    cfg->max_queue = 256;
+    cfg->max_conversations = 65536;
 
     if (load_env(cfg) != 0)
         return -1;

@@ -5,12 +5,21 @@
 
 #include <stddef.h>
 
+enum { DW_TRANSPORT_AUTO, DW_TRANSPORT_WS, DW_TRANSPORT_HTTP };
+
 typedef struct {
     char listen_host[256];
     int listen_port;
     char upstream[1024];    /* the upstream's HTTP base, e.g. https://api.openai.com/v1 */
     char upstream_ca[1024]; /* an extra CA file, or "" */
     size_t max_body;
+    int transport;          /* DW_TRANSPORT_* */
+    size_t max_conns_per_key;
+    size_t max_conns;
+    double idle_timeout;    /* seconds */
+    double max_conn_age;    /* seconds */
+    size_t max_queue;       /* requests waiting for a connection, all keys */
+    size_t max_conversations;
     /* derived from `upstream` */
     int up_tls;
     char up_host[256];

@@ -35,10 +35,12 @@ typedef struct dw_exchange {
     size_t delta_from;    /* items before this index are elided */
     char prev_id[DW_RESPONSE_ID_MAX + 1];
     int is_delta;
+    int any_conn; /* the delta chains from a stored response: any connection can load it */
     int attempts;
 
     /* upstream */
     dw_pool_conn_t *pc;
+    int queued; /* waiting in the pool's queue */
 
     /* client side */
     int started;      /* status line and headers are out */
@@ -78,6 +80,11 @@ static void maybe_free(dw_exchange_t *ex)
 static void on_req_dispose(void *p)
 {
     dw_exchange_t *ex = *(dw_exchange_t **)p;
+    if (ex->queued) {
+        /* the wait borrowed this request's credentials */
+        dw_pool_cancel(ex->px->pool, ex);
+        ex->queued = 0;
+    }
     ex->req = NULL;
     ex->answered = 1;
     maybe_free(ex);
@@ -88,6 +95,36 @@ static void add_header(h2o_req_t *req, const h2o_token_t *tok, const char *v)
     h2o_add_header(&req->pool, &req->res.headers, tok, NULL, v, strlen(v));
 }
 
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 413:
+        return "Payload Too Large";
+    case 426:
+        return "Upgrade Required";
+    case 429:
+        return "Too Many Requests";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return status < 500 ? "Client Error" : "Server Error";
+    }
+}
+
 void dw_exchange_send_error(h2o_req_t *req, int status, const char *code, const char *param, const char *message)
 {
     dw_buf_t b = {0};
@@ -96,7 +133,7 @@ void dw_exchange_send_error(h2o_req_t *req, int status, const char *code, const 
         return;
     }
     req->res.status = status;
-    req->res.reason = status == 413 ? "Payload Too Large" : status < 500 ? "Bad Request" : "Bad Gateway";
+    req->res.reason = reason_phrase(status);
     add_header(req, H2O_TOKEN_CONTENT_TYPE, "application/json");
     h2o_send_inline(req, b.p, b.len);
     dw_buf_free(&b);
@@ -154,7 +191,7 @@ static void answer_json(dw_exchange_t *ex, int status, const char *p, size_t n)
 {
     h2o_req_t *req = ex->req;
     req->res.status = status;
-    req->res.reason = status == 200 ? "OK" : status < 500 ? "Bad Request" : "Server Error";
+    req->res.reason = reason_phrase(status);
     add_header(req, H2O_TOKEN_CONTENT_TYPE, "application/json");
     ex->started = ex->answered = 1;
     h2o_send_inline(req, p, n);
@@ -219,12 +256,26 @@ static void dispatch(dw_exchange_t *ex)
     dw_pool_conn_t *pc;
     int rc = dw_pool_acquire(ex->px->pool, &ex->creds, ex->is_delta || ex->verbatim ? ex->want : NULL, &exchange_cb,
                              ex, &pc);
+    if (rc == DW_POOL_FULL) {
+        if (ex->req != NULL && !ex->started) {
+            add_header(ex->req, H2O_TOKEN_RETRY_AFTER, "1");
+            ex->answered = 1;
+            dw_exchange_send_error(ex->req, 429, "too_many_requests", NULL,
+                                   "deltawire's upstream connections are all busy and its queue is full; retry shortly.");
+        }
+        maybe_free(ex);
+        return;
+    }
     if (rc == DW_POOL_ERROR) {
         fail_client(ex, 502, "upstream_unavailable", "could not open an upstream connection");
         maybe_free(ex);
         return;
     }
-    if (ex->is_delta && pc != ex->want)
+    if (rc == DW_POOL_QUEUED) {
+        ex->queued = 1;
+        return;
+    }
+    if (ex->is_delta && pc != ex->want && !ex->any_conn)
         ex->is_delta = 0; /* the holder of the conversation is busy or gone: full input */
     ex->pc = pc;
     if (rc == DW_POOL_READY)
@@ -244,7 +295,13 @@ static int retry_full(dw_exchange_t *ex)
 static void on_ready(void *user, dw_pool_conn_t *pc)
 {
     dw_exchange_t *ex = user;
-    (void)pc;
+    dw_proxy_ws_accepted(ex->px);
+    if (ex->queued) {
+        ex->queued = 0;
+        ex->pc = pc;
+        if (ex->is_delta && pc != ex->want && !ex->any_conn)
+            ex->is_delta = 0;
+    }
     if (ex->req == NULL) {
         /* the client left before anything was sent: nothing to wait for */
         ex->pc = NULL;
@@ -255,19 +312,42 @@ static void on_ready(void *user, dw_pool_conn_t *pc)
     send_request(ex);
 }
 
-static void on_lost(void *user, dw_pool_conn_t *pc, int status, const char *reason)
+/* Hands the request, unchanged, to the plain HTTP passthrough: it is what a direct call would do. */
+static int fall_back_to_http(dw_exchange_t *ex)
+{
+    if (ex->req == NULL || ex->started || ex->px->cfg->transport == DW_TRANSPORT_WS)
+        return 0;
+    ex->answered = 1;
+    h2o_delegate_request_deferred(ex->req, ex->px->handler);
+    return 1;
+}
+
+static void on_lost(void *user, dw_pool_conn_t *pc, int was_open, int status, const char *reason)
 {
     dw_exchange_t *ex = user;
     (void)pc;
     ex->pc = NULL;
-    if (!retry_full(ex)) {
-        char msg[256];
-        if (status >= 400)
-            snprintf(msg, sizeof(msg), "upstream refused the WebSocket handshake with HTTP %d", status);
-        else
-            snprintf(msg, sizeof(msg), "upstream connection lost before the response completed: %s", reason);
-        fail_client(ex, status >= 400 && status < 600 ? status : 502, "upstream_error", msg);
+    if (!was_open && status != 0) {
+        /* a refused upgrade. 426/404/405: no WebSocket mode here (any more). Anything else (401,
+         * 429, 5xx) concerns this caller, and over HTTP the client gets the upstream's own answer */
+        if (status == 426 || status == 404 || status == 405)
+            dw_proxy_ws_refused(ex->px);
+        if (fall_back_to_http(ex)) {
+            maybe_free(ex);
+            return;
+        }
+    } else if (retry_full(ex) || (!was_open && fall_back_to_http(ex))) {
+        /* lost before the first event: a fresh connection with the full input, or plain HTTP once
+         * the handshakes keep failing */
+        maybe_free(ex);
+        return;
     }
+    char msg[256];
+    if (status >= 400)
+        snprintf(msg, sizeof(msg), "upstream refused the WebSocket handshake with HTTP %d", status);
+    else
+        snprintf(msg, sizeof(msg), "upstream connection lost before the response completed: %s", reason);
+    fail_client(ex, status >= 400 && status < 600 ? status : 502, "upstream_error", msg);
     maybe_free(ex);
 }
 
@@ -484,9 +564,12 @@ static void decide(dw_exchange_t *ex)
     dw_match_t m;
     while (upto > 0 && dw_transcripts_match(t, links, upto, &m)) {
         dw_pool_conn_t *pc = dw_pool_find(ex->px->pool, &ex->creds.digest, m.rec->conn_id);
-        if (pc != NULL && strcmp(pc->last_resp_id, m.rec->id) == 0) {
+        int cached = pc != NULL && strcmp(pc->last_resp_id, m.rec->id) == 0;
+        if (cached || m.rec->store) {
+            /* cached on its connection; or stored upstream, which any connection can load */
             ex->is_delta = 1;
-            ex->want = pc;
+            ex->want = cached ? pc : NULL;
+            ex->any_conn = m.rec->store;
             ex->delta_from = m.matched;
             memcpy(ex->prev_id, m.rec->id, sizeof(ex->prev_id));
             break;
@@ -575,6 +658,14 @@ static int scan_request(dw_exchange_t *ex, h2o_req_t *req)
     return 0;
 }
 
+static int wants_background(const dw_members_t *m)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (dw_json_key_eq(m->v[i].key, "background") && dw_json_kind(m->v[i].value) == 't')
+            return 1;
+    return 0;
+}
+
 int dw_exchange_start(dw_proxy_t *px, h2o_req_t *req)
 {
     if (req->entity.base == NULL) {
@@ -598,6 +689,12 @@ int dw_exchange_start(dw_proxy_t *px, h2o_req_t *req)
         ex->req = NULL;
         exchange_free(ex);
         return 0;
+    }
+    if (wants_background(&ex->members) || !dw_proxy_use_ws(px)) {
+        /* background responses do not exist over WebSocket; and WebSocket mode may be off */
+        ex->req = NULL;
+        exchange_free(ex);
+        return -1;
     }
     dw_exchange_t **link = h2o_mem_alloc_shared(&req->pool, sizeof(*link), on_req_dispose);
     *link = ex;

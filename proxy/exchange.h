@@ -11,7 +11,8 @@
 
 #include "proxy/proxy.h"
 
-/* Handles req; always answers it (or arranges to). Returns 0. */
+/* Handles req: returns 0 when it answers it (now or later), -1 when the request should go to the
+ * plain HTTP passthrough unchanged (background responses, WebSocket mode off). */
 int dw_exchange_start(dw_proxy_t *px, h2o_req_t *req);
 
 /* Sends an OpenAI-style error answer on req. */

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/ssl.h>
+
 #include "proxy/exchange.h"
 
 struct dw_frontend {
@@ -15,6 +17,7 @@ struct dw_frontend {
     uv_tcp_t listener;
     int listening;
     char responses_path[600];
+    SSL_CTX *up_ssl; /* the passthrough's TLS client context, for https upstreams */
 };
 
 typedef struct {
@@ -22,19 +25,62 @@ typedef struct {
     dw_frontend_t *fe;
 } dw_handler_t;
 
+/* POST <base>/responses is ours; everything else under the host goes to the passthrough that
+ * follows this handler (returning -1 hands the request on). */
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     dw_frontend_t *fe = ((dw_handler_t *)self)->fe;
-    if (h2o_memis(req->path_normalized.base, req->path_normalized.len, fe->responses_path,
-                  strlen(fe->responses_path))) {
-        if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
-            dw_exchange_send_error(req, 405, "method_not_allowed", NULL,
-                                   "Only POST is supported on this path (WebSocket clients: use HTTP).");
-            return 0;
-        }
-        return dw_exchange_start(fe->px, req);
+    if (!h2o_memis(req->path_normalized.base, req->path_normalized.len, fe->responses_path,
+                   strlen(fe->responses_path)))
+        return -1;
+    if (req->upgrade.base != NULL) {
+        /* WebSocket clients (Codex with supports_websockets) fall back to HTTP on a 426 */
+        dw_exchange_send_error(req, 426, "upgrade_required", NULL,
+                               "deltawire serves the Responses API over HTTP; WebSocket clients: use HTTP.");
+        return 0;
     }
-    dw_exchange_send_error(req, 404, "not_found", NULL, "Unknown path.");
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")))
+        return -1;
+    return dw_exchange_start(fe->px, req);
+}
+
+static SSL_CTX *client_ssl_ctx(const char *ca_file)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (ctx == NULL)
+        return NULL;
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_default_verify_paths(ctx);
+    if (ca_file[0] != '\0' && SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
+        fprintf(stderr, "deltawire: cannot load --upstream-ca '%s'\n", ca_file);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+/* The plain HTTP(S) passthrough to the upstream origin: same paths, streamed both ways. */
+static int register_passthrough(dw_frontend_t *fe, h2o_pathconf_t *path)
+{
+    const dw_config_t *cfg = fe->px->cfg;
+    char origin[512];
+    snprintf(origin, sizeof(origin), "%s://%s:%d/", cfg->up_tls ? "https" : "http", cfg->up_host, cfg->up_port);
+    h2o_url_t url;
+    if (h2o_url_parse(origin, strlen(origin), &url) != 0) {
+        fprintf(stderr, "deltawire: cannot use upstream origin %s\n", origin);
+        return -1;
+    }
+    h2o_proxy_config_vars_t pc;
+    memset(&pc, 0, sizeof(pc));
+    pc.io_timeout = 10 * 60 * 1000; /* a model may think for minutes before its first byte */
+    pc.keepalive_timeout = 2000;
+    if (cfg->up_tls) {
+        fe->up_ssl = client_ssl_ctx(cfg->upstream_ca);
+        if (fe->up_ssl == NULL)
+            return -1;
+        pc.ssl_ctx = fe->up_ssl;
+    }
+    h2o_proxy_register_reverse_proxy(path, &url, &pc);
     return 0;
 }
 
@@ -108,6 +154,15 @@ dw_frontend_t *dw_frontend_start(dw_proxy_t *px, int *bound_port)
     dw_handler_t *h = (dw_handler_t *)h2o_create_handler(path, sizeof(*h));
     h->super.on_req = on_req;
     h->fe = fe;
+    px->handler = &h->super;
+    /* the client's address and our name stay out of what the upstream sees */
+    fe->globalconf.proxy.emit_x_forwarded_headers = 0;
+    fe->globalconf.proxy.emit_via_header = 0;
+    if (register_passthrough(fe, path) != 0) {
+        h2o_config_dispose(&fe->globalconf);
+        free(fe);
+        return NULL;
+    }
 
     h2o_context_init(&fe->ctx, px->loop, &fe->globalconf);
     fe->accept_ctx.ctx = &fe->ctx;
@@ -132,5 +187,7 @@ void dw_frontend_free(dw_frontend_t *fe)
     dw_frontend_stop_accepting(fe);
     h2o_context_dispose(&fe->ctx);
     h2o_config_dispose(&fe->globalconf);
+    if (fe->up_ssl != NULL)
+        SSL_CTX_free(fe->up_ssl);
     free(fe);
 }

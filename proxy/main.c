@@ -8,8 +8,7 @@
 #include "proxy/frontend.h"
 #include "proxy/proxy.h"
 
-/* Shadow-transcript bounds: responses, raw-item cache entries, aliases. */
-#define DW_MAX_RESPONSES (1u << 16)
+/* Shadow-transcript bounds besides --max-conversations: raw-item cache entries, aliases. */
 #define DW_MAX_ITEMS_CACHED (1u << 18)
 #define DW_MAX_ALIASES (1u << 18)
 
@@ -66,10 +65,12 @@ int main(int argc, char **argv)
     char ws_path[600];
     snprintf(ws_path, sizeof(ws_path), "%s/responses", cfg.up_base_path);
     m.px.upstream = dw_upstream_new(loop, cfg.up_tls, cfg.up_host, cfg.up_port, ws_path, cfg.upstream_ca);
-    m.px.transcripts = dw_transcripts_new(DW_MAX_RESPONSES, DW_MAX_ITEMS_CACHED, DW_MAX_ALIASES);
+    m.px.transcripts = dw_transcripts_new(cfg.max_conversations, DW_MAX_ITEMS_CACHED, DW_MAX_ALIASES);
     if (m.px.upstream == NULL || m.px.transcripts == NULL)
         return 1;
-    m.px.pool = dw_pool_new(m.px.upstream, m.px.transcripts);
+    m.px.pool = dw_pool_new(loop, &cfg, m.px.upstream, m.px.transcripts);
+    if (m.px.pool == NULL)
+        return 1;
 
     int port = 0;
     m.fe = dw_frontend_start(&m.px, &port);

@@ -1,20 +1,44 @@
 #include "proxy/pool.h"
 
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+/* How often idle and old connections are looked for. */
+#define DW_POOL_SWEEP_MS 1000
+
+typedef struct dw_waiter {
+    void *user;
+    const dw_pool_user_cb_t *ucb;
+    dw_digest_t cred;
+    const char *vals[DW_CREDS_N]; /* borrowed from the user's request, which outlives the wait */
+    size_t lens[DW_CREDS_N];
+    struct dw_waiter *next;
+} dw_waiter_t;
+
 struct dw_pool {
+    uv_loop_t *loop;
+    const dw_config_t *cfg;
     dw_upstream_t *up;
     dw_transcripts_t *t;
-    dw_pool_conn_t *conns; /* all connections, every credential */
+    dw_pool_conn_t *conns; /* every connection, every credential */
+    size_t n_conns;
+    dw_waiter_t *waiters, **waiters_tail;
+    size_t n_waiters;
+    uv_timer_t sweep;
 };
+
+static void serve_waiters(dw_pool_t *p);
 
 static void on_open(dw_upconn_t *c)
 {
     dw_pool_conn_t *pc = c->owner;
-    if (pc != NULL && pc->ucb != NULL)
+    if (pc == NULL)
+        return;
+    if (pc->ucb != NULL)
         pc->ucb->on_ready(pc->user, pc);
+    else
+        serve_waiters(pc->pool);
 }
 
 static void on_message(dw_upconn_t *c, const char *p, size_t n)
@@ -29,6 +53,7 @@ static void unlink_conn(dw_pool_t *p, dw_pool_conn_t *pc)
     for (dw_pool_conn_t **at = &p->conns; *at; at = &(*at)->next) {
         if (*at == pc) {
             *at = pc->next;
+            p->n_conns--;
             return;
         }
     }
@@ -39,24 +64,56 @@ static void on_closed(dw_upconn_t *c, int status, const char *reason)
     dw_pool_conn_t *pc = c->owner;
     if (pc == NULL)
         return; /* the pool is gone (shutdown) */
-    unlink_conn(pc->pool, pc);
+    dw_pool_t *p = pc->pool;
+    unlink_conn(p, pc);
     /* the upstream dropped this connection's cache: its store=false record is dead */
     dw_pool_set_last(pc, "", NULL, 0);
     if (pc->ucb != NULL)
-        pc->ucb->on_lost(pc->user, pc, status, reason);
+        pc->ucb->on_lost(pc->user, pc, c->was_open, status, reason);
     free(pc);
+    serve_waiters(p);
 }
 
 static const dw_upconn_cb_t conn_cb = {on_open, on_message, on_closed};
 
-dw_pool_t *dw_pool_new(dw_upstream_t *up, dw_transcripts_t *t)
+static int is_free(const dw_pool_conn_t *pc)
+{
+    return pc->ucb == NULL && pc->c->open && !pc->c->closing;
+}
+
+/* Closes free connections idle too long, and retires old ones once they are free. */
+static void on_sweep(uv_timer_t *t)
+{
+    dw_pool_t *p = t->data;
+    uint64_t now = uv_now(p->loop);
+    uint64_t idle = (uint64_t)(p->cfg->idle_timeout * 1000);
+    uint64_t age = (uint64_t)(p->cfg->max_conn_age * 1000);
+    for (dw_pool_conn_t *pc = p->conns; pc; pc = pc->next) {
+        if (is_free(pc) && (now - pc->idle_since_ms >= idle || now - pc->created_ms >= age))
+            dw_upconn_close(pc->c);
+    }
+}
+
+dw_pool_t *dw_pool_new(uv_loop_t *loop, const dw_config_t *cfg, dw_upstream_t *up, dw_transcripts_t *t)
 {
     dw_pool_t *p = calloc(1, sizeof(*p));
-    if (p != NULL) {
-        p->up = up;
-        p->t = t;
-    }
+    if (p == NULL)
+        return NULL;
+    p->loop = loop;
+    p->cfg = cfg;
+    p->up = up;
+    p->t = t;
+    p->waiters_tail = &p->waiters;
+    uv_timer_init(loop, &p->sweep);
+    p->sweep.data = p;
+    uv_timer_start(&p->sweep, on_sweep, DW_POOL_SWEEP_MS, DW_POOL_SWEEP_MS);
+    uv_unref((uv_handle_t *)&p->sweep);
     return p;
+}
+
+static void on_sweep_closed(uv_handle_t *h)
+{
+    free(h->data);
 }
 
 void dw_pool_free(dw_pool_t *p)
@@ -65,9 +122,15 @@ void dw_pool_free(dw_pool_t *p)
         dw_pool_conn_t *pc = p->conns;
         p->conns = pc->next;
         pc->c->owner = NULL;
+        dw_upconn_close(pc->c);
         free(pc);
     }
-    free(p);
+    while (p->waiters != NULL) {
+        dw_waiter_t *w = p->waiters;
+        p->waiters = w->next;
+        free(w);
+    }
+    uv_close((uv_handle_t *)&p->sweep, on_sweep_closed);
 }
 
 dw_pool_conn_t *dw_pool_find(dw_pool_t *p, const dw_digest_t *cred, uint64_t conn_id)
@@ -92,48 +155,150 @@ static void hold(dw_pool_conn_t *pc, const dw_pool_user_cb_t *ucb, void *user)
     pc->user = user;
 }
 
+static dw_pool_conn_t *find_free(dw_pool_t *p, const dw_digest_t *cred)
+{
+    for (dw_pool_conn_t *pc = p->conns; pc; pc = pc->next)
+        if (is_free(pc) && dw_digest_eq(&pc->cred, cred))
+            return pc;
+    return NULL;
+}
+
+/* 1 if a new connection for cred fits the limits; makes room by closing another key's idle
+ * connection when only the global limit is in the way. */
+static int room_for_new(dw_pool_t *p, const dw_digest_t *cred)
+{
+    size_t mine = 0;
+    dw_pool_conn_t *victim = NULL;
+    for (dw_pool_conn_t *pc = p->conns; pc; pc = pc->next) {
+        if (dw_digest_eq(&pc->cred, cred))
+            mine++;
+        else if (is_free(pc) && (victim == NULL || pc->idle_since_ms < victim->idle_since_ms))
+            victim = pc;
+    }
+    if (mine >= p->cfg->max_conns_per_key)
+        return 0;
+    if (p->n_conns < p->cfg->max_conns)
+        return 1;
+    if (victim != NULL)
+        dw_upconn_close(victim->c); /* its close serves the queue */
+    return 0;
+}
+
+static dw_pool_conn_t *open_conn(dw_pool_t *p, const dw_digest_t *cred, const char *const *vals, const size_t *lens,
+                                 const dw_pool_user_cb_t *ucb, void *user)
+{
+    dw_pool_conn_t *pc = calloc(1, sizeof(*pc));
+    if (pc == NULL)
+        return NULL;
+    pc->pool = p;
+    pc->cred = *cred;
+    pc->created_ms = pc->idle_since_ms = uv_now(p->loop);
+    hold(pc, ucb, user);
+    pc->c = dw_upconn_connect(p->up, vals, lens, &conn_cb, pc);
+    if (pc->c == NULL) {
+        free(pc);
+        return NULL;
+    }
+    pc->next = p->conns;
+    p->conns = pc;
+    p->n_conns++;
+    return pc;
+}
+
 int dw_pool_acquire(dw_pool_t *p, const dw_creds_t *cr, dw_pool_conn_t *want, const dw_pool_user_cb_t *ucb,
                     void *user, dw_pool_conn_t **out)
 {
-    if (want != NULL && want->ucb == NULL && want->c->open && dw_digest_eq(&want->cred, &cr->digest)) {
-        hold(want, ucb, user);
-        *out = want;
+    dw_pool_conn_t *pc = want != NULL && is_free(want) && dw_digest_eq(&want->cred, &cr->digest)
+                             ? want
+                             : find_free(p, &cr->digest);
+    if (pc != NULL) {
+        hold(pc, ucb, user);
+        *out = pc;
         return DW_POOL_READY;
     }
-    for (dw_pool_conn_t *pc = p->conns; pc; pc = pc->next) {
-        if (pc->ucb == NULL && pc->c->open && !pc->c->closing && dw_digest_eq(&pc->cred, &cr->digest)) {
-            hold(pc, ucb, user);
-            *out = pc;
-            return DW_POOL_READY;
-        }
-    }
-    dw_pool_conn_t *pc = calloc(1, sizeof(*pc));
-    if (pc == NULL)
-        return DW_POOL_ERROR;
-    pc->pool = p;
-    pc->cred = cr->digest;
-    hold(pc, ucb, user);
     const char *vals[DW_CREDS_N];
     size_t lens[DW_CREDS_N];
     for (size_t i = 0; i < DW_CREDS_N; i++) {
         vals[i] = cr->values[i].len ? cr->values[i].base : NULL;
         lens[i] = cr->values[i].len;
     }
-    pc->c = dw_upconn_connect(p->up, vals, lens, &conn_cb, pc);
-    if (pc->c == NULL) {
-        free(pc);
-        return DW_POOL_ERROR;
+    if (p->waiters == NULL && room_for_new(p, &cr->digest)) {
+        *out = open_conn(p, &cr->digest, vals, lens, ucb, user);
+        return *out != NULL ? DW_POOL_PENDING : DW_POOL_ERROR;
     }
-    pc->next = p->conns;
-    p->conns = pc;
-    *out = pc;
-    return DW_POOL_PENDING;
+    if (p->n_waiters >= p->cfg->max_queue)
+        return DW_POOL_FULL;
+    dw_waiter_t *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return DW_POOL_ERROR;
+    w->user = user;
+    w->ucb = ucb;
+    w->cred = cr->digest;
+    memcpy(w->vals, vals, sizeof(vals));
+    memcpy(w->lens, lens, sizeof(lens));
+    *p->waiters_tail = w;
+    p->waiters_tail = &w->next;
+    p->n_waiters++;
+    *out = NULL;
+    return DW_POOL_QUEUED;
+}
+
+static void unlink_waiter(dw_pool_t *p, dw_waiter_t **at)
+{
+    dw_waiter_t *w = *at;
+    *at = w->next;
+    if (p->waiters_tail == &w->next)
+        p->waiters_tail = at;
+    p->n_waiters--;
+    free(w);
+}
+
+void dw_pool_cancel(dw_pool_t *p, void *user)
+{
+    for (dw_waiter_t **at = &p->waiters; *at; at = &(*at)->next) {
+        if ((*at)->user == user) {
+            unlink_waiter(p, at);
+            return;
+        }
+    }
+}
+
+/* Hands free connections, or room for new ones, to waiting requests in arrival order. */
+static void serve_waiters(dw_pool_t *p)
+{
+    dw_waiter_t **at = &p->waiters;
+    while (*at != NULL) {
+        dw_waiter_t *w = *at;
+        dw_pool_conn_t *pc = find_free(p, &w->cred);
+        if (pc != NULL) {
+            void *user = w->user;
+            const dw_pool_user_cb_t *ucb = w->ucb;
+            unlink_waiter(p, at);
+            hold(pc, ucb, user);
+            ucb->on_ready(user, pc);
+            at = &p->waiters; /* the callback may have changed the queue */
+            continue;
+        }
+        if (room_for_new(p, &w->cred)) {
+            pc = open_conn(p, &w->cred, w->vals, w->lens, w->ucb, w->user);
+            if (pc != NULL) {
+                unlink_waiter(p, at);
+                continue;
+            }
+        }
+        at = &w->next;
+    }
 }
 
 void dw_pool_release(dw_pool_conn_t *pc)
 {
     pc->ucb = NULL;
     pc->user = NULL;
+    pc->idle_since_ms = uv_now(pc->pool->loop);
+    if (uv_now(pc->pool->loop) - pc->created_ms >= (uint64_t)(pc->pool->cfg->max_conn_age * 1000))
+        dw_upconn_close(pc->c); /* retire before the upstream's own limit */
+    else
+        serve_waiters(pc->pool);
 }
 
 void dw_pool_set_last(dw_pool_conn_t *pc, const char *resp_id, const dw_digest_t *key, int store)
@@ -147,10 +312,13 @@ void dw_pool_set_last(dw_pool_conn_t *pc, const char *resp_id, const dw_digest_t
     pc->last_store = store;
 }
 
-size_t dw_pool_open_count(const dw_pool_t *p)
+void dw_pool_stats(const dw_pool_t *p, dw_pool_stats_t *st)
 {
-    size_t n = 0;
-    for (const dw_pool_conn_t *pc = p->conns; pc; pc = pc->next)
-        n += pc->c->open;
-    return n;
+    memset(st, 0, sizeof(*st));
+    for (const dw_pool_conn_t *pc = p->conns; pc; pc = pc->next) {
+        st->open += pc->c->open;
+        st->busy += pc->ucb != NULL && pc->c->open;
+        st->connecting += !pc->c->was_open;
+    }
+    st->queued = p->n_waiters;
 }

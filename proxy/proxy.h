@@ -17,6 +17,16 @@ typedef struct {
     dw_pool_t *pool;
     dw_transcripts_t *transcripts;
     size_t inflight;
+    h2o_handler_t *handler;   /* deltawire's handler; the plain HTTP passthrough follows it */
+    uint64_t ws_retry_at_ms;  /* auto mode: plain HTTP until then (loop time) */
+    uint64_t ws_backoff_ms;   /* the next refusal's wait */
 } dw_proxy_t;
+
+/* WebSocket mode unless --transport http, or auto while the upstream refuses upgrades. */
+int dw_proxy_use_ws(dw_proxy_t *px);
+/* The upstream refused an upgrade (426, 404, 405...): plain HTTP for a while, doubling. */
+void dw_proxy_ws_refused(dw_proxy_t *px);
+/* An upgrade succeeded: the backoff starts over. */
+void dw_proxy_ws_accepted(dw_proxy_t *px);
 
 #endif

@@ -87,7 +87,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return 0;
     }
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
-        c->open = 1;
+        c->open = c->was_open = 1;
         c->cb->on_open(c);
         return 0;
     case LWS_CALLBACK_CLIENT_RECEIVE:

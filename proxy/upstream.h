@@ -32,6 +32,7 @@ struct dw_upconn {
     void *owner;           /* for the callbacks' use */
     const dw_upconn_cb_t *cb;
     int open;              /* handshake completed, not closed */
+    int was_open;          /* the handshake completed once */
     struct lws *wsi;
     dw_upstream_t *up;
     char *hdr_values[DW_UPCONN_HDRS]; /* owned copies of the identity headers for the handshake */

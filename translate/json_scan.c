@@ -101,17 +101,21 @@ static long hex4(const char *p)
 }
 
 #ifdef __SSE2__
-/* Offset of the first byte in the 16 at p that is '"', '\\', < 0x20 or
- * >= 0x80, or 16 if there is none. */
-static int block_stop(const char *p)
+/* Offset of the first byte in the 16 at p that ends a run of plain string
+ * bytes, or 16 if there is none. Plain means not '"' or '\\' and, when
+ * validating, also not < 0x20 and not >= 0x80 (UTF-8 gets checked). */
+static int block_stop(const char *p, int validating)
 {
     const __m128i b = _mm_loadu_si128((const __m128i *)(const void *)p);
-    const __m128i quote = _mm_set1_epi8('"');
-    const __m128i bslash = _mm_set1_epi8('\\');
-    const __m128i c1f = _mm_set1_epi8(0x1f);
-    __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(b, quote), _mm_cmpeq_epi8(b, bslash));
-    hit = _mm_or_si128(hit, _mm_cmpeq_epi8(_mm_max_epu8(b, c1f), c1f));
-    int mask = _mm_movemask_epi8(hit) | _mm_movemask_epi8(b);
+    __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(b, _mm_set1_epi8('"')), _mm_cmpeq_epi8(b, _mm_set1_epi8('\\')));
+    int mask;
+    if (validating) {
+        const __m128i c1f = _mm_set1_epi8(0x1f);
+        hit = _mm_or_si128(hit, _mm_cmpeq_epi8(_mm_max_epu8(b, c1f), c1f));
+        mask = _mm_movemask_epi8(hit) | _mm_movemask_epi8(b);
+    } else {
+        mask = _mm_movemask_epi8(hit);
+    }
     return mask ? __builtin_ctz((unsigned)mask) : 16;
 }
 #endif
@@ -203,7 +207,7 @@ static const char *scan_string(scanner_t *s, const char *p)
     for (;;) {
 #ifdef __SSE2__
         while (end - p >= 16) {
-            int stop = block_stop(p);
+            int stop = block_stop(p, 1);
             p += stop;
             if (stop < 16)
                 break;
@@ -416,7 +420,7 @@ static const char *skip_string(const char *p, const char *end)
     for (;;) {
 #ifdef __SSE2__
         while (end - p >= 16) {
-            int stop = block_stop(p);
+            int stop = block_stop(p, 0);
             p += stop;
             if (stop < 16)
                 break;

@@ -143,3 +143,60 @@ Test(dmap, million_entries_growth_and_random_deletes, .timeout = 60)
         cr_assert_eq(ev.seen[i], 1 + 2 * i);
     dw_dmap_free(m);
 }
+
+/* Random operations on few, colliding keys against a plain model that
+ * tracks presence, values and recency. */
+Test(dmap, random_operations_match_a_model)
+{
+    enum { KEYS = 40, MAX = 24 };
+    struct evictions ev = {0};
+    dw_dmap_t *m = dw_dmap_new(sizeof(uint64_t), MAX, record_eviction, &ev);
+    dw_digest_t k[KEYS];
+    uint64_t val[KEYS], last_use[KEYS], clock = 0;
+    int present[KEYS] = {0};
+    size_t count = 0;
+    for (uint32_t i = 0; i < KEYS; i++)
+        k[i] = key_with_hash(i % 5 * 7, i); /* five homes, long runs */
+    unsigned seed = 7;
+    for (int step = 0; step < 200000; step++) {
+        seed = seed * 1103515245u + 12345u;
+        uint32_t i = (seed >> 16) % KEYS, op = (seed >> 8) % 3;
+        if (op == 0) {
+            uint64_t *v = dw_dmap_get(m, &k[i]);
+            cr_assert_eq(v != NULL, present[i], "step %d key %u", step, i);
+            if (v) {
+                cr_assert_eq(*v, val[i]);
+                last_use[i] = ++clock;
+            }
+        } else if (op == 1) {
+            ev.n = 0;
+            uint64_t *v = dw_dmap_put(m, &k[i]);
+            if (!present[i] && count == MAX) {
+                uint32_t oldest = KEYS;
+                for (uint32_t j = 0; j < KEYS; j++)
+                    if (present[j] && (oldest == KEYS || last_use[j] < last_use[oldest]))
+                        oldest = j;
+                cr_assert_eq(ev.n, 1);
+                cr_assert_eq(ev.seen[0], val[oldest], "evicted the wrong entry");
+                present[oldest] = 0;
+                count--;
+            } else {
+                cr_assert_eq(ev.n, 0);
+            }
+            if (!present[i]) {
+                cr_assert_eq(*v, 0);
+                present[i] = 1;
+                count++;
+            }
+            *v = val[i] = (uint64_t)step << 8 | i;
+            last_use[i] = ++clock;
+        } else {
+            cr_assert_eq(dw_dmap_del(m, &k[i]), present[i]);
+            if (present[i])
+                count--;
+            present[i] = 0;
+        }
+        cr_assert_eq(dw_dmap_count(m), count);
+    }
+    dw_dmap_free(m);
+}

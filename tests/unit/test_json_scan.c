@@ -84,6 +84,15 @@ Test(json_validate, string_blocks_at_every_offset)
             size_t off;
             cr_assert_eq(dw_json_validate(buf, (size_t)n, &off), 0, "pos %d insert %zu", pos, k);
             cr_assert_eq(dw_json_validate(buf, (size_t)n - 1, &off), DW_JSON_ESYNTAX);
+
+            /* the skipper finds the same end */
+            char arr[160];
+            int an = snprintf(arr, sizeof arr, "[%s,1]", buf);
+            dw_spans_t e = {0};
+            cr_assert_eq(dw_json_array_elems((dw_span_t){arr, (size_t)an}, &e), 0);
+            cr_assert_eq(e.n, 2);
+            cr_assert_eq(e.v[0].n, (size_t)n);
+            dw_spans_free(&e);
         }
         for (size_t k = 0; k < sizeof bad_inserts / sizeof *bad_inserts; k++) {
             int n = snprintf(buf, sizeof buf, "\"%.*s%s%.*s\"", pos, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
