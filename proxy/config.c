@@ -1,5 +1,7 @@
 #include "proxy/config.h"
 
+#include "proxy/log.h"
+
 #include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -23,6 +25,8 @@ static const char usage[] =
     "  --max-conn-age SECS   retire connections this old once idle (default 3300)\n"
     "  --max-queue N         requests waiting for a connection before 429 (default 256)\n"
     "  --max-conversations N tracked responses, least recently used out (default 65536)\n"
+    "  --log-level LEVEL     error, warn, info (one line per request) or debug (default info)\n"
+    "  --drain-timeout SECS  on SIGTERM/SIGINT, how long in-flight responses may finish (default 30)\n"
     "  --help, --version\n"
     "Every flag can also be set as DELTAWIRE_<FLAG>, e.g. DELTAWIRE_LISTEN=0.0.0.0:8787.\n";
 
@@ -38,6 +42,8 @@ enum {
     OPT_MAX_CONN_AGE,
     OPT_MAX_QUEUE,
     OPT_MAX_CONVERSATIONS,
+    OPT_LOG_LEVEL,
+    OPT_DRAIN_TIMEOUT,
     OPT_HELP,
     OPT_VERSION
 };
@@ -54,6 +60,8 @@ static const struct option options[] = {
     {"max-conn-age", required_argument, NULL, OPT_MAX_CONN_AGE},
     {"max-queue", required_argument, NULL, OPT_MAX_QUEUE},
     {"max-conversations", required_argument, NULL, OPT_MAX_CONVERSATIONS},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -189,6 +197,13 @@ static int apply(dw_config_t *cfg, int opt, const char *v, const char *origin)
     case OPT_MAX_CONVERSATIONS:
         rc = parse_size(&cfg->max_conversations, v);
         break;
+    case OPT_LOG_LEVEL:
+        cfg->log_level = dw_log_parse_level(v);
+        rc = cfg->log_level < 0 ? -1 : 0;
+        break;
+    case OPT_DRAIN_TIMEOUT:
+        rc = parse_seconds(&cfg->drain_timeout, v);
+        break;
     }
     if (rc != 0)
         fprintf(stderr, "deltawire: invalid value for %s: '%s'\n", origin, v);
@@ -226,6 +241,8 @@ int dw_config_load(dw_config_t *cfg, int argc, char **argv)
     cfg->max_conn_age = 3300;
     cfg->max_queue = 256;
     cfg->max_conversations = 65536;
+    cfg->log_level = DW_LOG_INFO;
+    cfg->drain_timeout = 30;
 
     if (load_env(cfg) != 0)
         return -1;

@@ -20,6 +20,8 @@ typedef struct {
     double max_conn_age;    /* seconds */
     size_t max_queue;       /* requests waiting for a connection, all keys */
     size_t max_conversations;
+    int log_level;          /* DW_LOG_* */
+    double drain_timeout;   /* seconds */
     /* derived from `upstream` */
     int up_tls;
     char up_host[256];

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proxy/log.h"
 #include "state/chain.h"
 #include "translate/errors.h"
 #include "translate/event.h"
@@ -49,6 +50,16 @@ typedef struct dw_exchange {
     int final_queued; /* the stream ends after `pending` */
     dw_buf_t pending, inflight;
 
+    /* accounting, for the metrics and the request's log line */
+    uint64_t t_start_ns;
+    int sent_once;
+    int status;       /* HTTP status answered, 0 before */
+    int outcome;      /* enum dw_outcome */
+    uint64_t body_len;
+    uint64_t bytes_up;
+    size_t items_sent;
+    uint64_t conn_id;
+
     /* output items seen in response.output_item.done, raw copies by output_index */
     dw_buf_t *done_items;
     size_t n_done_items;
@@ -56,8 +67,36 @@ typedef struct dw_exchange {
 
 static const dw_pool_user_cb_t exchange_cb;
 
+static const char *const outcome_names[DW_OUT_N] = {"delta", "full", "fallback_http", "passthrough", "error"};
+
+/* The request is over: its counters and its one log line (never content or credentials). */
+static void account(dw_exchange_t *ex)
+{
+    dw_metrics_t *m = &ex->px->metrics;
+    m->requests[ex->outcome]++;
+    m->bytes_from_clients += ex->body_len;
+    m->bytes_to_upstream += ex->bytes_up;
+    if (ex->body_len > ex->bytes_up && ex->bytes_up > 0)
+        m->bytes_saved += ex->body_len - ex->bytes_up;
+    m->items_total += ex->items.n;
+    if (ex->outcome == DW_OUT_DELTA)
+        m->items_elided += ex->delta_from;
+    if (dw_log_level < DW_LOG_INFO)
+        return;
+    char line[512];
+    double total_ms = (double)(uv_hrtime() - ex->t_start_ns) / 1e6;
+    snprintf(line, sizeof(line),
+             "\"event\":\"request\",\"outcome\":\"%s\",\"status\":%d,\"stream\":%s,\"items\":%zu,\"items_sent\":%zu,"
+             "\"bytes_in\":%llu,\"bytes_up\":%llu,\"conn\":%llu,\"attempts\":%d,\"client_gone\":%s,\"total_ms\":%.3f",
+             outcome_names[ex->outcome], ex->status, ex->stream ? "true" : "false", ex->items.n, ex->items_sent,
+             (unsigned long long)ex->body_len, (unsigned long long)ex->bytes_up, (unsigned long long)ex->conn_id,
+             ex->attempts, ex->status == 0 ? "true" : "false", total_ms);
+    dw_log(DW_LOG_INFO, line);
+}
+
 static void exchange_free(dw_exchange_t *ex)
 {
+    account(ex);
     dw_members_free(&ex->members);
     dw_spans_free(&ex->items);
     free(ex->strip);
@@ -88,6 +127,15 @@ static void on_req_dispose(void *p)
     ex->req = NULL;
     ex->answered = 1;
     maybe_free(ex);
+}
+
+/* The answer's status line goes out now. */
+static void mark_answer(dw_exchange_t *ex, int status)
+{
+    ex->status = status;
+    if (status >= 400)
+        ex->outcome = DW_OUT_ERROR;
+    dw_hist_observe(&ex->px->metrics.ttfb, (double)(uv_hrtime() - ex->t_start_ns) / 1e9);
 }
 
 static void add_header(h2o_req_t *req, const h2o_token_t *tok, const char *v)
@@ -177,6 +225,7 @@ static void on_stop(h2o_generator_t *gen, h2o_req_t *req)
 static void start_stream(dw_exchange_t *ex)
 {
     h2o_req_t *req = ex->req;
+    mark_answer(ex, 200);
     req->res.status = 200;
     req->res.reason = "OK";
     add_header(req, H2O_TOKEN_CONTENT_TYPE, "text/event-stream; charset=utf-8");
@@ -190,6 +239,8 @@ static void start_stream(dw_exchange_t *ex)
 static void answer_json(dw_exchange_t *ex, int status, const char *p, size_t n)
 {
     h2o_req_t *req = ex->req;
+    mark_answer(ex, status);
+    req->res.content_length = n;
     req->res.status = status;
     req->res.reason = reason_phrase(status);
     add_header(req, H2O_TOKEN_CONTENT_TYPE, "application/json");
@@ -204,9 +255,11 @@ static void fail_client(dw_exchange_t *ex, int status, const char *code, const c
         return;
     if (!ex->started) {
         ex->answered = 1;
+        mark_answer(ex, status);
         dw_exchange_send_error(ex->req, status, code, NULL, message);
         return;
     }
+    ex->outcome = DW_OUT_ERROR;
     /* part of a stream is out: an honest error event, never a replay */
     dw_buf_t body = {0};
     dw_buf_t ev = {0};
@@ -238,15 +291,26 @@ static int build_frame(dw_exchange_t *ex, dw_buf_t *frame)
 static void send_request(dw_exchange_t *ex)
 {
     dw_buf_t frame = {0};
-    if (build_frame(ex, &frame) != 0 || dw_upconn_send(ex->pc->c, &frame) != 0) {
-        dw_buf_free(&frame);
-        dw_pool_conn_t *pc = ex->pc;
-        ex->pc = NULL;
-        dw_pool_release(pc);
-        dw_upconn_close(pc->c);
-        fail_client(ex, 502, "upstream_error", "could not send the request upstream");
-        maybe_free(ex);
+    int ok = build_frame(ex, &frame) == 0;
+    size_t frame_bytes = ok ? frame.len - dw_upconn_headroom() : 0;
+    if (ok && dw_upconn_send(ex->pc->c, &frame) == 0) {
+        ex->bytes_up += frame_bytes;
+        ex->items_sent = ex->items.n - (ex->is_delta ? ex->delta_from : 0);
+        ex->outcome = ex->is_delta ? DW_OUT_DELTA : DW_OUT_FULL;
+        ex->conn_id = ex->pc->c->id;
+        if (!ex->sent_once) {
+            ex->sent_once = 1;
+            dw_hist_observe(&ex->px->metrics.added_latency, (double)(uv_hrtime() - ex->t_start_ns) / 1e9);
+        }
+        return;
     }
+    dw_buf_free(&frame);
+    dw_pool_conn_t *pc = ex->pc;
+    ex->pc = NULL;
+    dw_upconn_close(pc->c); /* closing first keeps it from being handed to a waiter */
+    dw_pool_release(pc);
+    fail_client(ex, 502, "upstream_error", "could not send the request upstream");
+    maybe_free(ex);
 }
 
 /* Takes a connection and sends, now or once it is open. */
@@ -260,6 +324,7 @@ static void dispatch(dw_exchange_t *ex)
         if (ex->req != NULL && !ex->started) {
             add_header(ex->req, H2O_TOKEN_RETRY_AFTER, "1");
             ex->answered = 1;
+            mark_answer(ex, 429);
             dw_exchange_send_error(ex->req, 429, "too_many_requests", NULL,
                                    "deltawire's upstream connections are all busy and its queue is full; retry shortly.");
         }
@@ -318,6 +383,10 @@ static int fall_back_to_http(dw_exchange_t *ex)
     if (ex->req == NULL || ex->started || ex->px->cfg->transport == DW_TRANSPORT_WS)
         return 0;
     ex->answered = 1;
+    ex->outcome = DW_OUT_FALLBACK_HTTP;
+    ex->status = 200; /* answered by the passthrough; its own status is in its access log */
+    ex->bytes_up += ex->body_len;
+    ex->px->metrics.recoveries[DW_REC_HTTP_FALLBACK]++;
     h2o_delegate_request_deferred(ex->req, ex->px->handler);
     return 1;
 }
@@ -337,6 +406,7 @@ static void on_lost(void *user, dw_pool_conn_t *pc, int was_open, int status, co
             return;
         }
     } else if (retry_full(ex) || (!was_open && fall_back_to_http(ex))) {
+        ex->px->metrics.recoveries[was_open ? DW_REC_CONN_LOST : DW_REC_HANDSHAKE_RETRY]++;
         /* lost before the first event: a fresh connection with the full input, or plain HTTP once
          * the handshakes keep failing */
         maybe_free(ex);
@@ -435,18 +505,29 @@ static void end_upstream(dw_exchange_t *ex)
     maybe_free(ex);
 }
 
+static int error_code_is(const dw_event_t *ev, const char *code)
+{
+    dw_span_t v;
+    size_t n = strlen(code);
+    return ev->error.p && dw_json_object_get(ev->error, "code", &v) && v.n == n + 2 && memcmp(v.p + 1, code, n) == 0;
+}
+
 static void on_error_envelope(dw_exchange_t *ex, const char *p, size_t n, const dw_event_t *ev)
 {
-    dw_span_t code = {0};
-    int stale = ev->error.p && dw_json_object_get(ev->error, "code", &code) &&
-                code.n == sizeof("\"previous_response_not_found\"") - 1 &&
-                memcmp(code.p, "\"previous_response_not_found\"", code.n) == 0;
+    /* the recoveries the guide prescribes: resend the full input without previous_response_id,
+     * on a new connection when this one reached its age limit */
+    int stale = error_code_is(ev, "previous_response_not_found") && ex->is_delta;
+    int aged = error_code_is(ev, "websocket_connection_limit_reached");
     dw_pool_set_last(ex->pc, "", NULL, 0);
     dw_pool_conn_t *pc = ex->pc;
     ex->pc = NULL;
+    if (aged)
+        dw_upconn_close(pc->c);
     dw_pool_release(pc);
-    if (stale && ex->is_delta && retry_full(ex))
+    if ((stale || aged) && retry_full(ex)) {
+        ex->px->metrics.recoveries[stale ? DW_REC_PREV_NOT_FOUND : DW_REC_CONN_LIMIT]++;
         return;
+    }
     if (ex->req != NULL && !ex->answered) {
         if (!ex->started) {
             dw_buf_t body = {0};
@@ -456,6 +537,7 @@ static void on_error_envelope(dw_exchange_t *ex, const char *p, size_t n, const 
                 answer_json(ex, ev->status >= 400 && ev->status < 600 ? ev->status : 500, body.p, body.len);
             dw_buf_free(&body);
         } else {
+            ex->outcome = DW_OUT_ERROR;
             dw_sse_append(&ex->pending, "error", 5, p, n);
             ex->final_queued = 1;
             flush(ex);
@@ -594,12 +676,26 @@ static void decide_string_input(dw_exchange_t *ex, dw_span_t input)
     dw_buf_free(&item);
 }
 
+static void reject(dw_exchange_t *ex, int status, const char *code, const char *param, const char *message)
+{
+    mark_answer(ex, status);
+    dw_exchange_send_error(ex->req, status, code, param, message);
+}
+
 static int scan_request(dw_exchange_t *ex, h2o_req_t *req)
 {
     size_t off = 0;
+    if (req->entity.base == NULL) {
+        reject(ex, 400, "missing_body", NULL, "The request needs a JSON body.");
+        return -1;
+    }
+    if (req->entity.len > ex->px->cfg->max_body) {
+        reject(ex, 413, "request_too_large", NULL, "The request body exceeds the configured limit.");
+        return -1;
+    }
     int rc = dw_json_scan_object(req->entity.base, req->entity.len, "input", &ex->members, &ex->items, &off);
     if (rc == DW_JSON_ENOMEM) {
-        dw_exchange_send_error(req, 500, NULL, NULL, "out of memory");
+        reject(ex, 500, NULL, NULL, "out of memory");
         return -1;
     }
     if (rc != 0) {
@@ -611,7 +707,7 @@ static int scan_request(dw_exchange_t *ex, h2o_req_t *req)
                      "We could not parse the JSON body of your request (invalid JSON at byte %zu). The OpenAI API "
                      "expects a JSON payload.",
                      off);
-        dw_exchange_send_error(req, 400, "invalid_json", NULL, msg);
+        reject(ex, 400, "invalid_json", NULL, msg);
         return -1;
     }
     int dup = 0;
@@ -622,19 +718,19 @@ static int scan_request(dw_exchange_t *ex, h2o_req_t *req)
     const dw_member_t *conversation = member(&ex->members, "conversation", &dup);
     member(&ex->members, "model", &dup);
     if (dup) {
-        dw_exchange_send_error(req, 400, "duplicate_key", NULL,
+        reject(ex, 400, "duplicate_key", NULL,
                                "The request body repeats a top-level field; send each field once.");
         return -1;
     }
     char kind = input ? dw_json_kind(input->value) : 0;
     if (input != NULL && kind != '[' && kind != '"') {
-        dw_exchange_send_error(req, 400, "invalid_type", "input",
+        reject(ex, 400, "invalid_type", "input",
                                "Invalid type for 'input': expected a string or an array of input items.");
         return -1;
     }
     if (stream != NULL && dw_json_kind(stream->value) != 't' && dw_json_kind(stream->value) != 'f' &&
         dw_json_kind(stream->value) != 'n') {
-        dw_exchange_send_error(req, 400, "invalid_type", "stream", "Invalid type for 'stream': expected a boolean.");
+        reject(ex, 400, "invalid_type", "stream", "Invalid type for 'stream': expected a boolean.");
         return -1;
     }
     ex->stream = stream != NULL && dw_json_kind(stream->value) == 't';
@@ -668,14 +764,6 @@ static int wants_background(const dw_members_t *m)
 
 int dw_exchange_start(dw_proxy_t *px, h2o_req_t *req)
 {
-    if (req->entity.base == NULL) {
-        dw_exchange_send_error(req, 400, "missing_body", NULL, "The request needs a JSON body.");
-        return 0;
-    }
-    if (req->entity.len > px->cfg->max_body) {
-        dw_exchange_send_error(req, 413, "request_too_large", NULL, "The request body exceeds the configured limit.");
-        return 0;
-    }
     dw_exchange_t *ex = calloc(1, sizeof(*ex));
     if (ex == NULL) {
         dw_exchange_send_error(req, 500, NULL, NULL, "out of memory");
@@ -683,6 +771,9 @@ int dw_exchange_start(dw_proxy_t *px, h2o_req_t *req)
     }
     ex->px = px;
     ex->req = req;
+    ex->t_start_ns = uv_hrtime();
+    ex->body_len = req->entity.len;
+    ex->outcome = DW_OUT_ERROR;
     px->inflight++;
     dw_creds_from_req(&ex->creds, req);
     if (scan_request(ex, req) != 0) {
@@ -692,6 +783,9 @@ int dw_exchange_start(dw_proxy_t *px, h2o_req_t *req)
     }
     if (wants_background(&ex->members) || !dw_proxy_use_ws(px)) {
         /* background responses do not exist over WebSocket; and WebSocket mode may be off */
+        ex->outcome = wants_background(&ex->members) ? DW_OUT_PASSTHROUGH : DW_OUT_FALLBACK_HTTP;
+        ex->status = 200;
+        ex->bytes_up = ex->body_len;
         ex->req = NULL;
         exchange_free(ex);
         return -1;

@@ -25,22 +25,77 @@ typedef struct {
     dw_frontend_t *fe;
 } dw_handler_t;
 
-/* POST <base>/responses is ours; everything else under the host goes to the passthrough that
- * follows this handler (returning -1 hands the request on). */
+static void send_text(h2o_req_t *req, int status, const char *reason, const char *type, const char *p, size_t n)
+{
+    req->res.status = status;
+    req->res.reason = reason;
+    req->res.content_length = n;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type, strlen(type));
+    h2o_send_inline(req, p, n);
+}
+
+/* The operator's endpoints: /metrics, /stats, /healthz, /readyz. Returns 0 when answered. */
+static int on_ops(dw_frontend_t *fe, h2o_req_t *req)
+{
+    dw_proxy_t *px = fe->px;
+    h2o_iovec_t path = req->path_normalized;
+    if (h2o_memis(path.base, path.len, H2O_STRLIT("/healthz"))) {
+        if (px->draining)
+            send_text(req, 503, "Service Unavailable", "text/plain", H2O_STRLIT("draining\n"));
+        else
+            send_text(req, 200, "OK", "text/plain", H2O_STRLIT("ok\n"));
+        return 0;
+    }
+    if (h2o_memis(path.base, path.len, H2O_STRLIT("/readyz"))) {
+        /* ready: listening, not draining, and the upstream answered the last connect (or plain
+         * HTTP is in effect, which does not need WebSocket mode) */
+        int ready = !px->draining && (px->ready || !dw_proxy_use_ws(px));
+        if (ready)
+            send_text(req, 200, "OK", "text/plain", H2O_STRLIT("ready\n"));
+        else
+            send_text(req, 503, "Service Unavailable", "text/plain",
+                      px->draining ? "draining\n" : "upstream unreachable\n",
+                      px->draining ? 9 : 21);
+        return 0;
+    }
+    int metrics = h2o_memis(path.base, path.len, H2O_STRLIT("/metrics"));
+    if (metrics || h2o_memis(path.base, path.len, H2O_STRLIT("/stats"))) {
+        dw_gauges_t g;
+        dw_buf_t b = {0};
+        dw_proxy_gauges(px, &g);
+        int rc = metrics ? dw_metrics_prometheus(&b, &px->metrics, &g) : dw_metrics_json(&b, &px->metrics, &g);
+        if (rc == 0)
+            send_text(req, 200, "OK", metrics ? "text/plain; version=0.0.4" : "application/json", b.p, b.len);
+        else
+            h2o_send_error_generic(req, 500, "Internal Server Error", "out of memory", 0);
+        dw_buf_free(&b);
+        return 0;
+    }
+    return -1;
+}
+
+/* POST <base>/responses is ours, and the operator's endpoints; everything else under the host
+ * goes to the passthrough that follows this handler (returning -1 hands the request on). */
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     dw_frontend_t *fe = ((dw_handler_t *)self)->fe;
     if (!h2o_memis(req->path_normalized.base, req->path_normalized.len, fe->responses_path,
-                   strlen(fe->responses_path)))
+                   strlen(fe->responses_path))) {
+        if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) && on_ops(fe, req) == 0)
+            return 0;
+        fe->px->metrics.requests[DW_OUT_PASSTHROUGH]++;
         return -1;
+    }
     if (req->upgrade.base != NULL) {
         /* WebSocket clients (Codex with supports_websockets) fall back to HTTP on a 426 */
         dw_exchange_send_error(req, 426, "upgrade_required", NULL,
                                "deltawire serves the Responses API over HTTP; WebSocket clients: use HTTP.");
         return 0;
     }
-    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")))
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
+        fe->px->metrics.requests[DW_OUT_PASSTHROUGH]++;
         return -1;
+    }
     return dw_exchange_start(fe->px, req);
 }
 

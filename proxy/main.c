@@ -6,6 +6,7 @@
 
 #include "proxy/config.h"
 #include "proxy/frontend.h"
+#include "proxy/log.h"
 #include "proxy/proxy.h"
 
 /* Shadow-transcript bounds besides --max-conversations: raw-item cache entries, aliases. */
@@ -18,6 +19,7 @@ typedef struct {
     uv_signal_t sigterm, sigint;
     uv_timer_t drain;
     int stopping;
+    uint64_t drain_started_ms;
 } dw_main_t;
 
 static void on_stop_timer(uv_timer_t *t)
@@ -28,8 +30,11 @@ static void on_stop_timer(uv_timer_t *t)
 static void on_drain_tick(uv_timer_t *t)
 {
     dw_main_t *m = t->data;
-    if (m->px.inflight > 0)
+    uint64_t waited = uv_now(t->loop) - m->drain_started_ms;
+    if (m->px.inflight > 0 && waited < (uint64_t)(m->px.cfg->drain_timeout * 1000))
         return;
+    if (m->px.inflight > 0)
+        dw_log(DW_LOG_WARN, "\"event\":\"drain_timeout\",\"message\":\"in-flight responses cut at the drain timeout\"");
     uv_timer_stop(t);
     dw_upstream_shutdown(m->px.upstream);
     /* let lws and h2o run their close callbacks before the loop stops */
@@ -43,6 +48,8 @@ static void on_signal(uv_signal_t *s, int signum)
     if (m->stopping)
         return;
     m->stopping = 1;
+    m->px.draining = 1;
+    m->drain_started_ms = uv_now(s->loop);
     dw_frontend_stop_accepting(m->fe);
     uv_close((uv_handle_t *)&m->sigterm, NULL);
     uv_close((uv_handle_t *)&m->sigint, NULL);
@@ -56,6 +63,7 @@ int main(int argc, char **argv)
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     signal(SIGPIPE, SIG_IGN);
+    dw_log_level = cfg.log_level;
 
     static dw_main_t m;
     uv_loop_t *loop = uv_default_loop();
@@ -68,7 +76,8 @@ int main(int argc, char **argv)
     m.px.transcripts = dw_transcripts_new(cfg.max_conversations, DW_MAX_ITEMS_CACHED, DW_MAX_ALIASES);
     if (m.px.upstream == NULL || m.px.transcripts == NULL)
         return 1;
-    m.px.pool = dw_pool_new(loop, &cfg, m.px.upstream, m.px.transcripts);
+    m.px.ready = 1;
+    m.px.pool = dw_pool_new(loop, &cfg, m.px.upstream, m.px.transcripts, &m.px.metrics, &m.px.ready);
     if (m.px.pool == NULL)
         return 1;
 
@@ -88,6 +97,11 @@ int main(int argc, char **argv)
     fprintf(stderr, "deltawire: listening on %s:%d, upstream %s\n", cfg.listen_host, port, cfg.upstream);
     fflush(stderr);
     uv_run(loop, UV_RUN_DEFAULT);
+
+    dw_buf_t summary = {0};
+    if (dw_metrics_summary(&summary, &m.px.metrics) == 0)
+        fprintf(stderr, "deltawire: %.*s\n", (int)summary.len, summary.p);
+    dw_buf_free(&summary);
 
     dw_pool_free(m.px.pool);
     dw_upstream_free(m.px.upstream);

@@ -21,6 +21,8 @@ struct dw_pool {
     const dw_config_t *cfg;
     dw_upstream_t *up;
     dw_transcripts_t *t;
+    dw_metrics_t *m;
+    int *reachable;
     dw_pool_conn_t *conns; /* every connection, every credential */
     size_t n_conns;
     dw_waiter_t *waiters, **waiters_tail;
@@ -35,6 +37,8 @@ static void on_open(dw_upconn_t *c)
     dw_pool_conn_t *pc = c->owner;
     if (pc == NULL)
         return;
+    pc->pool->m->connects++;
+    *pc->pool->reachable = 1;
     if (pc->ucb != NULL)
         pc->ucb->on_ready(pc->user, pc);
     else
@@ -66,6 +70,16 @@ static void on_closed(dw_upconn_t *c, int status, const char *reason)
         return; /* the pool is gone (shutdown) */
     dw_pool_t *p = pc->pool;
     unlink_conn(p, pc);
+    if (!c->was_open) {
+        int why = status == 426   ? DW_HS_REFUSED_426
+                  : status == 404 ? DW_HS_REFUSED_404
+                  : status == 405 ? DW_HS_REFUSED_405
+                  : status != 0   ? DW_HS_REFUSED_OTHER
+                                  : DW_HS_NETWORK;
+        p->m->handshake_failures[why]++;
+        if (why == DW_HS_NETWORK)
+            *p->reachable = 0;
+    }
     /* the upstream dropped this connection's cache: its store=false record is dead */
     dw_pool_set_last(pc, "", NULL, 0);
     if (pc->ucb != NULL)
@@ -94,7 +108,8 @@ static void on_sweep(uv_timer_t *t)
     }
 }
 
-dw_pool_t *dw_pool_new(uv_loop_t *loop, const dw_config_t *cfg, dw_upstream_t *up, dw_transcripts_t *t)
+dw_pool_t *dw_pool_new(uv_loop_t *loop, const dw_config_t *cfg, dw_upstream_t *up, dw_transcripts_t *t,
+                       dw_metrics_t *m, int *reachable)
 {
     dw_pool_t *p = calloc(1, sizeof(*p));
     if (p == NULL)
@@ -103,6 +118,8 @@ dw_pool_t *dw_pool_new(uv_loop_t *loop, const dw_config_t *cfg, dw_upstream_t *u
     p->cfg = cfg;
     p->up = up;
     p->t = t;
+    p->m = m;
+    p->reachable = reachable;
     p->waiters_tail = &p->waiters;
     uv_timer_init(loop, &p->sweep);
     p->sweep.data = p;

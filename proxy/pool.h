@@ -13,6 +13,7 @@
 
 #include "proxy/config.h"
 #include "proxy/creds.h"
+#include "proxy/metrics.h"
 #include "proxy/upstream.h"
 #include "state/transcripts.h"
 
@@ -44,7 +45,10 @@ struct dw_pool_conn {
     dw_pool_conn_t *next; /* in the pool's list */
 };
 
-dw_pool_t *dw_pool_new(uv_loop_t *loop, const dw_config_t *cfg, dw_upstream_t *up, dw_transcripts_t *t);
+/* m: connects and handshake failures are counted there; *reachable is set to 0 when a connect fails on
+ * the network and back to 1 when one succeeds (readiness). */
+dw_pool_t *dw_pool_new(uv_loop_t *loop, const dw_config_t *cfg, dw_upstream_t *up, dw_transcripts_t *t,
+                       dw_metrics_t *m, int *reachable);
 /* Closes every connection; users are not called any more. Frees the pool. */
 void dw_pool_free(dw_pool_t *p);
 

@@ -154,3 +154,10 @@ int dw_transcripts_output_item(dw_transcripts_t *t, const dw_digest_t *cred,
     dw_canon_clear(&c);
     return rc;
 }
+
+void dw_transcripts_counts(const dw_transcripts_t *t, dw_transcripts_counts_t *out)
+{
+    out->responses = dw_dmap_count(t->responses);
+    out->items_cached = dw_dmap_count(t->items);
+    out->aliases = dw_dmap_count(t->aliases);
+}

@@ -87,4 +87,11 @@ int dw_transcripts_alias(dw_transcripts_t *t, const dw_digest_t *cred,
 int dw_transcripts_output_item(dw_transcripts_t *t, const dw_digest_t *cred,
                                const char *raw, size_t n, dw_digest_t *identity);
 
+typedef struct {
+    size_t responses, items_cached, aliases;
+} dw_transcripts_counts_t;
+
+/* Entries in each table, for observability. */
+void dw_transcripts_counts(const dw_transcripts_t *t, dw_transcripts_counts_t *out);
+
 #endif

@@ -71,11 +71,11 @@ test('SSE framing: event name equals data.type, sequence numbers rise from 0', a
   const r = await sse(proxy.base + '/responses', { model: 'gpt-5.5', input: 'hi', stream: true }, { authorization: 'Bearer k' });
   assert.equal(r.status, 200);
   assert.match(r.headers['content-type'], /text\/event-stream/);
-  r.events.forEach((e, i) => {
+  r.forEach((e, i) => {
     assert.equal(e.event, e.data.type);
     assert.equal(e.data.sequence_number, i);
   });
-  assert.equal(r.events.at(-1).event, 'response.completed');
+  assert.equal(r.at(-1).event, 'response.completed');
 });
 
 test('a string input is one user message and the next turn continues from it as a delta', async () => {

@@ -61,7 +61,7 @@ for (const { name, turns } of dirs) {
       const r = t.body.stream
         ? await sse(proxy.base + '/responses', t.raw, auth)
         : await httpJson('POST', proxy.base + '/responses', t.raw, auth);
-      assert.equal(r.status, 200, `${name}: ${r.text ? r.text.slice(0, 300) : ''}`);
+      assert.equal(r.status, 200, `${name}: ${(r.text || r.raw || '').slice(0, 300)}`);
     }
     const entries = (await mock.log()).filter((e) => e.transport === 'ws');
     assert.equal(entries.length, turns.length);

@@ -27,7 +27,7 @@ export async function runToolLoop(base, { stream = false, maxTurns = 8, headers 
     if (stream) {
       const r = await sse(base + '/responses', request, auth);
       status = r.status;
-      events = r.events;
+      events = [...r];
       const done = events.find((e) => e.event === 'response.completed');
       response = done ? done.data.response : null;
     } else {

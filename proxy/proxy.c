@@ -1,5 +1,6 @@
-/* The transport decision: WebSocket mode when the upstream speaks it, plain HTTP when it does not
- * (auto), retried with exponential backoff so that a restored upstream is used again. */
+/* Process-wide decisions and readings: the transport (WebSocket mode when the upstream speaks it,
+ * plain HTTP when it does not, retried with exponential backoff so that a restored upstream is used
+ * again) and the gauges. */
 #include "proxy/proxy.h"
 
 #define DW_WS_BACKOFF_MIN_MS 1000
@@ -31,4 +32,20 @@ void dw_proxy_ws_accepted(dw_proxy_t *px)
 {
     px->ws_backoff_ms = 0;
     px->ws_retry_at_ms = 0;
+}
+
+void dw_proxy_gauges(dw_proxy_t *px, dw_gauges_t *g)
+{
+    dw_pool_stats_t ps;
+    dw_transcripts_counts_t tc;
+    dw_pool_stats(px->pool, &ps);
+    dw_transcripts_counts(px->transcripts, &tc);
+    g->conns_open = ps.open;
+    g->conns_busy = ps.busy;
+    g->conns_connecting = ps.connecting;
+    g->queued = ps.queued;
+    g->inflight = px->inflight;
+    g->transcripts = tc.responses;
+    g->items_cached = tc.items_cached;
+    g->draining = px->draining;
 }
