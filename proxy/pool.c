@@ -172,17 +172,26 @@ static void hold(dw_pool_conn_t *pc, const dw_pool_user_cb_t *ucb, void *user)
     pc->user = user;
 }
 
-static dw_pool_conn_t *find_free(dw_pool_t *p, const dw_digest_t *cred)
+/* A free connection of cred: one that caches nothing if there is one, else the least recently
+ * used (its cached conversation is the least likely to come back). */
+static dw_pool_conn_t *find_free(dw_pool_t *p, const dw_digest_t *cred, int empty_only)
 {
-    for (dw_pool_conn_t *pc = p->conns; pc; pc = pc->next)
-        if (is_free(pc) && dw_digest_eq(&pc->cred, cred))
+    dw_pool_conn_t *lru = NULL;
+    for (dw_pool_conn_t *pc = p->conns; pc; pc = pc->next) {
+        if (!is_free(pc) || !dw_digest_eq(&pc->cred, cred))
+            continue;
+        if (pc->last_resp_id[0] == '\0')
             return pc;
-    return NULL;
+        if (lru == NULL || pc->idle_since_ms < lru->idle_since_ms)
+            lru = pc;
+    }
+    return empty_only ? NULL : lru;
 }
 
-/* 1 if a new connection for cred fits the limits; makes room by closing another key's idle
- * connection when only the global limit is in the way. */
-static int room_for_new(dw_pool_t *p, const dw_digest_t *cred)
+/* 1 if a new connection for cred fits the limits. When only the global limit is in the way and
+ * evict is set, makes room by closing another key's least recently used idle connection (its
+ * close serves the queue, so the answer is still 0). */
+static int room_for_new(dw_pool_t *p, const dw_digest_t *cred, int evict)
 {
     size_t mine = 0;
     dw_pool_conn_t *victim = NULL;
@@ -196,8 +205,8 @@ static int room_for_new(dw_pool_t *p, const dw_digest_t *cred)
         return 0;
     if (p->n_conns < p->cfg->max_conns)
         return 1;
-    if (victim != NULL)
-        dw_upconn_close(victim->c); /* its close serves the queue */
+    if (evict && victim != NULL)
+        dw_upconn_close(victim->c);
     return 0;
 }
 
@@ -225,9 +234,14 @@ static dw_pool_conn_t *open_conn(dw_pool_t *p, const dw_digest_t *cred, const ch
 int dw_pool_acquire(dw_pool_t *p, const dw_creds_t *cr, dw_pool_conn_t *want, const dw_pool_user_cb_t *ucb,
                     void *user, dw_pool_conn_t **out)
 {
+    /* affinity: a new conversation takes a connection that caches nothing, or a new one, before it
+     * takes one that holds another conversation's last response; queued requests go first */
     dw_pool_conn_t *pc = want != NULL && is_free(want) && dw_digest_eq(&want->cred, &cr->digest)
                              ? want
-                             : find_free(p, &cr->digest);
+                             : find_free(p, &cr->digest, 1);
+    int room = pc == NULL && p->waiters == NULL && room_for_new(p, &cr->digest, 0);
+    if (pc == NULL && !room)
+        pc = find_free(p, &cr->digest, 0);
     if (pc != NULL) {
         hold(pc, ucb, user);
         *out = pc;
@@ -239,7 +253,7 @@ int dw_pool_acquire(dw_pool_t *p, const dw_creds_t *cr, dw_pool_conn_t *want, co
         vals[i] = cr->values[i].len ? cr->values[i].base : NULL;
         lens[i] = cr->values[i].len;
     }
-    if (p->waiters == NULL && room_for_new(p, &cr->digest)) {
+    if (room || (p->waiters == NULL && room_for_new(p, &cr->digest, 1))) {
         *out = open_conn(p, &cr->digest, vals, lens, ucb, user);
         return *out != NULL ? DW_POOL_PENDING : DW_POOL_ERROR;
     }
@@ -286,7 +300,7 @@ static void serve_waiters(dw_pool_t *p)
     dw_waiter_t **at = &p->waiters;
     while (*at != NULL) {
         dw_waiter_t *w = *at;
-        dw_pool_conn_t *pc = find_free(p, &w->cred);
+        dw_pool_conn_t *pc = find_free(p, &w->cred, 0);
         if (pc != NULL) {
             void *user = w->user;
             const dw_pool_user_cb_t *ucb = w->ucb;
@@ -296,7 +310,7 @@ static void serve_waiters(dw_pool_t *p)
             at = &p->waiters; /* the callback may have changed the queue */
             continue;
         }
-        if (room_for_new(p, &w->cred)) {
+        if (room_for_new(p, &w->cred, 1)) {
             pc = open_conn(p, &w->cred, w->vals, w->lens, w->ucb, w->user);
             if (pc != NULL) {
                 unlink_waiter(p, at);
