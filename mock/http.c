@@ -190,10 +190,9 @@ static int start(struct lws *wsi, struct dwm_pss *pss)
 		dwm_fault_merge(&h->fault, &f);
 	}
 	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, 120);
-	if (!strcmp(h->method, "POST") && ends_with(h->path, "/responses"))
-		return 0; /* the body follows: LWS_CALLBACK_HTTP_BODY */
-	if (!strcmp(h->method, "POST"))
-		return 0; /* control endpoints take bodies too */
+	/* lws reads a body for these; answer once it is complete */
+	if (!strcmp(h->method, "POST") || !strcmp(h->method, "PUT") || !strcmp(h->method, "PATCH"))
+		return 0;
 	status = dwm_control_route(h->method, h->path, NULL, 0, &out);
 	answer(h, status, out);
 	return 0;

@@ -185,6 +185,11 @@ static int append_new_items(struct dwm_turn *t, json_t *full)
 	return 0;
 }
 
+static size_t context_bytes(const json_t *v)
+{
+	return v ? json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_SORT_KEYS) : 0;
+}
+
 int dwm_turn_run(struct dwm_turn *t)
 {
 	json_t *full, *output, *last;
@@ -237,7 +242,10 @@ int dwm_turn_run(struct dwm_turn *t)
 
 	id = dwm_id_hex("resp_", 48);
 	now = (long)time(NULL);
-	in_tokens = (base_bytes + t->bytes) / 4 + 1;
+	/* the model reads the whole context, however it arrived: count the reconstructed input and
+	 * the re-sent instructions and tools, not the request's bytes */
+	in_tokens = (context_bytes(full) + context_bytes(json_object_get(t->req, "instructions")) +
+		     context_bytes(json_object_get(t->req, "tools"))) / 4 + 1;
 	t->events = dwm_events_build(t->req, id, now, output, in_tokens);
 	last = json_array_get(t->events, json_array_size(t->events) - 1);
 	t->response = json_object_get(last, "response");

@@ -52,6 +52,18 @@ static int conn_counter;
 static struct lws *upgrading_wsi; /* the upgrade CONFIRM_UPGRADE numbered */
 static int upgrading_num;
 
+/* WebSocket mode lives on .../responses only, like the real API */
+static int upgrade_path_ok(struct lws *wsi)
+{
+	char uri[1024];
+	int n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
+	static const char suffix[] = "/responses";
+
+	while (n > 1 && uri[n - 1] == '/')
+		uri[--n] = '\0';
+	return n >= (int)sizeof(suffix) - 1 && !strcmp(uri + n - (int)sizeof(suffix) + 1, suffix);
+}
+
 int dwm_ws_confirm_upgrade(struct lws *wsi)
 {
 	unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
@@ -61,7 +73,9 @@ int dwm_ws_confirm_upgrade(struct lws *wsi)
 
 	upgrading_wsi = wsi;
 	upgrading_num = ++conn_counter;
-	if (lws_hdr_custom_copy(wsi, spec, sizeof(spec), "x-mock-fault:", 13) >= 0 &&
+	if (!upgrade_path_ok(wsi))
+		status = 404;
+	else if (lws_hdr_custom_copy(wsi, spec, sizeof(spec), "x-mock-fault:", 13) >= 0 &&
 	    !dwm_fault_parse(&f, spec) && (f.set & DWM_F_REFUSE_UPGRADE))
 		status = f.refuse_upgrade;
 	if (!status)

@@ -151,9 +151,13 @@ export async function sse(url, body, headers = {}, { timeoutMs = 30000 } = {}) {
     body: typeof body === 'string' ? body : JSON.stringify(body),
     signal: AbortSignal.timeout(timeoutMs),
   });
+  // read piecewise so that a stream cut short still yields what did arrive
   let raw = '';
   let error = null;
-  try { raw = await res.text(); } catch (e) { error = e; }
+  const decoder = new TextDecoder();
+  try {
+    for await (const chunk of res.body) raw += decoder.decode(chunk, { stream: true });
+  } catch (e) { error = e; }
   const events = /event-stream/.test(res.headers.get('content-type') || '') ? parseSse(raw) : [];
   events.status = res.status;
   events.raw = raw;
@@ -171,13 +175,13 @@ export const isTerminal = (ev) => ev && TERMINAL.has(ev.type);
 // Minimal RFC 6455 client. Resolves once the handshake is answered:
 // { status, headers, body, send(obj|string), next(timeoutMs) -> event or null when closed,
 //   untilTerminal(), close(), closed: Promise<{code, reason}>, messages: raw strings }
-export function wsConnect(url, headers = {}, { timeoutMs = 10000, rejectUnauthorized = false } = {}) {
+export function wsConnect(url, headers = {}, { timeoutMs = 10000, rejectUnauthorized = false, ca } = {}) {
   const u = new URL(url);
   const secure = u.protocol === 'wss:' || u.protocol === 'https:';
   const port = Number(u.port || (secure ? 443 : 80));
   const key = randomBytes(16).toString('base64');
   const sock = secure
-    ? tls.connect({ host: u.hostname, port, servername: u.hostname, rejectUnauthorized, ALPNProtocols: ['http/1.1'] })
+    ? tls.connect({ host: u.hostname, port, servername: u.hostname, rejectUnauthorized, ca, ALPNProtocols: ['http/1.1'] })
     : net.connect({ host: u.hostname, port });
   sock.setNoDelay(true);
 
