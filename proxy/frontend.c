@@ -190,6 +190,18 @@ static int bind_listener(dw_frontend_t *fe, int *bound_port)
     return 0;
 }
 
+/* Only for a front end that never accepted: h2o asserts when a context with live connections is
+ * disposed. */
+static void frontend_free(dw_frontend_t *fe)
+{
+    dw_frontend_stop_accepting(fe);
+    h2o_context_dispose(&fe->ctx);
+    h2o_config_dispose(&fe->globalconf);
+    if (fe->up_ssl != NULL)
+        SSL_CTX_free(fe->up_ssl);
+    free(fe);
+}
+
 dw_frontend_t *dw_frontend_start(dw_proxy_t *px, int *bound_port)
 {
     dw_frontend_t *fe = calloc(1, sizeof(*fe));
@@ -223,7 +235,7 @@ dw_frontend_t *dw_frontend_start(dw_proxy_t *px, int *bound_port)
     fe->accept_ctx.ctx = &fe->ctx;
     fe->accept_ctx.hosts = fe->globalconf.hosts;
     if (bind_listener(fe, bound_port) != 0) {
-        dw_frontend_free(fe);
+        frontend_free(fe);
         return NULL;
     }
     return fe;
@@ -237,12 +249,3 @@ void dw_frontend_stop_accepting(dw_frontend_t *fe)
     }
 }
 
-void dw_frontend_free(dw_frontend_t *fe)
-{
-    dw_frontend_stop_accepting(fe);
-    h2o_context_dispose(&fe->ctx);
-    h2o_config_dispose(&fe->globalconf);
-    if (fe->up_ssl != NULL)
-        SSL_CTX_free(fe->up_ssl);
-    free(fe);
-}

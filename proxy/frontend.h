@@ -11,6 +11,5 @@ typedef struct dw_frontend dw_frontend_t;
 dw_frontend_t *dw_frontend_start(dw_proxy_t *px, int *bound_port);
 /* Stops accepting new connections; requests in flight go on. */
 void dw_frontend_stop_accepting(dw_frontend_t *fe);
-void dw_frontend_free(dw_frontend_t *fe);
 
 #endif
