@@ -25,6 +25,9 @@ static const char usage[] =
     "  --max-conn-age SECS   retire connections this old once idle (default 3300)\n"
     "  --max-queue N         requests waiting for a connection before 429 (default 256)\n"
     "  --max-conversations N tracked responses, least recently used out (default 65536)\n"
+    "  --tls-cert FILE       serve TLS to clients with this certificate chain (PEM), with\n"
+    "                        HTTP/2 over ALPN; needs --tls-key\n"
+    "  --tls-key FILE        the private key for --tls-cert (PEM)\n"
     "  --log-level LEVEL     error, warn, info (one line per request) or debug (default info)\n"
     "  --drain-timeout SECS  on SIGTERM/SIGINT, how long in-flight responses may finish (default 30)\n"
     "  --help, --version\n"
@@ -42,6 +45,8 @@ enum {
     OPT_MAX_CONN_AGE,
     OPT_MAX_QUEUE,
     OPT_MAX_CONVERSATIONS,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
     OPT_LOG_LEVEL,
     OPT_DRAIN_TIMEOUT,
     OPT_HELP,
@@ -60,6 +65,8 @@ static const struct option options[] = {
     {"max-conn-age", required_argument, NULL, OPT_MAX_CONN_AGE},
     {"max-queue", required_argument, NULL, OPT_MAX_QUEUE},
     {"max-conversations", required_argument, NULL, OPT_MAX_CONVERSATIONS},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
     {"help", no_argument, NULL, OPT_HELP},
@@ -138,6 +145,14 @@ int dw_config_parse_url(const char *url, int *tls, char *host, size_t host_len, 
     return 0;
 }
 
+static int copy_path(char *dst, size_t cap, const char *v)
+{
+    if (strlen(v) >= cap)
+        return -1;
+    memcpy(dst, v, strlen(v) + 1);
+    return 0;
+}
+
 static int parse_seconds(double *out, const char *v)
 {
     char *end;
@@ -168,10 +183,16 @@ static int apply(dw_config_t *cfg, int opt, const char *v, const char *origin)
         rc = parse_listen(cfg, v);
         break;
     case OPT_UPSTREAM:
-        rc = strlen(v) < sizeof(cfg->upstream) ? (snprintf(cfg->upstream, sizeof(cfg->upstream), "%s", v), 0) : -1;
+        rc = copy_path(cfg->upstream, sizeof(cfg->upstream), v);
         break;
     case OPT_UPSTREAM_CA:
-        rc = strlen(v) < sizeof(cfg->upstream_ca) ? (snprintf(cfg->upstream_ca, sizeof(cfg->upstream_ca), "%s", v), 0) : -1;
+        rc = copy_path(cfg->upstream_ca, sizeof(cfg->upstream_ca), v);
+        break;
+    case OPT_TLS_CERT:
+        rc = copy_path(cfg->tls_cert, sizeof(cfg->tls_cert), v);
+        break;
+    case OPT_TLS_KEY:
+        rc = copy_path(cfg->tls_key, sizeof(cfg->tls_key), v);
         break;
     case OPT_MAX_BODY:
         rc = parse_size(&cfg->max_body, v);
@@ -264,6 +285,10 @@ int dw_config_load(dw_config_t *cfg, int argc, char **argv)
     }
     if (optind < argc) {
         fprintf(stderr, "deltawire: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if ((cfg->tls_cert[0] == '\0') != (cfg->tls_key[0] == '\0')) {
+        fprintf(stderr, "deltawire: --tls-cert and --tls-key go together\n");
         return -1;
     }
     if (dw_config_parse_url(cfg->upstream, &cfg->up_tls, cfg->up_host, sizeof(cfg->up_host), &cfg->up_port,

@@ -20,6 +20,8 @@ typedef struct {
     double max_conn_age;    /* seconds */
     size_t max_queue;       /* requests waiting for a connection, all keys */
     size_t max_conversations;
+    char tls_cert[1024];    /* front-end TLS (HTTP/2 over ALPN), both or neither */
+    char tls_key[1024];
     int log_level;          /* DW_LOG_* */
     double drain_timeout;   /* seconds */
     /* derived from `upstream` */

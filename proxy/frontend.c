@@ -18,6 +18,7 @@ struct dw_frontend {
     int listening;
     char responses_path[600];
     SSL_CTX *up_ssl; /* the passthrough's TLS client context, for https upstreams */
+    SSL_CTX *tls;    /* the clients' TLS, when --tls-cert is given */
 };
 
 typedef struct {
@@ -114,6 +115,23 @@ static SSL_CTX *client_ssl_ctx(const char *ca_file)
     return ctx;
 }
 
+/* TLS for clients, HTTP/2 offered first over ALPN. */
+static SSL_CTX *server_ssl_ctx(const char *cert, const char *key)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL)
+        return NULL;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 || SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        fprintf(stderr, "deltawire: cannot use --tls-cert '%s' with --tls-key '%s'\n", cert, key);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    h2o_ssl_register_alpn_protocols(ctx, h2o_http2_alpn_protocols);
+    return ctx;
+}
+
 /* The plain HTTP(S) passthrough to the upstream origin: same paths, streamed both ways. */
 static int register_passthrough(dw_frontend_t *fe, h2o_pathconf_t *path)
 {
@@ -199,6 +217,8 @@ static void frontend_free(dw_frontend_t *fe)
     h2o_config_dispose(&fe->globalconf);
     if (fe->up_ssl != NULL)
         SSL_CTX_free(fe->up_ssl);
+    if (fe->tls != NULL)
+        SSL_CTX_free(fe->tls);
     free(fe);
 }
 
@@ -231,9 +251,17 @@ dw_frontend_t *dw_frontend_start(dw_proxy_t *px, int *bound_port)
         return NULL;
     }
 
+    if (px->cfg->tls_cert[0] != '\0' && (fe->tls = server_ssl_ctx(px->cfg->tls_cert, px->cfg->tls_key)) == NULL) {
+        if (fe->up_ssl != NULL)
+            SSL_CTX_free(fe->up_ssl);
+        h2o_config_dispose(&fe->globalconf);
+        free(fe);
+        return NULL;
+    }
     h2o_context_init(&fe->ctx, px->loop, &fe->globalconf);
     fe->accept_ctx.ctx = &fe->ctx;
     fe->accept_ctx.hosts = fe->globalconf.hosts;
+    fe->accept_ctx.ssl_ctx = fe->tls;
     if (bind_listener(fe, bound_port) != 0) {
         frontend_free(fe);
         return NULL;
