@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "proxy/config.h"
+#include "proxy/demo.h"
 #include "proxy/frontend.h"
 #include "proxy/log.h"
 #include "proxy/proxy.h"
@@ -58,6 +59,8 @@ static void on_signal(uv_signal_t *s, int signum)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "demo") == 0)
+        return dw_demo_main(argc - 1, argv + 1);
     dw_config_t cfg;
     int rc = dw_config_load(&cfg, argc, argv);
     if (rc != 0)
