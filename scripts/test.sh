@@ -41,6 +41,13 @@ for variant in plain asan; do
   DW_BUILD_DIR="$root/$dir" DW_CLIENTS_DIR="$clients" DW_VARIANT="$variant" \
     timeout 1500 node --test --test-concurrency=1 --test-timeout=180000 tests/integration/ 2>&1 | tee "$dir.integration.log" | tail -n 40
   count_node "$dir.integration.log"
+  if [ "$variant" = plain ]; then
+    # the core and recovery paths once more with the proxy under valgrind: no memory error, no leak
+    echo "== integration tests under valgrind (core, recovery)"
+    DW_BUILD_DIR="$root/$dir" DW_VALGRIND=1 timeout 1500 node --test --test-concurrency=1 --test-timeout=300000 \
+      tests/integration/core.test.mjs tests/integration/recovery.test.mjs 2>&1 | tee "$dir.valgrind.log" | tail -n 12
+    count_node "$dir.valgrind.log"
+  fi
 done
 
 echo "$passed passed, $failed failed"
