@@ -41,6 +41,9 @@ typedef struct dw_exchange {
 
     /* upstream */
     dw_pool_conn_t *pc;
+    uv_timer_t backoff;  /* before a new handshake after a network failure */
+    int backoff_init;
+    int backoff_pending;
     int queued; /* waiting in the pool's queue */
 
     /* client side */
@@ -94,6 +97,11 @@ static void account(dw_exchange_t *ex)
     dw_log(DW_LOG_INFO, line);
 }
 
+static void on_backoff_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
 static void exchange_free(dw_exchange_t *ex)
 {
     account(ex);
@@ -106,13 +114,16 @@ static void exchange_free(dw_exchange_t *ex)
         dw_buf_free(&ex->done_items[i]);
     free(ex->done_items);
     ex->px->inflight--;
-    free(ex);
+    if (ex->backoff_init)
+        uv_close((uv_handle_t *)&ex->backoff, on_backoff_closed);
+    else
+        free(ex);
 }
 
 /* Frees the exchange once neither the client nor the upstream needs it. */
 static void maybe_free(dw_exchange_t *ex)
 {
-    if (ex->req == NULL && ex->pc == NULL)
+    if (ex->req == NULL && ex->pc == NULL && !ex->backoff_pending)
         exchange_free(ex);
 }
 
@@ -357,6 +368,34 @@ static int retry_full(dw_exchange_t *ex)
     return 1;
 }
 
+static void on_backoff(uv_timer_t *t)
+{
+    dw_exchange_t *ex = t->data;
+    ex->backoff_pending = 0;
+    if (ex->req == NULL) {
+        maybe_free(ex);
+        return;
+    }
+    ex->is_delta = 0;
+    dispatch(ex);
+}
+
+/* A new handshake after a pause that doubles with every attempt (100 ms, 200 ms...), while
+ * nothing has reached the client. */
+static int retry_later(dw_exchange_t *ex)
+{
+    if (ex->req == NULL || ex->started || ex->attempts >= DW_MAX_ATTEMPTS)
+        return 0;
+    if (!ex->backoff_init) {
+        uv_timer_init(ex->px->loop, &ex->backoff);
+        ex->backoff.data = ex;
+        ex->backoff_init = 1;
+    }
+    ex->backoff_pending = 1;
+    uv_timer_start(&ex->backoff, on_backoff, 100u << (ex->attempts - 1), 0);
+    return 1;
+}
+
 static void on_ready(void *user, dw_pool_conn_t *pc)
 {
     dw_exchange_t *ex = user;
@@ -405,10 +444,10 @@ static void on_lost(void *user, dw_pool_conn_t *pc, int was_open, int status, co
             maybe_free(ex);
             return;
         }
-    } else if (retry_full(ex) || (!was_open && fall_back_to_http(ex))) {
+    } else if (was_open ? retry_full(ex) : (retry_later(ex) || fall_back_to_http(ex))) {
+        /* lost before the first event: a fresh connection with the full input; a handshake that
+         * failed on the network: again after a pause, and plain HTTP once they keep failing */
         ex->px->metrics.recoveries[was_open ? DW_REC_CONN_LOST : DW_REC_HANDSHAKE_RETRY]++;
-        /* lost before the first event: a fresh connection with the full input, or plain HTTP once
-         * the handshakes keep failing */
         maybe_free(ex);
         return;
     }
