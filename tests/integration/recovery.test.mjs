@@ -259,3 +259,22 @@ test('the transcript index is bounded: the least recently used conversation goes
   assert.deepEqual(canonicalItems(e.full_input), canonicalItems(first.next.input));
   await proxy.stop();
 });
+
+test('a retired connection: store=false continues in full on a new one, store=true chains by id from any', async () => {
+  const proxy = await startProxy({ upstream: mock.base, args: ['--max-conn-age', '0.3'] });
+  for (const store of [false, true]) {
+    await mock.reset();
+    const key = `sk-retired-${store}`;
+    const run = await runToolLoop(proxy.base, { maxTurns: 2, headers: auth(key), extra: { store } });
+    const next = { ...run.turns[1].request, input: run.input };
+    await sleep(1500); // older than --max-conn-age and idle: the sweep retires it
+    const r = await httpJson('POST', proxy.base + '/responses', next, auth(key));
+    assert.equal(r.status, 200);
+    const e = ws(await mock.log());
+    assert.notEqual(e.at(-1).conn, e.at(-2).conn, 'a new connection');
+    assert.deepEqual(canonicalItems(e.at(-1).full_input), canonicalItems(next.input));
+    if (store) assert.equal(e.at(-1).previous_response_id, e.at(-2).response_id, 'stored: chained by id');
+    else assert.equal(e.at(-1).previous_response_id, null, 'not stored: the full input');
+  }
+  await proxy.stop();
+});
