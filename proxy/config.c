@@ -267,9 +267,10 @@ int dw_config_load(dw_config_t *cfg, int argc, char **argv)
 
     if (load_env(cfg) != 0)
         return -1;
-    int opt;
+    int opt, idx = 0;
+    char flag[64];
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "", options, &idx)) != -1) {
         if (opt == OPT_HELP) {
             fputs(usage, stdout);
             return 1;
@@ -278,7 +279,8 @@ int dw_config_load(dw_config_t *cfg, int argc, char **argv)
             printf("deltawire %s\n", DW_VERSION);
             return 1;
         }
-        if (opt == '?' || apply(cfg, opt, optarg, argv[optind - 1]) != 0) {
+        snprintf(flag, sizeof(flag), "--%s", options[idx].name);
+        if (opt == '?' || apply(cfg, opt, optarg, flag) != 0) {
             fputs(usage, stderr);
             return -1;
         }

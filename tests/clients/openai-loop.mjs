@@ -35,7 +35,10 @@ async function loop() {
     console.log(`turn ${++n}: ${JSON.stringify(r)}`);
     input.push(...r.output); // echo every output item verbatim
     const calls = r.output.filter((o) => o.type === 'function_call');
-    if (!calls.length) { console.log('final:', r.output_text); return; }
+    // the completed event of a raw stream has no output_text convenience field: collect it
+    const text = r.output_text ?? r.output.filter((o) => o.type === 'message')
+      .flatMap((o) => o.content).filter((c) => c.type === 'output_text').map((c) => c.text).join('');
+    if (!calls.length) { console.log('final:', text); return; }
     for (const c of calls) {
       const { command } = JSON.parse(c.arguments);
       input.push({ type: 'function_call_output', call_id: c.call_id, output: execSync(command, { encoding: 'utf8' }) });

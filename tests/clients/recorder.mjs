@@ -8,7 +8,9 @@ import net from 'node:net';
 
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
 
-export function startRecorder(target) {
+// opts.refuseUpgrade: answer WebSocket upgrades here with this status (a well-formed HTTP/1.1
+// response, as the real API or deltawire sends it) instead of relaying them.
+export function startRecorder(target, opts = {}) {
   const t = new URL(target);
   const agent = new http.Agent({ keepAlive: true });
   const requests = [];
@@ -52,6 +54,15 @@ export function startRecorder(target) {
   server.on('upgrade', (req, sock, head) => {
     const rec = { method: req.method, url: req.url, headers: { ...req.headers }, status: null, response: '' };
     upgrades.push(rec);
+    if (opts.refuseUpgrade) {
+      const body = JSON.stringify({ error: { message: 'WebSocket upgrade refused (recorder).', type: 'invalid_request_error', param: null, code: null } });
+      rec.status = opts.refuseUpgrade;
+      rec.response = `HTTP/1.1 ${opts.refuseUpgrade} ${http.STATUS_CODES[opts.refuseUpgrade] || 'Refused'}\r\n` +
+        `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+      sock.on('error', () => {});
+      sock.end(rec.response);
+      return;
+    }
     const up = net.connect({ host: t.hostname, port: Number(t.port) }, () => {
       const lines = [`${req.method} ${req.url} HTTP/1.1`];
       for (let i = 0; i < req.rawHeaders.length; i += 2) {

@@ -91,11 +91,14 @@ async function runClients(sc, base, scratch) {
 }
 
 async function phase(sc, kind, scratch) {
-  // The direct run of the WebSocket-enabled Codex gets the same 426 as deltawire gives it.
-  const mockArgs = kind === 'direct' && sc.ws ? ['--refuse-upgrade', '426'] : [];
-  const mock = await startMock({ args: mockArgs });
+  const mock = await startMock();
   const proxy = kind === 'proxy' ? await startProxy({ upstream: mock.base }) : null;
-  const rec = await startRecorder((proxy || mock).url);
+  // The direct run of the WebSocket-enabled Codex gets the same 426 as deltawire gives it.
+  // Not from the mock's --refuse-upgrade 426: its status line is "HTTP/1.0 426 " (libwebsockets
+  // in LWS_CALLBACK_HTTP_CONFIRM_UPGRADE), which Codex's WebSocket library rejects as a
+  // protocol error ("HTTP version must be 1.1 or higher") and handles unlike a 426: three
+  // attempts and an "error" item on stdout. The recorder answers with a well-formed one.
+  const rec = await startRecorder((proxy || mock).url, { refuseUpgrade: kind === 'direct' && sc.ws ? 426 : 0 });
   const runs = await runClients(sc, rec.base, scratch);
   const out = {
     runs,
@@ -122,7 +125,8 @@ async function main() {
   try {
     const direct = await phase(sc, 'direct', scratch);
     const proxy = await phase(sc, 'proxy', scratch);
-    process.stdout.write(JSON.stringify({ scenario: name, kind: sc.kind, direct, proxy }));
+    const netIfs = Object.keys(os.networkInterfaces());
+    process.stdout.write(JSON.stringify({ scenario: name, kind: sc.kind, netIfs, direct, proxy }));
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
   }

@@ -2,7 +2,9 @@
 // exit summary, and a drain on SIGTERM that lets a streaming response finish.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startMock, startProxy, stopAll, httpJson } from './lib/harness.mjs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { startMock, startProxy, stopAll, httpJson, BUILD_DIR } from './lib/harness.mjs';
 import { runToolLoop } from './lib/loop.mjs';
 
 let mock;
@@ -88,4 +90,20 @@ test('SIGTERM during a streaming response: the response completes, the process e
   const { code } = await exited;
   assert.equal(code, 0);
   assert.match(proxy.stderr(), /deltawire: 1 requests, .* from clients, .* upstream, \d+% less/);
+});
+
+test('flags are mirrored by DELTAWIRE_* variables, and flags win', async () => {
+  const viaEnv = await startProxy({ upstream: mock.base, env: { DELTAWIRE_MAX_BODY: '2000' } });
+  const big = JSON.stringify({ model: 'gpt-5.5', input: 'x'.repeat(3000) });
+  const post = (p) => fetch(p.base + '/responses', { method: 'POST', body: big, headers: { 'content-type': 'application/json' } });
+  assert.equal((await post(viaEnv)).status, 413);
+  await viaEnv.stop();
+  const flagWins = await startProxy({ upstream: mock.base, env: { DELTAWIRE_MAX_BODY: '2000' }, args: ['--max-body', '100000'] });
+  assert.equal((await post(flagWins)).status, 200);
+  await flagWins.stop();
+  const bin = path.join(BUILD_DIR, 'proxy', 'deltawire');
+  assert.match(execFileSync(bin, ['--help'], { encoding: 'utf8' }), /--max-conns-per-key/);
+  assert.match(execFileSync(bin, ['--version'], { encoding: 'utf8' }), /^deltawire \d+\.\d+\.\d+/);
+  assert.throws(() => execFileSync(bin, ['--transport', 'carrier-pigeon'], { stdio: 'pipe' }),
+    (e) => e.status === 2 && /invalid value for --transport/.test(String(e.stderr)));
 });
