@@ -64,6 +64,26 @@ static int upgrade_path_ok(struct lws *wsi)
 	return n >= (int)sizeof(suffix) - 1 && !strcmp(uri + n - (int)sizeof(suffix) + 1, suffix);
 }
 
+static const char *reason_phrase(int status)
+{
+	switch (status) {
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 426:
+		return "Upgrade Required";
+	case 429:
+		return "Too Many Requests";
+	default:
+		return status >= 500 ? "Server Error" : "Client Error";
+	}
+}
+
 int dwm_ws_confirm_upgrade(struct lws *wsi)
 {
 	unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
@@ -89,8 +109,10 @@ int dwm_ws_confirm_upgrade(struct lws *wsi)
 		     "{\"error\":{\"message\":\"WebSocket upgrade refused (mock, status %d).\","
 		     "\"type\":\"invalid_request_error\",\"param\":null,\"code\":null}}",
 		     status);
-	if (lws_add_http_header_status(wsi, (unsigned int)status, &p, end) ||
-	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+	/* the status line by hand: at this point lws would write "HTTP/1.0", and without a reason
+	 * phrase for 426, which real clients (Codex) reject */
+	p += lws_snprintf((char *)p, (size_t)(end - p), "HTTP/1.1 %d %s\r\n", status, reason_phrase(status));
+	if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
 					 (const unsigned char *)"application/json", 16, &p, end) ||
 	    lws_add_http_header_content_length(wsi, (lws_filepos_t)n, &p, end) ||
 	    lws_finalize_http_header(wsi, &p, end) || end - p < n)

@@ -78,11 +78,14 @@ async function runClients(sc, base, scratch) {
   }
   // Codex: the same CODEX_HOME and working directory paths in both phases (they end up in the
   // prompt), wiped in between; `resume --last` is a new process reloading the session from disk.
+  // HOME is an empty directory too: Codex runs tools in a login shell (`bash -lc`), which would
+  // otherwise source the host user's profile (e.g. a pyenv rehash that writes to stderr).
   const home = path.join(scratch, 'codex-home');
   const work = path.join(scratch, 'work');
-  for (const d of [home, work]) { fs.rmSync(d, { recursive: true, force: true }); fs.mkdirSync(d); }
+  const userHome = path.join(scratch, 'home');
+  for (const d of [home, work, userHome]) { fs.rmSync(d, { recursive: true, force: true }); fs.mkdirSync(d); }
   fs.writeFileSync(path.join(home, 'config.toml'), codexConfig(base, sc.ws));
-  const env = clientEnv({ CODEX_HOME: home, DW_TEST_KEY: 'sk-dummy-not-a-real-key' });
+  const env = clientEnv({ HOME: userHome, CODEX_HOME: home, DW_TEST_KEY: 'sk-dummy-not-a-real-key' });
   const bin = path.join(CLIENTS_DIR, 'node_modules', '.bin', 'codex');
   const common = ['exec', '--strict-config', '--skip-git-repo-check', '--json', ...(sc.model ? ['-m', sc.model] : [])];
   const first = await run('codex', bin, [...common, CODEX_PROMPT], { env, cwd: work });

@@ -14,9 +14,17 @@ after(stopAll);
 // still a delta on the same upstream connection.
 const opts = { finalCount: 2, fullTurns: [0] };
 
+// Codex really ran `echo hello` twice (in the scratch work dir) in both phases.
+function ranTwice(sc) {
+  for (const ph of [sc.direct, sc.proxy]) {
+    assert.equal((ph.runs[0].stdout.match(/"type":"command_execution"[^\n]*"aggregated_output":"hello\\n","exit_code":0/g) || []).length, 2);
+  }
+}
+
 test('codex exec -m gpt-5.5 (HTTP provider), then resume --last', { skip, timeout: 300000 }, async (t) => {
   const s = await runScenario('codex-gpt-5.5');
-  checkScenario(t, s, { ...opts, check: (_s, pt) => {
+  checkScenario(t, s, { ...opts, check: (sc, pt) => {
+    ranTwice(sc);
     assert.equal(pt.length, 4, '3 tool-loop turns + 1 resume turn');
     assert.ok(pt[0].body.tools.some((x) => x.name === 'exec_command'));
     assert.equal(pt[1].input.at(-1).type, 'function_call_output');
@@ -26,7 +34,8 @@ test('codex exec -m gpt-5.5 (HTTP provider), then resume --last', { skip, timeou
 test('codex exec, default model ("responses-lite": additional_tools, custom_tool_call), then resume --last',
   { skip, timeout: 300000 }, async (t) => {
     const s = await runScenario('codex-default-model');
-    checkScenario(t, s, { ...opts, check: (_s, pt) => {
+    checkScenario(t, s, { ...opts, check: (sc, pt) => {
+      ranTwice(sc);
       assert.equal(pt.length, 4, '3 tool-loop turns + 1 resume turn');
       assert.equal(pt[0].body.tools, undefined, 'no top-level tools');
       assert.equal(pt[0].input[0].type, 'additional_tools');
@@ -40,6 +49,7 @@ test('codex exec -m gpt-5.5 with supports_websockets = true: 426 from deltawire,
   { skip, timeout: 300000 }, async (t) => {
     const s = await runScenario('codex-gpt-5.5-ws-426');
     checkScenario(t, s, { ...opts, check: (sc) => {
+      ranTwice(sc);
       const ups = sc.proxy.upgrades;
       assert.ok(ups.length >= 1, 'Codex tried the WebSocket upgrade');
       for (const u of ups) assert.equal(u.status, 426, 'deltawire answers the client upgrade with 426');
