@@ -32,7 +32,7 @@ typedef struct dw_exchange {
     /* the decision */
     int chained;         /* input_end is the chain of the whole input: record on completion */
     dw_digest_t input_end;
-    dw_pool_conn_t *want; /* connection to continue on */
+    uint64_t want_id;     /* connection to continue on (looked up again each time: it may close) */
     size_t delta_from;    /* items before this index are elided */
     char prev_id[DW_RESPONSE_ID_MAX + 1];
     int is_delta;
@@ -41,9 +41,9 @@ typedef struct dw_exchange {
 
     /* upstream */
     dw_pool_conn_t *pc;
-    uv_timer_t backoff;  /* before a new handshake after a network failure */
-    int backoff_init;
-    int backoff_pending;
+    uv_timer_t timer;    /* the pause before a new handshake after a network failure */
+    int timer_init;
+    int waiting;         /* the timer will dispatch (or free) */
     int queued; /* waiting in the pool's queue */
 
     /* client side */
@@ -97,7 +97,7 @@ static void account(dw_exchange_t *ex)
     dw_log(DW_LOG_INFO, line);
 }
 
-static void on_backoff_closed(uv_handle_t *h)
+static void on_timer_closed(uv_handle_t *h)
 {
     free(h->data);
 }
@@ -114,8 +114,8 @@ static void exchange_free(dw_exchange_t *ex)
         dw_buf_free(&ex->done_items[i]);
     free(ex->done_items);
     ex->px->inflight--;
-    if (ex->backoff_init)
-        uv_close((uv_handle_t *)&ex->backoff, on_backoff_closed);
+    if (ex->timer_init)
+        uv_close((uv_handle_t *)&ex->timer, on_timer_closed);
     else
         free(ex);
 }
@@ -123,7 +123,7 @@ static void exchange_free(dw_exchange_t *ex)
 /* Frees the exchange once neither the client nor the upstream needs it. */
 static void maybe_free(dw_exchange_t *ex)
 {
-    if (ex->req == NULL && ex->pc == NULL && !ex->backoff_pending)
+    if (ex->req == NULL && ex->pc == NULL && !ex->waiting)
         exchange_free(ex);
 }
 
@@ -329,8 +329,15 @@ static void dispatch(dw_exchange_t *ex)
 {
     ex->attempts++;
     dw_pool_conn_t *pc;
-    int rc = dw_pool_acquire(ex->px->pool, &ex->creds, ex->is_delta || ex->verbatim ? ex->want : NULL, &exchange_cb,
-                             ex, &pc);
+    dw_pool_conn_t *want = NULL;
+    if (ex->is_delta || ex->verbatim)
+        want = dw_pool_find(ex->px->pool, &ex->creds.digest, ex->want_id);
+    if (ex->is_delta && !ex->any_conn && (want == NULL || strcmp(want->last_resp_id, ex->prev_id) != 0)) {
+        /* the connection no longer caches the response to chain from: full input, elsewhere */
+        ex->is_delta = 0;
+        want = NULL;
+    }
+    int rc = dw_pool_acquire(ex->px->pool, &ex->creds, want, &exchange_cb, ex, &pc);
     if (rc == DW_POOL_FULL) {
         if (ex->req != NULL && !ex->started) {
             add_header(ex->req, H2O_TOKEN_RETRY_AFTER, "1");
@@ -351,8 +358,8 @@ static void dispatch(dw_exchange_t *ex)
         ex->queued = 1;
         return;
     }
-    if (ex->is_delta && pc != ex->want && !ex->any_conn)
-        ex->is_delta = 0; /* the holder of the conversation is busy or gone: full input */
+    if (ex->is_delta && pc != want && !ex->any_conn)
+        ex->is_delta = 0; /* the holder of the conversation is busy: full input */
     ex->pc = pc;
     if (rc == DW_POOL_READY)
         send_request(ex);
@@ -368,10 +375,21 @@ static int retry_full(dw_exchange_t *ex)
     return 1;
 }
 
+static void start_timer(dw_exchange_t *ex, uv_timer_cb cb, uint64_t timeout, uint64_t repeat)
+{
+    if (!ex->timer_init) {
+        uv_timer_init(ex->px->loop, &ex->timer);
+        ex->timer.data = ex;
+        ex->timer_init = 1;
+    }
+    ex->waiting = 1;
+    uv_timer_start(&ex->timer, cb, timeout, repeat);
+}
+
 static void on_backoff(uv_timer_t *t)
 {
     dw_exchange_t *ex = t->data;
-    ex->backoff_pending = 0;
+    ex->waiting = 0;
     if (ex->req == NULL) {
         maybe_free(ex);
         return;
@@ -386,13 +404,7 @@ static int retry_later(dw_exchange_t *ex)
 {
     if (ex->req == NULL || ex->started || ex->attempts >= DW_MAX_ATTEMPTS)
         return 0;
-    if (!ex->backoff_init) {
-        uv_timer_init(ex->px->loop, &ex->backoff);
-        ex->backoff.data = ex;
-        ex->backoff_init = 1;
-    }
-    ex->backoff_pending = 1;
-    uv_timer_start(&ex->backoff, on_backoff, 100u << (ex->attempts - 1), 0);
+    start_timer(ex, on_backoff, 100u << (ex->attempts - 1), 0);
     return 1;
 }
 
@@ -403,8 +415,8 @@ static void on_ready(void *user, dw_pool_conn_t *pc)
     if (ex->queued) {
         ex->queued = 0;
         ex->pc = pc;
-        if (ex->is_delta && pc != ex->want && !ex->any_conn)
-            ex->is_delta = 0;
+        if (ex->is_delta && !ex->any_conn && (pc->c->id != ex->want_id || strcmp(pc->last_resp_id, ex->prev_id) != 0))
+            ex->is_delta = 0; /* waited for another connection, or ours moved on meanwhile */
     }
     if (ex->req == NULL) {
         /* the client left before anything was sent: nothing to wait for */
@@ -689,7 +701,7 @@ static void decide(dw_exchange_t *ex)
         if (cached || m.rec->store) {
             /* cached on its connection; or stored upstream, which any connection can load */
             ex->is_delta = 1;
-            ex->want = cached ? pc : NULL;
+            ex->want_id = cached ? pc->c->id : 0;
             ex->any_conn = m.rec->store;
             ex->delta_from = m.matched;
             memcpy(ex->prev_id, m.rec->id, sizeof(ex->prev_id));
@@ -782,8 +794,8 @@ static int scan_request(dw_exchange_t *ex, h2o_req_t *req)
         ex->verbatim = 1;
         if (has_prev && dw_json_kind(prev->value) == '"') {
             char *id = dw_json_string_dup(prev->value);
-            if (id != NULL)
-                ex->want = dw_pool_find_by_response(ex->px->pool, &ex->creds.digest, id);
+            dw_pool_conn_t *holder = id ? dw_pool_find_by_response(ex->px->pool, &ex->creds.digest, id) : NULL;
+            ex->want_id = holder != NULL ? holder->c->id : 0;
             free(id);
         }
         if (kind == '"' && !has_prev && conversation == NULL)
