@@ -767,6 +767,10 @@ static int scan_request(dw_exchange_t *ex, h2o_req_t *req)
     const dw_member_t *store = member(&ex->members, "store", &dup);
     const dw_member_t *prev = member(&ex->members, "previous_response_id", &dup);
     const dw_member_t *conversation = member(&ex->members, "conversation", &dup);
+    /* a prompt template or server-side context management shapes the context on the server: what
+     * a previous response holds is then not provably the client's items, so no delta */
+    const dw_member_t *prompt = member(&ex->members, "prompt", &dup);
+    const dw_member_t *context_management = member(&ex->members, "context_management", &dup);
     member(&ex->members, "model", &dup);
     if (dup) {
         reject(ex, 400, "duplicate_key", NULL,
@@ -788,7 +792,9 @@ static int scan_request(dw_exchange_t *ex, h2o_req_t *req)
     ex->store = store == NULL || dw_json_kind(store->value) != 'f';
     int has_prev = prev != NULL && dw_json_kind(prev->value) != 'n';
     ex->client_prev = has_prev ? prev->value : (dw_span_t){"null", 4};
-    if (has_prev || conversation != NULL || input == NULL || kind == '"') {
+    int server_shaped = (prompt != NULL && dw_json_kind(prompt->value) != 'n') ||
+                        (context_management != NULL && dw_json_kind(context_management->value) != 'n');
+    if (has_prev || conversation != NULL || server_shaped || input == NULL || kind == '"') {
         /* the upstream holds (or builds) the context itself: forward the input untouched, on the
          * connection that caches the named response if we have it */
         ex->verbatim = 1;
@@ -798,7 +804,7 @@ static int scan_request(dw_exchange_t *ex, h2o_req_t *req)
             ex->want_id = holder != NULL ? holder->c->id : 0;
             free(id);
         }
-        if (kind == '"' && !has_prev && conversation == NULL)
+        if (kind == '"' && !has_prev && conversation == NULL && !server_shaped)
             decide_string_input(ex, input->value);
         return 0;
     }

@@ -108,6 +108,17 @@ test('an edited history is never sent as a delta', async () => {
   assert.deepEqual(canonicalItems(last.full_input), canonicalItems(input));
 });
 
+test('a prompt template or context_management shapes the context upstream: never a delta', async () => {
+  for (const extra of [{ prompt: { id: 'pmpt_test', version: '1' } }, { context_management: [{ type: 'compaction', compact_threshold: 200000 }] }]) {
+    await mock.reset();
+    const run = await runToolLoop(proxy.base, { maxTurns: 2, extra, headers: { authorization: 'Bearer sk-shaped' } });
+    assert.deepEqual(run.turns.map((t) => t.status), [200, 200]);
+    const entries = wsEntries(await mock.log());
+    assert.equal(entries.length, 2);
+    for (const e of entries) assert.equal(e.previous_response_id, null, JSON.stringify(extra));
+  }
+});
+
 test('a client that sends previous_response_id itself is forwarded as it is', async () => {
   await mock.reset();
   const auth = { authorization: 'Bearer sk-prev' };
