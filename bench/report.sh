@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Turns bench/run.sh's raw rows (DIR/*.tsv) into the Markdown report: tables, then each target as
+# met or missed with its margin.   bench/report.sh DIR "COMMAND"
+set -euo pipefail
+D=$1 CMD=$2
+
+# pct P COLUMN FILE FILTER_AWK: nearest-rank percentile of a column over the rows FILTER selects
+pct() { awk -F'\t' "NR>1 && ($4) {print \$$2}" "$3" | sort -n |
+        awk -v p="$1" '{a[NR]=$1} END{i=int((NR*p+99)/100); if(i<1)i=1; print a[i]+0}'; }
+us() { awk -v n="$1" 'BEGIN{printf "%.0f", n/1000}'; }
+ms() { awk -v n="$1" 'BEGIN{printf "%.2f", n/1e6}'; }
+
+echo "# deltawire benchmark results"
+echo
+echo "Produced by \`$CMD\` on $(date -u +%Y-%m-%d) ($(nproc) vCPU, $(uname -r), loopback; the load"
+echo "generator, the proxy and the mock share the cores). Plot: \`bench/bench.png\`. Raw rows: \`bench/out/\`."
+echo
+echo "## 1. Upstream bytes per session"
+echo
+echo "Direct = the full-history HTTP body; proxy = bytes of the WebSocket frames deltawire sent (mock log);"
+echo "floor = \`{\"type\":\"response.create\", all non-input fields, \"previous_response_id\", \"input\":[new items]}\`."
+echo
+echo "| session | turns | last body | direct total | proxy total | floor total | proxy / floor | saved vs direct | proxy/turn (steady) | floor/turn |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+row() { # name file maxturns
+  awk -F'\t' -v name="$1" -v max="$3" 'NR>1 && $1<=max {d+=$2; f+=$3; p+=$4; last=$2; n++; if($1>1){ps+=$4; fs+=$3; k++}}
+    END{printf "| %s | %d | %.0f KB | %.2f MB | %.2f MB | %.2f MB | %+.2f%% | %.1f%% | %.0f B | %.0f B |\n",
+        name, n, last/1024, d/1048576, p/1048576, f/1048576, (p/f-1)*100, (1-p/d)*100, ps/k, fs/k}' "$2"
+}
+for f in "$D"/session-*.tsv; do
+  name=$(basename "$f" .tsv); name=${name#session-}
+  [ "$name" = codex ] && row "codex (first 100 turns)" "$f" 100
+  row "$name" "$f" 100000
+done
+echo
+echo "## 2. Latency (second turn of two-turn conversations; through the proxy it is a delta)"
+echo
+echo "TTFB = first SSE byte of the body, TTLB = last byte, from the start of the request write. Arms: direct"
+echo "(full body to the mock), proxy, and delta (the same turn sent straight to the mock as HTTP with"
+echo "store=true and previous_response_id: the mock's own cost for a delta; proxy - delta is what the proxy"
+echo "adds on top of what the mock does for the bytes it gets)."
+echo
+echo "| size | n | TTFB p50 direct / proxy / delta | TTFB p99 direct / proxy | TTLB p50 direct / proxy / delta | TTLB p99 direct / proxy | added p50 TTFB, TTLB (vs direct) | added p50 TTLB vs delta | proxy CPU/req p50 | proxy CPU/byte |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+for f in $(ls "$D"/latency-*.tsv | sort -t- -k2 -n); do
+  n=$(awk -F'\t' 'NR>1 && $2=="proxy"' "$f" | wc -l)
+  bytes=$(awk -F'\t' 'NR>1 && $2=="proxy"{s+=$3;n++} END{printf "%.0f", s/n}' "$f")
+  for arm in direct proxy delta; do
+    for c in 4 5; do
+      eval "p50_${arm}_$c=$(pct 50 $c "$f" "\$2==\"$arm\"")"
+      eval "p99_${arm}_$c=$(pct 99 $c "$f" "\$2==\"$arm\"")"
+    done
+  done
+  cpu=$(pct 50 6 "$f" '$2=="proxy"')
+  echo "| $(awk -v b="$bytes" 'BEGIN{if(b>=1048576) printf "%.1f MB", b/1048576; else printf "%.1f KB", b/1024}') | $n |" \
+       "$(us $p50_direct_4) / $(us $p50_proxy_4) / $(us $p50_delta_4) µs | $(us $p99_direct_4) / $(us $p99_proxy_4) µs |" \
+       "$(us $p50_direct_5) / $(us $p50_proxy_5) / $(us $p50_delta_5) µs | $(us $p99_direct_5) / $(us $p99_proxy_5) µs |" \
+       "$(us $((p50_proxy_4 - p50_direct_4))), $(us $((p50_proxy_5 - p50_direct_5))) µs | $(us $((p50_proxy_5 - p50_delta_5))) µs |" \
+       "$(us $cpu) µs | $(awk -v c="$cpu" -v b="$bytes" 'BEGIN{printf "%.2f ns", c/b}') |"
+  eval "ADD_TTFB_$bytes=$((p50_proxy_4 - p50_direct_4)) ADD_TTLB_$bytes=$((p50_proxy_5 - p50_direct_5)) ADD_DELTA_$bytes=$((p50_proxy_5 - p50_delta_5)) CPU_$bytes=$cpu"
+  SIZES="${SIZES:-} $bytes"
+done
+echo
+echo "Proxy CPU per byte over whole sessions (turns 2.., full-history bodies, clock_getcpuclockid of the proxy):"
+echo
+echo "| session | mean body | proxy CPU per turn | per request byte | direct TTLB p50 | proxy TTLB p50 |"
+echo "|---|---|---|---|---|---|"
+for f in "$D"/session-*.tsv; do
+  name=$(basename "$f" .tsv); name=${name#session-}
+  awk -F'\t' -v name="$name" 'NR>2 {c+=$10; b+=$11; n++} END{printf "| %s | %.0f KB | %.0f µs | %.2f ns |", name, b/n/1024, c/n/1000, c/b}' "$f"
+  echo " $(ms "$(pct 50 7 "$f" '$1>1')") ms | $(ms "$(pct 50 9 "$f" '$1>1')") ms |"
+done
+echo
+echo "## 3. Throughput (small one-turn bodies, one proxy thread, $(awk -F'\t' 'NR==2' "$D/throughput.tsv" >/dev/null; echo "every request a new conversation over the WebSocket path"))"
+echo
+echo "mock-direct: wrk straight to the mock. proxy+mock: through deltawire to the mock. proxy+wsecho: through"
+echo "deltawire to \`bench/wsecho.c\`, an upstream that answers with three canned frames (the proxy's own limit)."
+echo
+echo "| target | protocol | c=1 | c=16 | c=256 | non-2xx (c=1/16/256) |"
+echo "|---|---|---|---|---|---|"
+awk -F'\t' 'NR>1 {k=$1"\t"$2; if(!(k in r)) order[++n]=k; r[k]=r[k]" | "$4; e[k]=e[k](e[k]==""?"":"/")$5}
+  END{for(i=1;i<=n;i++){split(order[i],a,"\t"); printf "| %s | %s%s | %s |\n", a[1], a[2]=="h1"?"HTTP/1.1 (wrk)":"HTTP/2 (h2load)", r[order[i]], e[order[i]]}}' "$D/throughput.tsv"
+echo
+echo "## 4. Memory (distinct one-turn conversations, 1 input + 2 output items each; VmRSS minus the baseline)"
+echo
+echo "| conversations | RSS | baseline | bytes per conversation |"
+echo "|---|---|---|---|"
+awk -F'\t' 'NR>1 {printf "| %d | %.1f MB | %.1f MB | %d B |\n", $1, $2/1024, $3/1024, $4}' "$D/memory.tsv"
+echo
+echo "## Targets (this run)"
+echo
+verdict() { awk -v v="$1" -v lim="$2" -v dir="$3" 'BEGIN{ok = dir=="le" ? v<=lim : v>=lim; printf "%s", ok?"**met**":"**missed**"}'; }
+C=$D/session-codex.tsv
+read -r sav flo <<<"$(awk -F'\t' 'NR>1 && $1<=100 {d+=$2; f+=$3; p+=$4} END{printf "%.2f %.2f", (1-p/d)*100, (p/f-1)*100}' "$C")"
+worst=$(for f in "$D"/session-*.tsv; do awk -F'\t' 'NR>1 {f+=$3; p+=$4} END{printf "%.2f\n", (p/f-1)*100}' "$f"; done | sort -g | tail -1)
+small=$(echo $SIZES | tr ' ' '\n' | sort -n | head -1); mb=$(echo $SIZES | tr ' ' '\n' | sort -n | awk '$1>500000' | head -1)
+big=$(awk -F'\t' 'NR>2 {c+=$10; b+=$11} END{printf "%.2f", c/b}' "$D/session-large4m.tsv")
+tp16=$(awk -F'\t' '$1=="proxy+wsecho" && $3==16 {print $4}' "$D/throughput.tsv" | sort -n | head -1)
+tp16m=$(awk -F'\t' '$1=="proxy+mock" && $3==16 {print $4}' "$D/throughput.tsv" | sort -n | head -1)
+mem=$(awk -F'\t' 'END{print $4}' "$D/memory.tsv")
+echo "| target | measured | verdict |"
+echo "|---|---|---|"
+echo "| upstream bytes within 2% of the floor (worst session) | ${worst}% | $(verdict "${worst#-}" 2 le) |"
+echo "| ≥90% fewer upstream bytes than direct, 100-turn Codex-like | ${sav}% fewer | $(verdict "$sav" 90 ge) |"
+eval "a=\$ADD_TTFB_$small b=\$ADD_TTLB_$small"
+echo "| added p50 ≤ 50 µs at 1 KB (TTFB / TTLB, vs direct) | $(us $a) / $(us $b) µs | TTFB $(verdict "$a" 50000 le), TTLB $(verdict "$b" 50000 le) |"
+eval "a=\$ADD_TTFB_$mb b=\$ADD_TTLB_$mb c=\$ADD_DELTA_$mb"
+echo "| added p50 ≤ 1.5 ms at 1 MB (TTFB / TTLB vs direct; TTLB vs delta) | $(ms $a) / $(ms $b) / $(ms $c) ms | vs direct $(verdict "$b" 1500000 le), vs delta $(verdict "$c" 1500000 le) |"
+echo "| proxy CPU ≤ 1.5 ns per request byte, long histories (4 MB session) | $big ns | $(verdict "$big" 1.5 le) |"
+echo "| ≥ 20k req/s at c=16, WebSocket path, small bodies (slower of h1/h2) | proxy+wsecho $tp16, proxy+mock $tp16m | wsecho $(verdict "$tp16" 20000 ge), mock $(verdict "$tp16m" 20000 ge) |"
+echo "| ≤ 2 KB per idle conversation + 64 B per item (3 items: 2240 B) | $mem B | $(verdict "$mem" 2240 le) |"
+echo
+cat bench/NOTES.md

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# deltawire benchmarks (issue 7): upstream bytes, added latency, throughput, memory, each measured
+# direct (client -> deltawire-mock) and through deltawire (client -> proxy -> mock over WebSocket)
+# in the same run. Prints the tables, writes bench/RESULTS.md and bench/out/bench.png.
+#   bench/run.sh [--quick]      (--quick: ~2 minutes, fewer turns/samples, no 100k memory point)
+# Needs: scripts/install-deps.sh with DW_WITH_TEST_DEPS=1 (wrk, nghttp2-client, gnuplot-nox).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD B=build-bench OUT=bench/out
+QUICK=0
+[ "${1:-}" = "--quick" ] && QUICK=1
+CMD="bench/run.sh${1:+ $1}"
+mkdir -p "$OUT"
+rm -f "$OUT"/*.tsv "$OUT"/*.txt
+
+# ---- build: a release build of the proxy and mock, the driver and the tiny upstream ----
+[ -d "$B" ] || meson setup "$B" --buildtype=release >/dev/null
+ninja -C "$B" proxy/deltawire mock/deltawire-mock >/dev/null
+cc -O2 -Wall -o "$OUT/dwbench" bench/dwbench.c $(pkg-config --cflags --libs jansson)
+cc -O2 -Wall -o "$OUT/wsecho" bench/wsecho.c -lcrypto -lpthread
+
+# ---- processes: every one is killed on exit, by pid ----
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+# start NAME LOGFILE CMD...: runs CMD in the background, waits (max 5 s) for "listening on" and sets
+# PORT and PID
+start() {
+  local log=$1; shift
+  "$@" 2>"$log" &
+  PID=$!; PIDS+=("$PID")
+  for _ in $(seq 50); do
+    PORT=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$log" | head -1 | cut -d: -f2) || true
+    [ -n "$PORT" ] && return 0
+    sleep 0.1
+  done
+  echo "run.sh: $* did not start:" >&2; cat "$log" >&2; exit 1
+}
+
+# The mock answers every turn with a tool call, so long sessions never end early. The proxy runs
+# with one thread (its only mode) and logs warnings only, so per-request log lines are not measured.
+start "$OUT/mock.log" "$B/mock/deltawire-mock" --listen 127.0.0.1:0 --tool-turns 1000000
+MOCK=$PORT MOCK_PID=$PID
+PROXY_ARGS=(--listen 127.0.0.1:0 --log-level warn --max-conversations 1000000)
+start "$OUT/proxy.log" "$B/proxy/deltawire" "${PROXY_ARGS[@]}" --upstream "http://127.0.0.1:$MOCK/v1"
+PROXY=$PORT PROXY_PID=$PID
+DIRECT_URL="http://127.0.0.1:$MOCK/v1/responses" PROXY_URL="http://127.0.0.1:$PROXY/v1/responses"
+ARGS=(--direct "$DIRECT_URL" --proxy "$PROXY_URL" --mock "http://127.0.0.1:$MOCK/" --proxy-pid "$PROXY_PID")
+
+if [ $QUICK = 1 ]; then
+  SESSIONS="codex:100:0 large1m:50:1048576 large4m:50:4194304"
+  LAT="1024:100 40960:60 1048576:20 4194304:10"
+  TP_SECS=2 MEM_STEPS="1000 10000"
+else
+  SESSIONS="codex:200:0 large1m:100:1048576 large4m:200:4194304"
+  LAT="1024:400 40960:200 1048576:60 4194304:30"
+  TP_SECS=6 MEM_STEPS="1000 10000 100000"
+fi
+
+# ---- 1. upstream bytes: synthetic sessions in lockstep (direct and proxy turn by turn) ----
+for s in $SESSIONS; do
+  IFS=: read -r name turns bytes <<<"$s"
+  shape=large; [ "$name" = codex ] && shape=codex
+  echo "session $name: $turns turns" >&2
+  timeout 600 "$OUT/dwbench" session "${ARGS[@]}" --shape $shape --turns "$turns" --target-bytes "$bytes" \
+    --out "$OUT/session-$name.tsv"
+done
+
+# ---- 2. latency: second turns of two-turn conversations at each size ----
+for l in $LAT; do
+  IFS=: read -r size n <<<"$l"
+  echo "latency $size B: $n samples" >&2
+  timeout 600 "$OUT/dwbench" latency "${ARGS[@]}" --size "$size" --samples "$n" --out "$OUT/latency-$size.tsv"
+done
+curl -s -d "{}" "http://127.0.0.1:$MOCK/__mock/reset" >/dev/null
+
+# ---- 3. throughput: small one-turn bodies, wrk (HTTP/1.1) and h2load (HTTP/2, h2c) ----
+# The mock spends ~0.3 ms of CPU per turn, so a second proxy in front of wsecho (3 canned frames
+# per request) shows what the proxy itself sustains.
+start "$OUT/wsecho.log" "$OUT/wsecho" 0
+ECHO=$PORT
+start "$OUT/proxy-echo.log" "$B/proxy/deltawire" "${PROXY_ARGS[@]}" --upstream "http://127.0.0.1:$ECHO/v1"
+PROXY_ECHO=$PORT
+printf '%s' '{"model":"gpt-5.5","store":false,"stream":true,"input":[{"type":"message","role":"user","content":[{"type":"input_text","text":"hello"}]}]}' >"$OUT/small.json"
+printf 'target\tproto\tconc\treq_s\tnon2xx\n' >"$OUT/throughput.tsv"
+tp() { # target url proto conc
+  local rps bad t=$(( $4 < 2 ? 1 : 2 ))
+  if [ "$3" = h1 ]; then
+    DW_BODY_FILE="$OUT/small.json" timeout 60 wrk -t$t -c"$4" -d"${TP_SECS}s" -s bench/post.lua "$2" >"$OUT/tp.txt"
+    rps=$(awk '/Requests\/sec/{print int($2)}' "$OUT/tp.txt")
+    bad=$(awk '/Non-2xx/{print $NF}' "$OUT/tp.txt"); bad=${bad:-0}
+  else
+    timeout 60 h2load -t$t -c"$4" -m1 -D"$TP_SECS" -d "$OUT/small.json" -H 'content-type: application/json' \
+      -H 'authorization: Bearer sk-bench-1' "$2" >"$OUT/tp.txt"
+    rps=$(awk '/^finished in/{print int($4)}' "$OUT/tp.txt")
+    bad=$(awk '/^status codes/{print $5+$7+$9}' "$OUT/tp.txt")
+  fi
+  printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$3" "$4" "$rps" "$bad" >>"$OUT/throughput.tsv"
+  curl -s -d "{}" "http://127.0.0.1:$MOCK/__mock/reset" >/dev/null
+}
+for c in 1 16 256; do
+  echo "throughput c=$c" >&2
+  tp mock-direct "$DIRECT_URL" h1 $c       # the mock speaks no cleartext HTTP/2
+  tp proxy+mock "$PROXY_URL" h1 $c
+  tp proxy+mock "$PROXY_URL" h2 $c
+  tp proxy+wsecho "http://127.0.0.1:$PROXY_ECHO/v1/responses" h1 $c
+  tp proxy+wsecho "http://127.0.0.1:$PROXY_ECHO/v1/responses" h2 $c
+done
+
+# ---- 4. memory: distinct one-turn conversations through a fresh proxy (3 items each) ----
+start "$OUT/proxy-mem.log" "$B/proxy/deltawire" "${PROXY_ARGS[@]}" --upstream "http://127.0.0.1:$MOCK/v1"
+MEM_URL="http://127.0.0.1:$PORT/v1/responses" MEM_PID=$PID
+rss() { awk '/VmRSS/{print $2}' "/proc/$MEM_PID/status"; }
+conversations() { # tag count
+  timeout 300 "$OUT/dwbench" conversations --proxy "$MEM_URL" --mock "http://127.0.0.1:$MOCK/" --count "$2" --tag "$1"
+}
+conversations warm 200 >/dev/null   # connection pools, h2o and allocator caches: the baseline
+BASE=$(rss) TOTAL=0 PREV=0
+printf 'conversations\trss_kb\tbase_kb\tbytes_per_conv\n' >"$OUT/memory.tsv"
+for m in $MEM_STEPS; do
+  echo "memory: $m conversations" >&2
+  TOTAL=$(( TOTAL + $(conversations "m$m" $(( m - PREV ))) )); PREV=$m
+  sleep 0.5
+  R=$(rss)
+  printf '%s\t%s\t%s\t%s\n' "$TOTAL" "$R" "$BASE" $(( (R - BASE) * 1024 / TOTAL )) >>"$OUT/memory.tsv"
+done
+
+# ---- tables, plot, RESULTS.md ----
+bench/report.sh "$OUT" "$CMD" | tee bench/RESULTS.md
+gnuplot -e "dir='$OUT'" bench/plot.gp && echo "plot: bench/bench.png" >&2
