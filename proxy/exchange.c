@@ -70,8 +70,6 @@ typedef struct dw_exchange {
 
 static const dw_pool_user_cb_t exchange_cb;
 
-static const char *const outcome_names[DW_OUT_N] = {"delta", "full", "fallback_http", "passthrough", "error"};
-
 /* The request is over: its counters and its one log line (never content or credentials). */
 static void account(dw_exchange_t *ex)
 {
@@ -91,7 +89,7 @@ static void account(dw_exchange_t *ex)
     snprintf(line, sizeof(line),
              "\"event\":\"request\",\"outcome\":\"%s\",\"status\":%d,\"stream\":%s,\"items\":%zu,\"items_sent\":%zu,"
              "\"bytes_in\":%llu,\"bytes_up\":%llu,\"conn\":%llu,\"attempts\":%d,\"client_gone\":%s,\"total_ms\":%.3f",
-             outcome_names[ex->outcome], ex->status, ex->stream ? "true" : "false", ex->items.n, ex->items_sent,
+             dw_outcome_name(ex->outcome), ex->status, ex->stream ? "true" : "false", ex->items.n, ex->items_sent,
              (unsigned long long)ex->body_len, (unsigned long long)ex->bytes_up, (unsigned long long)ex->conn_id,
              ex->attempts, ex->status == 0 ? "true" : "false", total_ms);
     dw_log(DW_LOG_INFO, line);
@@ -184,6 +182,15 @@ static const char *reason_phrase(int status)
     }
 }
 
+void dw_exchange_send_body(h2o_req_t *req, int status, const char *content_type, const char *p, size_t n)
+{
+    req->res.status = status;
+    req->res.reason = reason_phrase(status);
+    req->res.content_length = n;
+    add_header(req, H2O_TOKEN_CONTENT_TYPE, content_type);
+    h2o_send_inline(req, p, n);
+}
+
 void dw_exchange_send_error(h2o_req_t *req, int status, const char *code, const char *param, const char *message)
 {
     dw_buf_t b = {0};
@@ -191,10 +198,7 @@ void dw_exchange_send_error(h2o_req_t *req, int status, const char *code, const 
         h2o_send_error_generic(req, 500, "Internal Server Error", "out of memory", 0);
         return;
     }
-    req->res.status = status;
-    req->res.reason = reason_phrase(status);
-    add_header(req, H2O_TOKEN_CONTENT_TYPE, "application/json");
-    h2o_send_inline(req, b.p, b.len);
+    dw_exchange_send_body(req, status, "application/json", b.p, b.len);
     dw_buf_free(&b);
 }
 
@@ -249,14 +253,9 @@ static void start_stream(dw_exchange_t *ex)
 
 static void answer_json(dw_exchange_t *ex, int status, const char *p, size_t n)
 {
-    h2o_req_t *req = ex->req;
     mark_answer(ex, status);
-    req->res.content_length = n;
-    req->res.status = status;
-    req->res.reason = reason_phrase(status);
-    add_header(req, H2O_TOKEN_CONTENT_TYPE, "application/json");
     ex->started = ex->answered = 1;
-    h2o_send_inline(req, p, n);
+    dw_exchange_send_body(ex->req, status, "application/json", p, n);
 }
 
 /* Ends the client's answer with an error, in whatever form is still possible. */
@@ -273,26 +272,30 @@ static void fail_client(dw_exchange_t *ex, int status, const char *code, const c
     ex->outcome = DW_OUT_ERROR;
     /* part of a stream is out: an honest error event, never a replay */
     dw_buf_t body = {0};
-    dw_buf_t ev = {0};
     if (dw_buf_append_str(&body, "{\"type\":\"error\",\"error\":") == 0 &&
-        dw_error_body(&ev, dw_error_type_for_status(status), code, NULL, message) == 0 &&
-        dw_buf_append(&body, ev.p + 9, ev.len - 10) == 0 && dw_buf_append_str(&body, "}") == 0)
+        dw_error_object(&body, dw_error_type_for_status(status), code, NULL, message) == 0 &&
+        dw_buf_append_str(&body, "}") == 0)
         dw_sse_append(&ex->pending, "error", 5, body.p, body.len);
     dw_buf_free(&body);
-    dw_buf_free(&ev);
     ex->final_queued = 1;
     flush(ex);
 }
 
 /* --- the upstream side ---------------------------------------------------------------------- */
 
+/* The first input item that goes upstream: after the elided prefix of a delta. */
+static size_t first_sent(const dw_exchange_t *ex)
+{
+    return ex->is_delta ? ex->delta_from : 0;
+}
+
 static int build_frame(dw_exchange_t *ex, dw_buf_t *frame)
 {
     dw_frame_spec_t spec = {
         .members = &ex->members,
-        .items = ex->items.v + (ex->is_delta ? ex->delta_from : 0),
-        .n_items = ex->items.n - (ex->is_delta ? ex->delta_from : 0),
-        .strip = ex->strip ? ex->strip + (ex->is_delta ? ex->delta_from : 0) : NULL,
+        .items = ex->items.v + first_sent(ex),
+        .n_items = ex->items.n - first_sent(ex),
+        .strip = ex->strip ? ex->strip + first_sent(ex) : NULL,
         .prev_id = ex->is_delta ? ex->prev_id : NULL,
         .input_verbatim = ex->verbatim,
     };
@@ -306,7 +309,7 @@ static void send_request(dw_exchange_t *ex)
     size_t frame_bytes = ok ? frame.len - dw_upconn_headroom() : 0;
     if (ok && dw_upconn_send(ex->pc->c, &frame) == 0) {
         ex->bytes_up += frame_bytes;
-        ex->items_sent = ex->items.n - (ex->is_delta ? ex->delta_from : 0);
+        ex->items_sent = ex->items.n - first_sent(ex);
         ex->outcome = ex->is_delta ? DW_OUT_DELTA : DW_OUT_FULL;
         ex->conn_id = ex->pc->c->id;
         if (!ex->sent_once) {
@@ -838,9 +841,10 @@ int dw_exchange_start(dw_proxy_t *px, h2o_req_t *req)
         exchange_free(ex);
         return 0;
     }
-    if (wants_background(&ex->members) || !dw_proxy_use_ws(px)) {
+    int background = wants_background(&ex->members);
+    if (background || !dw_proxy_use_ws(px)) {
         /* background responses do not exist over WebSocket; and WebSocket mode may be off */
-        ex->outcome = wants_background(&ex->members) ? DW_OUT_PASSTHROUGH : DW_OUT_FALLBACK_HTTP;
+        ex->outcome = background ? DW_OUT_PASSTHROUGH : DW_OUT_FALLBACK_HTTP;
         ex->status = 200;
         ex->bytes_up = ex->body_len;
         ex->req = NULL;

@@ -15,6 +15,9 @@
  * plain HTTP passthrough unchanged (background responses, WebSocket mode off). */
 int dw_exchange_start(dw_proxy_t *px, h2o_req_t *req);
 
+/* Answers req with a complete body (copied) of the given content type. */
+void dw_exchange_send_body(h2o_req_t *req, int status, const char *content_type, const char *p, size_t n);
+
 /* Sends an OpenAI-style error answer on req. */
 void dw_exchange_send_error(h2o_req_t *req, int status, const char *code, const char *param, const char *message);
 

@@ -26,15 +26,6 @@ typedef struct {
     dw_frontend_t *fe;
 } dw_handler_t;
 
-static void send_text(h2o_req_t *req, int status, const char *reason, const char *type, const char *p, size_t n)
-{
-    req->res.status = status;
-    req->res.reason = reason;
-    req->res.content_length = n;
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type, strlen(type));
-    h2o_send_inline(req, p, n);
-}
-
 /* The operator's endpoints: /metrics, /stats, /healthz, /readyz. Returns 0 when answered. */
 static int on_ops(dw_frontend_t *fe, h2o_req_t *req)
 {
@@ -42,21 +33,17 @@ static int on_ops(dw_frontend_t *fe, h2o_req_t *req)
     h2o_iovec_t path = req->path_normalized;
     if (h2o_memis(path.base, path.len, H2O_STRLIT("/healthz"))) {
         if (px->draining)
-            send_text(req, 503, "Service Unavailable", "text/plain", H2O_STRLIT("draining\n"));
+            dw_exchange_send_body(req, 503, "text/plain", H2O_STRLIT("draining\n"));
         else
-            send_text(req, 200, "OK", "text/plain", H2O_STRLIT("ok\n"));
+            dw_exchange_send_body(req, 200, "text/plain", H2O_STRLIT("ok\n"));
         return 0;
     }
     if (h2o_memis(path.base, path.len, H2O_STRLIT("/readyz"))) {
         /* ready: listening, not draining, and the upstream answered the last connect (or plain
          * HTTP is in effect, which does not need WebSocket mode) */
         int ready = !px->draining && (px->ready || !dw_proxy_use_ws(px));
-        if (ready)
-            send_text(req, 200, "OK", "text/plain", H2O_STRLIT("ready\n"));
-        else
-            send_text(req, 503, "Service Unavailable", "text/plain",
-                      px->draining ? "draining\n" : "upstream unreachable\n",
-                      px->draining ? 9 : 21);
+        const char *msg = ready ? "ready\n" : px->draining ? "draining\n" : "upstream unreachable\n";
+        dw_exchange_send_body(req, ready ? 200 : 503, "text/plain", msg, strlen(msg));
         return 0;
     }
     int metrics = h2o_memis(path.base, path.len, H2O_STRLIT("/metrics"));
@@ -66,7 +53,7 @@ static int on_ops(dw_frontend_t *fe, h2o_req_t *req)
         dw_proxy_gauges(px, &g);
         int rc = metrics ? dw_metrics_prometheus(&b, &px->metrics, &g) : dw_metrics_json(&b, &px->metrics, &g);
         if (rc == 0)
-            send_text(req, 200, "OK", metrics ? "text/plain; version=0.0.4" : "application/json", b.p, b.len);
+            dw_exchange_send_body(req, 200, metrics ? "text/plain; version=0.0.4" : "application/json", b.p, b.len);
         else
             h2o_send_error_generic(req, 500, "Internal Server Error", "out of memory", 0);
         dw_buf_free(&b);

@@ -10,6 +10,11 @@ static const char *const hs_names[DW_HS_N] = {"refused_426", "refused_404", "ref
 static const char *const rec_names[DW_REC_N] = {"previous_response_not_found", "connection_limit_reached",
                                                 "connection_lost", "handshake_retry", "http_fallback"};
 
+const char *dw_outcome_name(int outcome)
+{
+    return outcome_names[outcome];
+}
+
 void dw_hist_observe(dw_hist_t *h, double seconds)
 {
     size_t i = 0;

@@ -49,6 +49,9 @@ typedef struct {
 
 void dw_hist_observe(dw_hist_t *h, double seconds);
 
+/* "delta", "full", "fallback_http", "passthrough", "error": the label of an enum dw_outcome. */
+const char *dw_outcome_name(int outcome);
+
 /* Append renderings to out. Return 0 or -1 (out of memory). */
 int dw_metrics_prometheus(dw_buf_t *out, const dw_metrics_t *m, const dw_gauges_t *g);
 int dw_metrics_json(dw_buf_t *out, const dw_metrics_t *m, const dw_gauges_t *g);

@@ -9,12 +9,19 @@ static int append_opt(dw_buf_t *out, const char *s)
     return dw_buf_append_json_string(out, s, strlen(s));
 }
 
+int dw_error_object(dw_buf_t *out, const char *type, const char *code, const char *param, const char *message)
+{
+    if (dw_buf_append_str(out, "{\"message\":") || append_opt(out, message) || dw_buf_append_str(out, ",\"type\":") ||
+        append_opt(out, type) || dw_buf_append_str(out, ",\"param\":") || append_opt(out, param) ||
+        dw_buf_append_str(out, ",\"code\":") || append_opt(out, code) || dw_buf_append_str(out, "}"))
+        return -1;
+    return 0;
+}
+
 int dw_error_body(dw_buf_t *out, const char *type, const char *code, const char *param, const char *message)
 {
-    if (dw_buf_append_str(out, "{\"error\":{\"message\":") || append_opt(out, message) ||
-        dw_buf_append_str(out, ",\"type\":") || append_opt(out, type) || dw_buf_append_str(out, ",\"param\":") ||
-        append_opt(out, param) || dw_buf_append_str(out, ",\"code\":") || append_opt(out, code) ||
-        dw_buf_append_str(out, "}}"))
+    if (dw_buf_append_str(out, "{\"error\":") || dw_error_object(out, type, code, param, message) ||
+        dw_buf_append_str(out, "}"))
         return -1;
     return 0;
 }

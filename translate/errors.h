@@ -4,7 +4,11 @@
 
 #include "translate/buf.h"
 
-/* Appends an error body to out. `param` and `code` may be NULL (rendered as null).
+/* Appends the error object {"message","type","param","code"} to out, for an SSE error event.
+ * `param` and `code` may be NULL (rendered as null). Returns 0 or -1 (out of memory). */
+int dw_error_object(dw_buf_t *out, const char *type, const char *code, const char *param, const char *message);
+
+/* Appends an error body, {"error":<object>}, to out. `param` and `code` may be NULL (rendered as null).
  * Returns 0 or -1 (out of memory). */
 int dw_error_body(dw_buf_t *out, const char *type, const char *code, const char *param, const char *message);
 
