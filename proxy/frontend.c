@@ -5,9 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/ssl.h>
-
 #include "proxy/exchange.h"
+#include "proxy/tls.h"
 
 struct dw_frontend {
     dw_proxy_t *px;
@@ -87,38 +86,6 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     return dw_exchange_start(fe->px, req);
 }
 
-static SSL_CTX *client_ssl_ctx(const char *ca_file)
-{
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    if (ctx == NULL)
-        return NULL;
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    SSL_CTX_set_default_verify_paths(ctx);
-    if (ca_file[0] != '\0' && SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
-        fprintf(stderr, "deltawire: cannot load --upstream-ca '%s'\n", ca_file);
-        SSL_CTX_free(ctx);
-        return NULL;
-    }
-    return ctx;
-}
-
-/* TLS for clients, HTTP/2 offered first over ALPN. */
-static SSL_CTX *server_ssl_ctx(const char *cert, const char *key)
-{
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-    if (ctx == NULL)
-        return NULL;
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 || SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(ctx) != 1) {
-        fprintf(stderr, "deltawire: cannot use --tls-cert '%s' with --tls-key '%s'\n", cert, key);
-        SSL_CTX_free(ctx);
-        return NULL;
-    }
-    h2o_ssl_register_alpn_protocols(ctx, h2o_http2_alpn_protocols);
-    return ctx;
-}
-
 /* The plain HTTP(S) passthrough to the upstream origin: same paths, streamed both ways. */
 static int register_passthrough(dw_frontend_t *fe, h2o_pathconf_t *path)
 {
@@ -135,9 +102,12 @@ static int register_passthrough(dw_frontend_t *fe, h2o_pathconf_t *path)
     pc.io_timeout = 10 * 60 * 1000; /* a model may think for minutes before its first byte */
     pc.keepalive_timeout = 2000;
     if (cfg->up_tls) {
-        fe->up_ssl = client_ssl_ctx(cfg->upstream_ca);
-        if (fe->up_ssl == NULL)
+        const char *err;
+        fe->up_ssl = dw_tls_client_ctx(cfg->up_host, cfg->upstream_ca, &err);
+        if (fe->up_ssl == NULL) {
+            fprintf(stderr, "deltawire: %s (upstream %s, --upstream-ca '%s')\n", err, cfg->up_host, cfg->upstream_ca);
             return -1;
+        }
         pc.ssl_ctx = fe->up_ssl;
     }
     h2o_proxy_register_reverse_proxy(path, &url, &pc);
@@ -238,7 +208,9 @@ dw_frontend_t *dw_frontend_start(dw_proxy_t *px, int *bound_port)
         return NULL;
     }
 
-    if (px->cfg->tls_cert[0] != '\0' && (fe->tls = server_ssl_ctx(px->cfg->tls_cert, px->cfg->tls_key)) == NULL) {
+    const char *err;
+    if (px->cfg->tls_cert[0] != '\0' && (fe->tls = dw_tls_server_ctx(px->cfg->tls_cert, px->cfg->tls_key, &err)) == NULL) {
+        fprintf(stderr, "deltawire: %s ('%s', '%s')\n", err, px->cfg->tls_cert, px->cfg->tls_key);
         if (fe->up_ssl != NULL)
             SSL_CTX_free(fe->up_ssl);
         h2o_config_dispose(&fe->globalconf);

@@ -6,6 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import http2 from 'node:http2';
+import net from 'node:net';
+import tls from 'node:tls';
 import { execFileSync } from 'node:child_process';
 import { startMock, startProxy, stopAll, canonicalItems, httpJson } from './lib/harness.mjs';
 import { runToolLoop } from './lib/loop.mjs';
@@ -21,6 +23,30 @@ function makeCerts() {
   openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=127.0.0.1');
   fs.writeFileSync(path.join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
   openssl('x509', '-req', '-in', 'srv.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'srv.pem', '-days', '2', '-extfile', 'ext.cnf');
+  // valid, from the trusted CA, but issued for another name (as an on-path attacker could get one)
+  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'wrong.key', '-out', 'wrong.csr', '-subj', '/CN=wrong.example');
+  fs.writeFileSync(path.join(dir, 'wrong.cnf'), 'subjectAltName=DNS:wrong.example,IP:10.9.9.9\nextendedKeyUsage=serverAuth\n');
+  openssl('x509', '-req', '-in', 'wrong.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'wrong.pem', '-days', '2', '-extfile', 'wrong.cnf');
+}
+
+// A TLS terminator in front of the plain mock, pinned to one TLS version, that counts the bytes
+// it decrypted and forwarded: anything above zero means a request reached the "upstream".
+function startTerminator(target, certName, version) {
+  const server = tls.createServer({
+    key: fs.readFileSync(path.join(dir, `${certName}.key`)), cert: fs.readFileSync(path.join(dir, `${certName}.pem`)),
+    minVersion: version, maxVersion: version,
+  }, (sock) => {
+    const up = net.connect(target, '127.0.0.1');
+    sock.on('data', (d) => { server.forwarded += d.length; up.write(d); });
+    up.pipe(sock);
+    sock.on('error', () => up.destroy());
+    up.on('error', () => sock.destroy());
+    sock.on('close', () => up.destroy());
+  });
+  server.forwarded = 0;
+  server.on('tlsClientError', () => {});
+  // both loopback families: the upstream is named `localhost`, whichever address it resolves to
+  return new Promise((resolve) => server.listen({ port: 0, host: '::', ipv6Only: false }, () => resolve(server)));
 }
 
 let mock;
@@ -82,3 +108,45 @@ test('clients over TLS get HTTP/2 by ALPN', async () => {
   await proxy.stop();
   await plain.stop();
 });
+
+// Security issue, item 1: h2o 2.2.5 skips its own host-name check under TLS 1.3, so the HTTP path
+// (passthrough, background, --transport http, and auto mode's fallback, which an attacker can force
+// by failing the WebSocket handshake) must pin the name itself. Every path, both TLS versions.
+// The upstream is named by DNS name (localhost): h2o's own check, where it runs (TLS 1.2), knows no
+// IP SANs, so an IP-literal https upstream works on the WebSocket path only.
+for (const version of ['TLSv1.2', 'TLSv1.3']) {
+  test(`a trusted certificate for another host name is refused on every path (${version})`, async () => {
+    const plain = await startMock();
+    const bad = await startTerminator(plain.port, 'wrong', version);
+    const good = await startTerminator(plain.port, 'srv', version);
+    const ca = ['--upstream-ca', path.join(dir, 'ca.pem')];
+    const body = { model: 'gpt-5.5', input: [{ role: 'user', content: 'hi, no tools' }] };
+    const auth = { authorization: 'Bearer k' };
+    const paths = [
+      ['ws', ['--transport', 'ws'], 'POST', '/responses', body],
+      ['auto with fallback', ['--transport', 'auto'], 'POST', '/responses', body],
+      ['http', ['--transport', 'http'], 'POST', '/responses', body],
+      ['background', ['--transport', 'auto'], 'POST', '/responses', { ...body, background: true }],
+      ['passthrough', [], 'GET', '/models', undefined],
+    ];
+    try {
+      for (const [name, args, method, p, b] of paths) {
+        // the control: the same path to a certificate that names the host works
+        const ok = await startProxy({ upstream: `https://localhost:${good.address().port}/v1`, args: [...ca, ...args] });
+        const r1 = await httpJson(method, ok.base + p, b, auth);
+        assert.equal(r1.status, 200, `${name} (${version}) to the right name: ${r1.text}`);
+        await ok.stop();
+
+        const proxy = await startProxy({ upstream: `https://localhost:${bad.address().port}/v1`, args: [...ca, ...args] });
+        const r = await httpJson(method, proxy.base + p, b, auth);
+        assert.equal(r.status, 502, `${name} (${version}) to the wrong name answered ${r.status}: ${r.text}`);
+        assert.equal(bad.forwarded, 0, `${name} (${version}): ${bad.forwarded} bytes reached the impostor`);
+        await proxy.stop();
+      }
+    } finally {
+      bad.close();
+      good.close();
+      await plain.stop();
+    }
+  });
+}
