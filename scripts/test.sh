@@ -6,7 +6,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-export DW_FIXTURES_DIR="${DW_FIXTURES_DIR:-$root/../shared/fixtures/clients}"
+export DW_FIXTURES_DIR="${DW_FIXTURES_DIR:-$root/tests/fixtures/clients}"
 
 passed=0
 failed=0

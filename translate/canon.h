@@ -3,7 +3,7 @@
  *
  * Every input item is identified by the SHA-256 of a canonical form that
  * erases the cosmetic differences real clients introduce when they echo
- * server output (see shared/fixtures/clients/README.md), and keeps
+ * server output (see tests/fixtures/clients/README.md), and keeps
  * everything that changes meaning. Canonical form: jansson parse,
  * normalise, dump compact with sorted keys and ASCII escapes, hash with the
  * domain prefix "dw-item-v1\0".

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startMock, startProxy, stopAll, canonicalItems, httpJson, sse } from './lib/harness.mjs';
 
-const FIXTURES = process.env.DW_FIXTURES_DIR || path.resolve(import.meta.dirname, '../../../shared/fixtures/clients');
+const FIXTURES = process.env.DW_FIXTURES_DIR || path.resolve(import.meta.dirname, '../fixtures/clients');
 
 function loadFixture(dir) {
   const turns = [];

@@ -11,7 +11,7 @@ import { startMock, stopAll, wsConnect, httpJson, sse } from './lib/harness.mjs'
 
 const TOOLS = [{ type: 'function', name: 'run_shell', parameters: { type: 'object', properties: { command: { type: 'string' } } } }];
 const body = (extra = {}) => ({ model: 'gpt-5.5', store: false, tools: TOOLS, input: [{ role: 'user', content: 'go' }], ...extra });
-const FIXTURES = '/work/shared/fixtures/clients';
+const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/clients');
 
 let mock;
 const sockets = [];
@@ -141,7 +141,7 @@ function fixture(dir, n) {
   return JSON.parse(fs.readFileSync(path.join(FIXTURES, dir, `turn-${n}.json`), 'utf8'));
 }
 
-test('Codex "responses-lite" frames: exec custom tool from additional_tools, chained by id', { timeout: 15000, skip: !fs.existsSync(FIXTURES) && 'no fixtures' }, async () => {
+test('Codex "responses-lite" frames: exec custom tool from additional_tools, chained by id', { timeout: 15000 }, async () => {
   const dir = 'codex-0.169.0-default-model-ws';
   const ws = await connect();
   ws.send(fixture(dir, 1));
@@ -168,7 +168,7 @@ test('Codex "responses-lite" frames: exec custom tool from additional_tools, cha
   assert.deepEqual(r3.output.map((i) => i.type), ['reasoning', 'message', 'custom_tool_call']);
 });
 
-test('Codex gpt-5.5 HTTP request shape: exec_command function tool', { timeout: 10000, skip: !fs.existsSync(FIXTURES) && 'no fixtures' }, async () => {
+test('Codex gpt-5.5 HTTP request shape: exec_command function tool', { timeout: 10000 }, async () => {
   const evs = await sse(`${mock.base}/responses`, fixture('codex-0.169.0-gpt-5.5-http', 1));
   const r = evs.at(-1).data.response;
   assert.equal(r.output[1].name, 'exec_command');

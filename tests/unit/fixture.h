@@ -1,4 +1,4 @@
-/* Loading the captured client fixtures (shared/fixtures/clients) in tests. */
+/* Loading the captured client fixtures (tests/fixtures/clients) in tests. */
 #ifndef DW_TESTS_FIXTURE_H
 #define DW_TESTS_FIXTURE_H
 
