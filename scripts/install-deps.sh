@@ -5,6 +5,7 @@ set -euo pipefail
 pkgs=(
   build-essential pkg-config meson ninja-build
   libh2o-dev libwebsockets-dev libjansson-dev libuv1-dev libssl-dev libcriterion-dev
+  zlib1g-dev libzstd-dev libbrotli-dev
   ca-certificates curl openssl
 )
 # tests and benchmarks: real clients run on Node.js; curl speaks HTTP/2; gnuplot draws the plots
