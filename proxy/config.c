@@ -4,75 +4,89 @@
 
 #include <ctype.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage[] =
-    "usage: deltawire [options]\n"
-    "  Proxies full-history POST /v1/responses calls to the OpenAI Responses API in WebSocket\n"
-    "  mode, sending only the new items with previous_response_id.\n\n"
-    "  --listen HOST:PORT    address to serve on (default 127.0.0.1:8787)\n"
-    "  --upstream URL        upstream HTTP base (default https://api.openai.com/v1); the\n"
-    "                        WebSocket URL is derived (https->wss, http->ws, + /responses)\n"
-    "  --upstream-ca FILE    an extra CA certificate file to trust upstream\n"
-    "  --max-body BYTES      largest accepted request body (default 67108864)\n"
-    "  --transport MODE      auto (WebSocket mode, plain HTTP when the upgrade is refused),\n"
-    "                        ws (WebSocket mode only) or http (plain HTTP only); default auto\n"
-    "  --max-conns-per-key N upstream connections per credential set (default 16)\n"
-    "  --max-conns N         upstream connections in all (default 256)\n"
-    "  --idle-timeout SECS   close upstream connections idle this long (default 300)\n"
-    "  --max-conn-age SECS   retire connections this old once idle (default 3300)\n"
-    "  --max-queue N         requests waiting for a connection before 429 (default 256)\n"
-    "  --max-conversations N tracked responses, least recently used out (default 65536)\n"
-    "  --tls-cert FILE       serve TLS to clients with this certificate chain (PEM), with\n"
-    "                        HTTP/2 over ALPN; needs --tls-key\n"
-    "  --tls-key FILE        the private key for --tls-cert (PEM)\n"
-    "  --log-level LEVEL     error, warn, info (one line per request) or debug (default info)\n"
-    "  --drain-timeout SECS  on SIGTERM/SIGINT, how long in-flight responses may finish (default 30)\n"
-    "  --help, --version\n"
-    "Every flag can also be set as DELTAWIRE_<FLAG>, e.g. DELTAWIRE_LISTEN=0.0.0.0:8787.\n";
+/* Every flag, once: its name (the environment twin is DELTAWIRE_<NAME>, '-' as '_'), how its value
+ * is read, where it lands in dw_config_t, its default (parsed like any value) and its help. */
+enum kind { K_LISTEN, K_STRING, K_SIZE, K_SECONDS, K_TRANSPORT, K_LOG_LEVEL };
 
-enum {
-    OPT_LISTEN = 1,
-    OPT_UPSTREAM,
-    OPT_UPSTREAM_CA,
-    OPT_MAX_BODY,
-    OPT_TRANSPORT,
-    OPT_MAX_CONNS_PER_KEY,
-    OPT_MAX_CONNS,
-    OPT_IDLE_TIMEOUT,
-    OPT_MAX_CONN_AGE,
-    OPT_MAX_QUEUE,
-    OPT_MAX_CONVERSATIONS,
-    OPT_TLS_CERT,
-    OPT_TLS_KEY,
-    OPT_LOG_LEVEL,
-    OPT_DRAIN_TIMEOUT,
-    OPT_HELP,
-    OPT_VERSION
+typedef struct {
+    const char *name;
+    enum kind kind;
+    size_t offset, size;
+    const char *def; /* NULL: empty/zero */
+    const char *arg, *help;
+} flag_t;
+
+#define F(name, kind, field, def, arg, help) {name, kind, offsetof(dw_config_t, field), sizeof(((dw_config_t *)0)->field), def, arg, help}
+
+static const flag_t flags[] = {
+    F("listen", K_LISTEN, listen_host, "127.0.0.1:8787", "HOST:PORT", "address to serve on"),
+    F("upstream", K_STRING, upstream, "https://api.openai.com/v1", "URL",
+      "upstream HTTP base; the WebSocket URL is derived (https->wss, http->ws, + /responses)"),
+    F("upstream-ca", K_STRING, upstream_ca, NULL, "FILE", "an extra CA certificate file to trust upstream"),
+    F("max-body", K_SIZE, max_body, "67108864", "BYTES", "largest accepted request body"),
+    F("transport", K_TRANSPORT, transport, "auto", "MODE",
+      "auto (WebSocket mode, plain HTTP when the upgrade is refused), ws (WebSocket mode only) or http (plain HTTP "
+      "only)"),
+    F("max-conns-per-key", K_SIZE, max_conns_per_key, "16", "N", "upstream connections per credential set"),
+    F("max-conns", K_SIZE, max_conns, "256", "N", "upstream connections in all"),
+    F("idle-timeout", K_SECONDS, idle_timeout, "300", "SECS", "close upstream connections idle this long"),
+    F("max-conn-age", K_SECONDS, max_conn_age, "3300", "SECS", "retire connections this old once idle"),
+    F("max-queue", K_SIZE, max_queue, "256", "N", "requests waiting for a connection before 429"),
+    F("max-conversations", K_SIZE, max_conversations, "65536", "N", "tracked responses, least recently used out"),
+    F("tls-cert", K_STRING, tls_cert, NULL, "FILE",
+      "serve TLS to clients with this certificate chain (PEM), with HTTP/2 over ALPN; needs --tls-key"),
+    F("tls-key", K_STRING, tls_key, NULL, "FILE", "the private key for --tls-cert (PEM)"),
+    F("log-level", K_LOG_LEVEL, log_level, "info", "LEVEL", "error, warn, info (one line per request) or debug"),
+    F("drain-timeout", K_SECONDS, drain_timeout, "30", "SECS",
+      "on SIGTERM/SIGINT, how long in-flight responses may finish"),
 };
 
-static const struct option options[] = {
-    {"listen", required_argument, NULL, OPT_LISTEN},
-    {"upstream", required_argument, NULL, OPT_UPSTREAM},
-    {"upstream-ca", required_argument, NULL, OPT_UPSTREAM_CA},
-    {"max-body", required_argument, NULL, OPT_MAX_BODY},
-    {"transport", required_argument, NULL, OPT_TRANSPORT},
-    {"max-conns-per-key", required_argument, NULL, OPT_MAX_CONNS_PER_KEY},
-    {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
-    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
-    {"max-conn-age", required_argument, NULL, OPT_MAX_CONN_AGE},
-    {"max-queue", required_argument, NULL, OPT_MAX_QUEUE},
-    {"max-conversations", required_argument, NULL, OPT_MAX_CONVERSATIONS},
-    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
-    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
-    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-    {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
-    {"help", no_argument, NULL, OPT_HELP},
-    {"version", no_argument, NULL, OPT_VERSION},
-    {NULL, 0, NULL, 0},
-};
+#define N_FLAGS (sizeof(flags) / sizeof(flags[0]))
+enum { OPT_HELP = 1000, OPT_VERSION };
+
+static void print_usage(FILE *f)
+{
+    fputs("usage: deltawire [options]\n"
+          "  Proxies full-history POST /v1/responses calls to the OpenAI Responses API in WebSocket\n"
+          "  mode, sending only the new items with previous_response_id.\n\n",
+          f);
+    for (size_t i = 0; i < N_FLAGS; i++) {
+        char head[64];
+        snprintf(head, sizeof(head), "--%s %s", flags[i].name, flags[i].arg);
+        char text[512];
+        if (flags[i].def != NULL)
+            snprintf(text, sizeof(text), "%s (default %s)", flags[i].help, flags[i].def);
+        else
+            snprintf(text, sizeof(text), "%s", flags[i].help);
+        /* the help wrapped at word boundaries into a column of 64 */
+        fprintf(f, "  %-26s", head);
+        const char *w = text;
+        while (*w) {
+            size_t n = strlen(w);
+            if (n > 64) {
+                n = 64;
+                while (n > 0 && w[n] != ' ')
+                    n--;
+                if (n == 0)
+                    n = 64;
+            }
+            fprintf(f, " %.*s\n", (int)n, w);
+            w += n;
+            while (*w == ' ')
+                w++;
+            if (*w)
+                fprintf(f, "  %-26s", "");
+        }
+    }
+    fputs("  --help, --version\n"
+          "Every flag can also be set as DELTAWIRE_<FLAG>, e.g. DELTAWIRE_LISTEN=0.0.0.0:8787.\n",
+          f);
+}
 
 static int parse_listen(dw_config_t *cfg, const char *v)
 {
@@ -175,55 +189,30 @@ static int parse_transport(int *out, const char *v)
     return -1;
 }
 
-static int apply(dw_config_t *cfg, int opt, const char *v, const char *origin)
+/* Reads v into the flag's field. Returns 0, or -1 with a message naming `origin`. */
+static int apply(dw_config_t *cfg, const flag_t *f, const char *v, const char *origin)
 {
+    void *field = (char *)cfg + f->offset;
     int rc = 0;
-    switch (opt) {
-    case OPT_LISTEN:
+    switch (f->kind) {
+    case K_LISTEN:
         rc = parse_listen(cfg, v);
         break;
-    case OPT_UPSTREAM:
-        rc = copy_path(cfg->upstream, sizeof(cfg->upstream), v);
+    case K_STRING:
+        rc = copy_path(field, f->size, v);
         break;
-    case OPT_UPSTREAM_CA:
-        rc = copy_path(cfg->upstream_ca, sizeof(cfg->upstream_ca), v);
+    case K_SIZE:
+        rc = parse_size(field, v);
         break;
-    case OPT_TLS_CERT:
-        rc = copy_path(cfg->tls_cert, sizeof(cfg->tls_cert), v);
+    case K_SECONDS:
+        rc = parse_seconds(field, v);
         break;
-    case OPT_TLS_KEY:
-        rc = copy_path(cfg->tls_key, sizeof(cfg->tls_key), v);
+    case K_TRANSPORT:
+        rc = parse_transport(field, v);
         break;
-    case OPT_MAX_BODY:
-        rc = parse_size(&cfg->max_body, v);
-        break;
-    case OPT_TRANSPORT:
-        rc = parse_transport(&cfg->transport, v);
-        break;
-    case OPT_MAX_CONNS_PER_KEY:
-        rc = parse_size(&cfg->max_conns_per_key, v);
-        break;
-    case OPT_MAX_CONNS:
-        rc = parse_size(&cfg->max_conns, v);
-        break;
-    case OPT_IDLE_TIMEOUT:
-        rc = parse_seconds(&cfg->idle_timeout, v);
-        break;
-    case OPT_MAX_CONN_AGE:
-        rc = parse_seconds(&cfg->max_conn_age, v);
-        break;
-    case OPT_MAX_QUEUE:
-        rc = parse_size(&cfg->max_queue, v);
-        break;
-    case OPT_MAX_CONVERSATIONS:
-        rc = parse_size(&cfg->max_conversations, v);
-        break;
-    case OPT_LOG_LEVEL:
-        cfg->log_level = dw_log_parse_level(v);
-        rc = cfg->log_level < 0 ? -1 : 0;
-        break;
-    case OPT_DRAIN_TIMEOUT:
-        rc = parse_seconds(&cfg->drain_timeout, v);
+    case K_LOG_LEVEL:
+        *(int *)field = dw_log_parse_level(v);
+        rc = *(int *)field < 0 ? -1 : 0;
         break;
     }
     if (rc != 0)
@@ -231,18 +220,25 @@ static int apply(dw_config_t *cfg, int opt, const char *v, const char *origin)
     return rc;
 }
 
+static int load_defaults(dw_config_t *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < N_FLAGS; i++)
+        if (flags[i].def != NULL && apply(cfg, &flags[i], flags[i].def, flags[i].name) != 0)
+            return -1;
+    return 0;
+}
+
 static int load_env(dw_config_t *cfg)
 {
-    for (const struct option *o = options; o->name; o++) {
-        if (o->has_arg != required_argument)
-            continue;
+    for (size_t i = 0; i < N_FLAGS; i++) {
         char name[64] = "DELTAWIRE_";
         size_t n = strlen(name);
-        for (const char *c = o->name; *c && n < sizeof(name) - 1; c++)
+        for (const char *c = flags[i].name; *c && n < sizeof(name) - 1; c++)
             name[n++] = *c == '-' ? '_' : (char)toupper((unsigned char)*c);
         name[n] = '\0';
         const char *v = getenv(name);
-        if (v != NULL && *v != '\0' && apply(cfg, o->val, v, name) != 0)
+        if (v != NULL && *v != '\0' && apply(cfg, &flags[i], v, name) != 0)
             return -1;
     }
     return 0;
@@ -250,38 +246,33 @@ static int load_env(dw_config_t *cfg)
 
 int dw_config_load(dw_config_t *cfg, int argc, char **argv)
 {
-    memset(cfg, 0, sizeof(*cfg));
-    snprintf(cfg->listen_host, sizeof(cfg->listen_host), "127.0.0.1");
-    cfg->listen_port = 8787;
-    snprintf(cfg->upstream, sizeof(cfg->upstream), "https://api.openai.com/v1");
-    cfg->max_body = 64u << 20;
-    cfg->transport = DW_TRANSPORT_AUTO;
-    cfg->max_conns_per_key = 16;
-    cfg->max_conns = 256;
-    cfg->idle_timeout = 300;
-    cfg->max_conn_age = 3300;
-    cfg->max_queue = 256;
-    cfg->max_conversations = 65536;
-    cfg->log_level = DW_LOG_INFO;
-    cfg->drain_timeout = 30;
-
-    if (load_env(cfg) != 0)
+    if (load_defaults(cfg) != 0 || load_env(cfg) != 0)
         return -1;
+    struct option options[N_FLAGS + 3];
+    for (size_t i = 0; i < N_FLAGS; i++)
+        options[i] = (struct option){flags[i].name, required_argument, NULL, (int)i};
+    options[N_FLAGS] = (struct option){"help", no_argument, NULL, OPT_HELP};
+    options[N_FLAGS + 1] = (struct option){"version", no_argument, NULL, OPT_VERSION};
+    options[N_FLAGS + 2] = (struct option){NULL, 0, NULL, 0};
     int opt, idx = 0;
     char flag[64];
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", options, &idx)) != -1) {
         if (opt == OPT_HELP) {
-            fputs(usage, stdout);
+            print_usage(stdout);
             return 1;
         }
         if (opt == OPT_VERSION) {
             printf("deltawire %s\n", DW_VERSION);
             return 1;
         }
-        snprintf(flag, sizeof(flag), "--%s", options[idx].name);
-        if (opt == '?' || apply(cfg, opt, optarg, flag) != 0) {
-            fputs(usage, stderr);
+        if (opt == '?' || opt < 0 || (size_t)opt >= N_FLAGS) {
+            print_usage(stderr);
+            return -1;
+        }
+        snprintf(flag, sizeof(flag), "--%s", flags[opt].name);
+        if (apply(cfg, &flags[opt], optarg, flag) != 0) {
+            print_usage(stderr);
             return -1;
         }
     }
