@@ -152,10 +152,17 @@ static int is_call(const char *type)
     return is_type(type, "function_call") || is_type(type, "custom_tool_call");
 }
 
-/* The item's type, with rule 3. */
+/* A member that is there and not null (rule 2). */
+static int has(const json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    return v != NULL && !json_is_null(v);
+}
+
+/* The item's type, with rule 3, before normalisation. */
 static const char *effective_type(const json_t *item)
 {
-    if (json_object_get(item, "type") == NULL && json_object_get(item, "role") != NULL)
+    if (!has(item, "type") && has(item, "role"))
         return "message";
     return str_member(item, "type");
 }

@@ -705,3 +705,16 @@ Test(canon_cosmetic, model_dump_nulls_numbers_and_escapes)
     /* null is not the empty string, nor an empty array in free-form places */
     assert_differs("{\"role\":\"user\",\"content\":\"\"}", "{\"role\":\"user\",\"content\":null}");
 }
+
+Test(canon_cosmetic, parse_results_of_an_untyped_message_with_type_null)
+{
+    const char *dumped = "{\"type\":null,\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"hi\",\"parsed\":{\"a\":1}}]}";
+    assert_same(dumped, "{\"role\":\"assistant\",\"content\":\"hi\"}");
+    dw_form_t f = form_of(dumped);
+    cr_assert(f.strip);
+    char *out;
+    size_t outn;
+    cr_assert_eq(dw_canon_strip(dumped, strlen(dumped), &out, &outn), 0);
+    cr_assert_null(strstr(out, "parsed"), "%s", out);
+    free(out);
+}
