@@ -14,7 +14,8 @@
  *    recorded with the streamed items, which must have no gap;
  *  - "stored" is the response object's own "store" (true only when it says
  *    so): only stored items can be found later by id.
- * Source: docs/upstream-protocol.md section 2 (cache, terminal events).
+ * Source: the upstream's WebSocket mode (one cached response per connection, a failed turn
+ * evicts it; terminal events response.completed/failed/incomplete).
  */
 #ifndef DW_TRANSLATE_RECORDABLE_H
 #define DW_TRANSLATE_RECORDABLE_H
