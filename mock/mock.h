@@ -93,7 +93,8 @@ void dwm_store_reset(void);
 
 /* ---- script.c: queued canned outputs ---- */
 int dwm_script_push(const json_t *body); /* {"responses":[{"output":[...]}]} */
-json_t *dwm_script_pop(void);           /* output array (new ref) or NULL */
+json_t *dwm_script_pop(json_t **entry); /* output array (new ref) or NULL; *entry: the entry (new ref) */
+void dwm_script_shape(json_t *events, const json_t *entry); /* its "listed"/"terminal"; entry may be NULL */
 void dwm_script_reset(void);
 
 /* ---- reqlog.c: what tests read back through /__mock/log ---- */

@@ -192,7 +192,7 @@ static size_t context_bytes(const json_t *v)
 
 int dwm_turn_run(struct dwm_turn *t)
 {
-	json_t *full, *output, *last;
+	json_t *full, *output, *last, *scripted = NULL;
 	const char *prev;
 	size_t base_bytes = 0, in_tokens;
 	char *id;
@@ -237,7 +237,7 @@ int dwm_turn_run(struct dwm_turn *t)
 	}
 	if (json_is_false(json_object_get(t->req, "generate")))
 		output = json_array();
-	else if (!(output = dwm_script_pop()))
+	else if (!(output = dwm_script_pop(&scripted)))
 		output = dwm_model_plan(t->req, full, &t->model);
 
 	id = dwm_id_hex("resp_", 48);
@@ -247,6 +247,8 @@ int dwm_turn_run(struct dwm_turn *t)
 	in_tokens = (context_bytes(full) + context_bytes(json_object_get(t->req, "instructions")) +
 		     context_bytes(json_object_get(t->req, "tools"))) / 4 + 1;
 	t->events = dwm_events_build(t->req, id, now, output, in_tokens);
+	dwm_script_shape(t->events, scripted);
+	json_decref(scripted);
 	last = json_array_get(t->events, json_array_size(t->events) - 1);
 	t->response = json_object_get(last, "response");
 	json_array_extend(full, output);

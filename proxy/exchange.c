@@ -9,6 +9,7 @@
 #include "translate/errors.h"
 #include "translate/event.h"
 #include "translate/frame.h"
+#include "translate/recordable.h"
 #include "translate/sse.h"
 
 /* A response that failed before reaching the client is retried this many times in all. */
@@ -26,7 +27,6 @@ typedef struct dw_exchange {
     uint8_t *strip;
     int verbatim; /* forward `input` and previous_response_id as the client sent them */
     int stream;
-    int store;
     dw_span_t client_prev; /* raw previous_response_id the client sent, or "null" */
 
     /* the decision */
@@ -331,6 +331,9 @@ static void send_request(dw_exchange_t *ex)
 static void dispatch(dw_exchange_t *ex)
 {
     ex->attempts++;
+    for (size_t i = 0; i < ex->n_done_items; i++)
+        dw_buf_free(&ex->done_items[i]); /* an earlier attempt's items are not this response's */
+    ex->n_done_items = 0;
     dw_pool_conn_t *pc;
     dw_pool_conn_t *want = NULL;
     if (ex->is_delta || ex->verbatim)
@@ -490,36 +493,6 @@ static dw_buf_t *done_item_slot(dw_exchange_t *ex, long index)
     return &ex->done_items[index];
 }
 
-/* The chain after the response: the input's chain followed by the output items. */
-static int output_chain(dw_exchange_t *ex, dw_span_t response, dw_digest_t *link)
-{
-    dw_transcripts_t *t = ex->px->transcripts;
-    dw_span_t output;
-    dw_spans_t items = {0};
-    int rc = 0;
-    *link = ex->input_end;
-    if (dw_json_object_get(response, "output", &output) && dw_json_kind(output) == '[' &&
-        dw_json_array_elems(output, &items) == 0 && items.n > 0) {
-        for (size_t i = 0; i < items.n && rc == 0; i++) {
-            dw_digest_t id;
-            rc = dw_transcripts_output_item(t, &ex->creds.digest, items.v[i].p, items.v[i].n, &id);
-            dw_chain_next(link, &id);
-        }
-    } else {
-        for (size_t i = 0; i < ex->n_done_items && rc == 0; i++) {
-            dw_digest_t id;
-            if (ex->done_items[i].len == 0) {
-                rc = -1; /* a gap: we did not see every item */
-                break;
-            }
-            rc = dw_transcripts_output_item(t, &ex->creds.digest, ex->done_items[i].p, ex->done_items[i].len, &id);
-            dw_chain_next(link, &id);
-        }
-    }
-    dw_spans_free(&items);
-    return rc;
-}
-
 static void response_id(dw_span_t response, char *out, size_t cap)
 {
     dw_span_t v;
@@ -537,18 +510,17 @@ static void record(dw_exchange_t *ex, const dw_event_t *ev)
 {
     char id[DW_RESPONSE_ID_MAX + 1];
     response_id(ev->response, id, sizeof(id));
-    if (!dw_event_is(ev, "response.completed") || !ex->chained || id[0] == '\0') {
+    dw_recordable_t out;
+    if (!ex->chained || id[0] == '\0' || dw_recordable(ev, ex->done_items, ex->n_done_items, &out) != 1) {
         /* a failed turn evicts; an unrecorded one still replaces the cached response */
         dw_pool_set_last(ex->pc, dw_event_is(ev, "response.failed") ? "" : id, NULL, 0);
         return;
     }
-    dw_digest_t link;
-    if (output_chain(ex, ev->response, &link) != 0 ||
-        dw_transcripts_record(ex->px->transcripts, &link, id, ex->pc->c->id, ex->store) == NULL) {
-        dw_pool_set_last(ex->pc, id, NULL, 0);
-        return;
-    }
-    dw_pool_set_last(ex->pc, id, &link, ex->store);
+    dw_digest_t link = ex->input_end;
+    int ok = dw_transcripts_output_chain(ex->px->transcripts, &link, out.items.v, out.items.n, out.stored) == 0 &&
+             dw_transcripts_record(ex->px->transcripts, &link, id, ex->pc->c->id, out.stored) != NULL;
+    dw_pool_set_last(ex->pc, id, ok ? &link : NULL, out.stored);
+    dw_spans_free(&out.items);
 }
 
 static void end_upstream(dw_exchange_t *ex)
@@ -682,14 +654,14 @@ static void decide(dw_exchange_t *ex)
     dw_digest_t link;
     dw_chain_seed(&link, &ex->creds.digest);
     for (size_t i = 0; i < n; i++) {
+        dw_form_t f;
         dw_digest_t d;
-        int strip = 0;
-        if (dw_transcripts_item_digest(t, ex->items.v[i].p, ex->items.v[i].n, &d, &strip) != 0) {
+        if (dw_transcripts_item(t, ex->items.v[i].p, ex->items.v[i].n, &f) != 0) {
             free(links);
             return; /* not canonicalisable: send in full, record nothing */
         }
-        ex->strip[i] = (uint8_t)strip;
-        dw_transcripts_resolve(t, &ex->creds.digest, &d);
+        ex->strip[i] = f.strip;
+        dw_transcripts_resolve(t, &link, &f, &d);
         dw_chain_next(&link, &d);
         links[i] = link;
     }
@@ -722,7 +694,7 @@ static void decide_string_input(dw_exchange_t *ex, dw_span_t input)
     dw_digest_t d;
     if (dw_buf_append_str(&item, "{\"role\":\"user\",\"content\":") == 0 &&
         dw_buf_append(&item, input.p, input.n) == 0 && dw_buf_append_str(&item, "}") == 0 &&
-        dw_transcripts_item_digest(ex->px->transcripts, item.p, item.len, &d, NULL) == 0) {
+        dw_transcripts_item_digest(ex->px->transcripts, item.p, item.len, &d) == 0) {
         dw_chain_seed(&ex->input_end, &ex->creds.digest);
         dw_chain_next(&ex->input_end, &d);
         ex->chained = 1;
@@ -767,13 +739,13 @@ static int scan_request(dw_exchange_t *ex, h2o_req_t *req)
     int dup = 0;
     const dw_member_t *input = member(&ex->members, "input", &dup);
     const dw_member_t *stream = member(&ex->members, "stream", &dup);
-    const dw_member_t *store = member(&ex->members, "store", &dup);
     const dw_member_t *prev = member(&ex->members, "previous_response_id", &dup);
     const dw_member_t *conversation = member(&ex->members, "conversation", &dup);
     /* a prompt template or server-side context management shapes the context on the server: what
      * a previous response holds is then not provably the client's items, so no delta */
     const dw_member_t *prompt = member(&ex->members, "prompt", &dup);
     const dw_member_t *context_management = member(&ex->members, "context_management", &dup);
+    member(&ex->members, "store", &dup);
     member(&ex->members, "model", &dup);
     if (dup) {
         reject(ex, 400, "duplicate_key", NULL,
@@ -792,7 +764,6 @@ static int scan_request(dw_exchange_t *ex, h2o_req_t *req)
         return -1;
     }
     ex->stream = stream != NULL && dw_json_kind(stream->value) == 't';
-    ex->store = store == NULL || dw_json_kind(store->value) != 'f';
     int has_prev = prev != NULL && dw_json_kind(prev->value) != 'n';
     ex->client_prev = has_prev ? prev->value : (dw_span_t){"null", 4};
     int server_shaped = (prompt != NULL && dw_json_kind(prompt->value) != 'n') ||

@@ -4,30 +4,26 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include "state/chain.h"
 #include "state/dmap.h"
 #include "state/transcripts.h"
 #include "translate/canon.h"
 
-typedef struct {
-    dw_digest_t digest;
-    uint8_t strip;
-} cached_item_t;
-
 struct dw_transcripts {
-    dw_dmap_t *items;     /* SHA-256(raw bytes) -> cached_item_t */
-    dw_dmap_t *aliases;   /* alias_key() -> identity dw_digest_t */
+    dw_dmap_t *items;     /* SHA-256(raw bytes) -> dw_form_t */
+    dw_dmap_t *aliases;   /* alias_key() -> dw_form_t of the recorded server item */
     dw_dmap_t *responses; /* end link -> dw_response_rec_t */
 };
 
-static const char alias_domain[] = "dw-alias-v1"; /* hashed with its NUL */
+static const char alias_domain[] = "dw-alias-v2"; /* hashed with its NUL */
 
 dw_transcripts_t *dw_transcripts_new(size_t max_responses, size_t max_items_cached, size_t max_aliases)
 {
     dw_transcripts_t *t = calloc(1, sizeof *t);
     if (t == NULL)
         return NULL;
-    t->items = dw_dmap_new(sizeof(cached_item_t), max_items_cached, NULL, NULL);
-    t->aliases = dw_dmap_new(sizeof(dw_digest_t), max_aliases, NULL, NULL);
+    t->items = dw_dmap_new(sizeof(dw_form_t), max_items_cached, NULL, NULL);
+    t->aliases = dw_dmap_new(sizeof(dw_form_t), max_aliases, NULL, NULL);
     t->responses = dw_dmap_new(sizeof(dw_response_rec_t), max_responses, NULL, NULL);
     if (t->items == NULL || t->aliases == NULL || t->responses == NULL) {
         dw_transcripts_free(t);
@@ -46,58 +42,63 @@ void dw_transcripts_free(dw_transcripts_t *t)
     free(t);
 }
 
-int dw_transcripts_item_digest(dw_transcripts_t *t, const char *raw, size_t n, dw_digest_t *out, int *strip)
+int dw_transcripts_item(dw_transcripts_t *t, const char *raw, size_t n, dw_form_t *form)
 {
     dw_digest_t key;
     dw_digest_bytes(&key, raw, n);
-    cached_item_t *v = dw_dmap_get(t->items, &key);
+    dw_form_t *v = dw_dmap_get(t->items, &key);
     if (v == NULL) {
         dw_canon_t c;
         if (dw_canon_item(raw, n, &c) != 0)
             return -1;
-        v = dw_dmap_put(t->items, &key);
-        if (v == NULL) {
-            dw_canon_clear(&c);
-            return -1;
-        }
-        v->digest = c.digest;
-        v->strip = c.strip;
+        *form = c.form;
         dw_canon_clear(&c);
+        v = dw_dmap_put(t->items, &key);
+        if (v == NULL)
+            return -1;
+        *v = *form;
+        return 0;
     }
-    *out = v->digest;
-    if (strip != NULL)
-        *strip = v->strip;
+    *form = *v;
     return 0;
 }
 
-static void alias_key(dw_digest_t *key, const dw_digest_t *cred, const dw_digest_t *client_digest)
+int dw_transcripts_item_digest(dw_transcripts_t *t, const char *raw, size_t n, dw_digest_t *out)
+{
+    dw_form_t f;
+    if (dw_transcripts_item(t, raw, n, &f) != 0)
+        return -1;
+    *out = f.digest;
+    return 0;
+}
+
+static void alias_key(dw_digest_t *key, const dw_digest_t *link, const dw_digest_t *core)
 {
     dw_digest_ctx_t c;
     dw_digest_init(&c);
     dw_digest_update(&c, alias_domain, sizeof alias_domain);
-    dw_digest_update(&c, cred->b, sizeof cred->b);
-    dw_digest_update(&c, client_digest->b, sizeof client_digest->b);
+    dw_digest_update(&c, link->b, sizeof link->b);
+    dw_digest_update(&c, core->b, sizeof core->b);
     dw_digest_final(&c, key);
 }
 
-void dw_transcripts_resolve(dw_transcripts_t *t, const dw_digest_t *cred, dw_digest_t *item)
+void dw_transcripts_resolve(dw_transcripts_t *t, const dw_digest_t *link, const dw_form_t *item,
+                            dw_digest_t *identity)
 {
     dw_digest_t key;
-    alias_key(&key, cred, item);
-    const dw_digest_t *identity = dw_dmap_get(t->aliases, &key);
-    if (identity != NULL)
-        *item = *identity;
+    alias_key(&key, link, &item->core);
+    const dw_form_t *server = dw_dmap_get(t->aliases, &key);
+    *identity = server != NULL && dw_canon_within(item, server) ? server->digest : item->digest;
 }
 
-int dw_transcripts_alias(dw_transcripts_t *t, const dw_digest_t *cred,
-                         const dw_digest_t *client_digest, const dw_digest_t *identity)
+static int alias(dw_transcripts_t *t, const dw_digest_t *link, const dw_digest_t *core, const dw_form_t *server)
 {
     dw_digest_t key;
-    alias_key(&key, cred, client_digest);
-    dw_digest_t *v = dw_dmap_put(t->aliases, &key);
+    alias_key(&key, link, core);
+    dw_form_t *v = dw_dmap_put(t->aliases, &key);
     if (v == NULL)
         return -1;
-    *v = *identity;
+    *v = *server;
     return 0;
 }
 
@@ -136,23 +137,28 @@ int dw_transcripts_forget(dw_transcripts_t *t, const dw_digest_t *end_link)
     return dw_dmap_del(t->responses, end_link);
 }
 
-int dw_transcripts_output_item(dw_transcripts_t *t, const dw_digest_t *cred,
-                               const char *raw, size_t n, dw_digest_t *identity)
+int dw_transcripts_output_chain(dw_transcripts_t *t, dw_digest_t *link, const dw_span_t *items, size_t n,
+                                int stored)
 {
-    dw_canon_t c;
-    if (dw_canon_item(raw, n, &c) != 0)
-        return -1;
-    int rc = 0;
-    if (!dw_digest_eq(&c.proj_digest, &c.digest))
-        rc = dw_transcripts_alias(t, cred, &c.proj_digest, &c.digest);
-    if (rc == 0 && c.id != NULL) {
-        dw_digest_t ref;
-        dw_canon_ref_digest(c.id, &ref);
-        rc = dw_transcripts_alias(t, cred, &ref, &c.digest);
+    for (size_t i = 0; i < n; i++) {
+        dw_canon_t c;
+        if (dw_canon_item(items[i].p, items[i].n, &c) != 0)
+            return -1;
+        int rc = alias(t, link, &c.form.core, &c.form);
+        if (rc == 0 && stored && c.id != NULL && !c.form.is_reference) {
+            /* a reference names the item and nothing else: no optional fields of its own */
+            dw_form_t named = c.form;
+            named.n_opt = 0;
+            named.opt_overflow = 0;
+            dw_canon_ref_core(c.id, &named.core);
+            rc = alias(t, link, &named.core, &named);
+        }
+        dw_chain_next(link, &c.form.digest);
+        dw_canon_clear(&c);
+        if (rc != 0)
+            return -1;
     }
-    *identity = c.digest;
-    dw_canon_clear(&c);
-    return rc;
+    return 0;
 }
 
 void dw_transcripts_counts(const dw_transcripts_t *t, dw_transcripts_counts_t *out)

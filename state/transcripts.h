@@ -7,13 +7,16 @@
  * tables:
  *
  *  - item cache (global; a pure function of the bytes): SHA-256 of an item's
- *    raw bytes -> its canonical digest (translate/canon.h), so items seen
+ *    raw bytes -> its canonical form (translate/canon.h), so items seen
  *    before (most of a history) never go through a DOM again;
- *  - aliases (per credential): H("dw-alias-v1\0" || cred || client digest)
- *    -> identity digest. Recording a server output item S registers
- *    projection(S) -> digest(S) and item_reference(S.id) -> digest(S), so
- *    echoes that dropped unknown fields, or that refer to S by id, resolve
- *    to the item the upstream holds;
+ *  - echoes: H("dw-alias-v2\0" || link || core) -> the form of the server
+ *    output item S recorded right after that chain link. Recording S
+ *    registers its core, and, when the response was stored, the core of
+ *    item_reference(S.id). A client item at the same position whose core
+ *    matches and whose optional fields are all S's (dw_canon_within)
+ *    resolves to S's identity: echoes that left out what the server added,
+ *    or that refer to S by id, chain like S itself. Keying by the link ties
+ *    each alias to its place in one conversation of one credential set;
  *  - responses: the chain link after a response's input items followed by
  *    its output items -> the response record. A request whose link after k
  *    items equals a record's key can be sent as previous_response_id = that
@@ -26,7 +29,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "translate/canon.h"
 #include "translate/digest.h"
+#include "translate/json_scan.h"
 
 #define DW_RESPONSE_ID_MAX 127
 
@@ -42,15 +47,21 @@ typedef struct dw_transcripts dw_transcripts_t;
 dw_transcripts_t *dw_transcripts_new(size_t max_responses, size_t max_items_cached, size_t max_aliases);
 void dw_transcripts_free(dw_transcripts_t *t);
 
-/* Canonical digest of a client item: from the raw-bytes cache, else
- * canonicalised (jansson) and cached. *strip (may be NULL) is set to 1 if
- * the copy forwarded upstream must come from dw_canon_strip. Returns 0, or
- * -1 if the item cannot be canonicalised (invalid JSON, huge integer,
- * duplicate keys, no memory): the request must then be sent in full. */
-int dw_transcripts_item_digest(dw_transcripts_t *t, const char *raw, size_t n, dw_digest_t *out, int *strip);
+/* Canonical form of a client item: from the raw-bytes cache, else
+ * canonicalised (jansson) and cached. form->strip tells whether the copy
+ * forwarded upstream must come from dw_canon_strip. Returns 0, or -1 if the
+ * item cannot be canonicalised (invalid JSON, huge integer, duplicate keys,
+ * no memory): the request must then be sent in full. */
+int dw_transcripts_item(dw_transcripts_t *t, const char *raw, size_t n, dw_form_t *form);
 
-/* Replaces *item by the identity it aliases under cred, if any. */
-void dw_transcripts_resolve(dw_transcripts_t *t, const dw_digest_t *cred, dw_digest_t *item);
+/* Just the identity digest of dw_transcripts_item. */
+int dw_transcripts_item_digest(dw_transcripts_t *t, const char *raw, size_t n, dw_digest_t *out);
+
+/* The identity a client item stands for at the chain position `link` (the
+ * link after the items before it): the recorded server item it echoes
+ * there, if any, else its own digest. */
+void dw_transcripts_resolve(dw_transcripts_t *t, const dw_digest_t *link, const dw_form_t *item,
+                            dw_digest_t *identity);
 
 typedef struct {
     size_t matched;               /* items covered by the record (0 if none) */
@@ -76,16 +87,13 @@ dw_response_rec_t *dw_transcripts_record(dw_transcripts_t *t, const dw_digest_t 
  * swept: the caller checks rec->conn_id on match. Returns 1 if dropped. */
 int dw_transcripts_forget(dw_transcripts_t *t, const dw_digest_t *end_link);
 
-/* Registers client_digest -> identity under cred. Returns 0, or -1 on no memory. */
-int dw_transcripts_alias(dw_transcripts_t *t, const dw_digest_t *cred,
-                         const dw_digest_t *client_digest, const dw_digest_t *identity);
-
-/* Canonicalises a server output item (as in response.output_item.done or
- * response.completed), registers its projection and item_reference aliases
- * under cred, and sets *identity to its digest for chaining. Returns 0, or
- * -1 (cannot be canonicalised, no memory). */
-int dw_transcripts_output_item(dw_transcripts_t *t, const dw_digest_t *cred,
-                               const char *raw, size_t n, dw_digest_t *identity);
+/* Chains a response's output items (raw JSON, as in response.completed)
+ * after *link, registering each item's echo alias at its position (and its
+ * item_reference alias when `stored`: references resolve only to items the
+ * upstream keeps). *link ends after the last item. Returns 0, or -1 (an
+ * item cannot be canonicalised, no memory; *link is then meaningless). */
+int dw_transcripts_output_chain(dw_transcripts_t *t, dw_digest_t *link, const dw_span_t *items, size_t n,
+                                int stored);
 
 typedef struct {
     size_t responses, items_cached, aliases;

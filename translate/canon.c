@@ -1,52 +1,150 @@
 /*
- * Canonical item digests: parse with jansson, erase the cosmetic
- * differences real clients introduce, dump sorted and compact straight into
- * SHA-256. Only items never seen before come here; the proxy caches the
- * result by the item's raw bytes.
+ * Canonical item forms: parse with jansson, erase the cosmetic differences
+ * real clients introduce, then dump each field once, sorted and compact,
+ * straight into SHA-256: the required fields into the core digest, each
+ * optional field into its own. Only items never seen before come here; the
+ * state layer caches the result by the item's raw bytes.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
 #include "translate/canon.h"
 
-static const char item_domain[] = "dw-item-v1"; /* hashed with its NUL */
+/* domains, hashed with their NUL */
+static const char item_domain[] = "dw-item-v2";
+static const char core_domain[] = "dw-core-v2";
+static const char field_domain[] = "dw-field-v2";
 
 #define PARSE_FLAGS (JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
 #define CANON_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII | JSON_ENCODE_ANY)
 
-static int hash_chunk(const char *buf, size_t n, void *ud)
+/* ---- the schema: what an echo must keep --------------------------------- */
+
+typedef struct {
+    const char *type;
+    const char *const *required; /* NULL-terminated; "type" is always required */
+} item_schema_t;
+
+#define REQ(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+/* Required fields of each input item type (openai-python ResponseInputItemParam and the params it
+ * unions; for "message" the least any of its three variants requires), plus the payloads the schema
+ * marks optional only because they have alternatives or may be pending. */
+static const item_schema_t schemas[] = {
+    {"message", REQ("role", "content")},
+    {"reasoning", REQ("id", "summary")},
+    {"function_call", REQ("call_id", "name", "arguments")},
+    {"function_call_output", REQ("call_id", "output")},
+    {"custom_tool_call", REQ("call_id", "name", "input")},
+    {"custom_tool_call_output", REQ("call_id", "output")},
+    {"computer_call", REQ("id", "call_id", "pending_safety_checks", "status", "action", "actions")},
+    {"computer_call_output", REQ("call_id", "output")},
+    {"web_search_call", REQ("id", "action", "status")},
+    {"file_search_call", REQ("id", "queries", "status", "results")},
+    {"code_interpreter_call", REQ("id", "code", "container_id", "outputs", "status")},
+    {"image_generation_call", REQ("id", "result", "status")},
+    {"local_shell_call", REQ("id", "call_id", "action", "status")},
+    {"local_shell_call_output", REQ("id", "output")},
+    {"shell_call", REQ("call_id", "action")},
+    {"shell_call_output", REQ("call_id", "output")},
+    {"apply_patch_call", REQ("call_id", "operation", "status")},
+    {"apply_patch_call_output", REQ("call_id", "status", "output")},
+    {"mcp_list_tools", REQ("id", "server_label", "tools", "error")},
+    {"mcp_approval_request", REQ("id", "server_label", "name", "arguments")},
+    {"mcp_approval_response", REQ("approval_request_id", "approve", "reason")},
+    {"mcp_call", REQ("id", "server_label", "name", "arguments", "output", "error")},
+    {"tool_search_call", REQ("arguments")},
+    {"tool_search_output", REQ("tools")},
+    {"additional_tools", REQ("role", "tools")},
+    {"compaction", REQ("encrypted_content")},
+    {"compaction_trigger", REQ("type")},
+    {"item_reference", REQ("id")},
+    {"program", REQ("id", "call_id", "code", "fingerprint")},
+    {"program_output", REQ("id", "call_id", "result", "status")},
+};
+
+static int is_type(const char *type, const char *name)
 {
-    dw_digest_update(ud, buf, n);
+    return type != NULL && strcmp(type, name) == 0;
+}
+
+static int in_list(const char *const *list, const char *key)
+{
+    for (; *list != NULL; list++)
+        if (strcmp(*list, key) == 0)
+            return 1;
     return 0;
 }
 
-static int digest_json(const json_t *j, dw_digest_t *out)
+/* 1 if an echo must carry the field whenever the server's item has it. */
+static int is_required(const char *type, const char *key)
 {
-    dw_digest_ctx_t c;
-    dw_digest_init(&c);
-    dw_digest_update(&c, item_domain, sizeof item_domain);
-    if (json_dump_callback(j, hash_chunk, &c, CANON_FLAGS) != 0)
-        return -1;
-    dw_digest_final(&c, out);
-    return 0;
+    if (strcmp(key, "type") == 0)
+        return 1;
+    for (size_t i = 0; i < sizeof schemas / sizeof *schemas; i++)
+        if (is_type(type, schemas[i].type))
+            return in_list(schemas[i].required, key);
+    return strcmp(key, "id") != 0 && strcmp(key, "status") != 0; /* a type this table does not know */
 }
+
+/* ---- normalisation ------------------------------------------------------- */
 
 static const char *str_member(const json_t *o, const char *key)
 {
     return json_string_value(json_object_get(o, key)); /* NULL unless a string */
 }
 
-/* The item's type, with rule 2: "role" and no "type" means a message. */
-static const char *effective_type(const json_t *item)
+/* Free-form JSON, where null is a value like any other (rule 2). */
+static int is_opaque_key(const char *key)
 {
-    if (json_object_get(item, "type") == NULL && json_object_get(item, "role") != NULL)
-        return "message";
-    return str_member(item, "type");
+    static const char *const opaque[] = {"parameters", "input_schema", "schema", "arguments", NULL};
+    return in_list(opaque, key);
 }
 
-static int is_type(const char *type, const char *name)
+/* The integer a real spells (rule 1), or NULL to keep it. New reference. */
+static json_t *integral(const json_t *v)
 {
-    return type != NULL && strcmp(type, name) == 0;
+    if (!json_is_real(v))
+        return NULL;
+    double d = json_real_value(v);
+    if (d != floor(d) || fabs(d) >= 9007199254740992.0)
+        return NULL;
+    return json_integer((json_int_t)d);
+}
+
+/* Rules 1 and 2, in place, at every level below v. Returns 0 or -1 (no memory). */
+static int normalise_tree(json_t *v, int opaque)
+{
+    if (json_is_object(v)) {
+        const char *key;
+        json_t *m;
+        void *tmp;
+        json_object_foreach_safe(v, tmp, key, m) {
+            json_t *num = integral(m);
+            if (num != NULL) {
+                if (json_object_set_new(v, key, num) != 0)
+                    return -1;
+            } else if (json_is_null(m) && !opaque) {
+                json_object_del(v, key);
+            } else if (normalise_tree(m, opaque || is_opaque_key(key)) != 0) {
+                return -1;
+            }
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e) {
+            json_t *num = integral(e);
+            if (num != NULL) {
+                if (json_array_set_new(v, i, num) != 0)
+                    return -1;
+            } else if (normalise_tree(e, opaque) != 0) {
+                return -1;
+            }
+        }
+    }
+    return 0;
 }
 
 static int is_call(const char *type)
@@ -54,8 +152,23 @@ static int is_call(const char *type)
     return is_type(type, "function_call") || is_type(type, "custom_tool_call");
 }
 
-/* Removes the client-side parse results (rules 5 and 6) that must neither
- * count nor go upstream. Returns 1 if anything was removed. */
+/* A member that is there and not null (rule 2). */
+static int has(const json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    return v != NULL && !json_is_null(v);
+}
+
+/* The item's type, with rule 3, before normalisation. */
+static const char *effective_type(const json_t *item)
+{
+    if (!has(item, "type") && has(item, "role"))
+        return "message";
+    return str_member(item, "type");
+}
+
+/* Removes the client-side parse results (rule 5) that must neither count
+ * nor go upstream. Returns 1 if anything was removed. */
 static int drop_parsed(json_t *item, const char *type)
 {
     int dropped = 0;
@@ -77,24 +190,21 @@ static void drop_if_empty_array(json_t *o, const char *key)
         json_object_del(o, key);
 }
 
-/* Rules 2-6 on an item object (key order is rule 1, done by the dump).
- * Returns 1 if parsed/parsed_arguments were dropped, -1 on no memory. */
+/* Rules 1-5 on an item object. Returns 1 if parsed/parsed_arguments were
+ * dropped, 0 if not, -1 on no memory. */
 static int normalise(json_t *item)
 {
-    if (json_object_get(item, "type") == NULL && json_object_get(item, "role") != NULL &&
-        json_object_set_new(item, "type", json_string("message")) != 0)
+    int stripped = drop_parsed(item, effective_type(item));
+    if (normalise_tree(item, 0) != 0)
         return -1;
+    if (json_object_get(item, "type") == NULL) {
+        const char *type = json_object_get(item, "role") != NULL                              ? "message"
+                           : json_object_size(item) == 1 && json_object_get(item, "id") != NULL ? "item_reference"
+                                                                                                 : NULL;
+        if (type != NULL && json_object_set_new(item, "type", json_string(type)) != 0)
+            return -1;
+    }
     const char *type = str_member(item, "type");
-    int stripped = drop_parsed(item, type);
-
-    json_object_del(item, "status");
-    if (is_type(type, "message") || is_call(type) || is_type(type, "function_call_output") ||
-        is_type(type, "custom_tool_call_output"))
-        json_object_del(item, "id");
-
-    if (is_type(type, "reasoning") && json_is_null(json_object_get(item, "content")))
-        json_object_del(item, "content");
-
     if (is_type(type, "message")) {
         json_t *content = json_object_get(item, "content");
         if (json_is_string(content)) {
@@ -114,48 +224,85 @@ static int normalise(json_t *item)
     return stripped;
 }
 
-/* Known fields per type, NULL-terminated; NULL for unprojected types. */
-static const char *const *known_fields(const char *type)
-{
-    static const char *const message[] = {"type", "id", "status", "role", "content", "phase", NULL};
-    static const char *const reasoning[] = {"type", "id", "summary", "content", "encrypted_content", "status", NULL};
-    static const char *const function_call[] = {"type", "id", "status", "call_id", "name", "arguments", "namespace", NULL};
-    static const char *const custom_tool_call[] = {"type", "id", "status", "call_id", "name", "input", "namespace", NULL};
+/* ---- digests ------------------------------------------------------------- */
 
-    if (is_type(type, "message"))
-        return message;
-    if (is_type(type, "reasoning"))
-        return reasoning;
-    if (is_type(type, "function_call"))
-        return function_call;
-    if (is_type(type, "custom_tool_call"))
-        return custom_tool_call;
-    return NULL;
+static int hash_chunk(const char *buf, size_t n, void *ud)
+{
+    dw_digest_update(ud, buf, n);
+    return 0;
 }
 
-/* Digest of the known-field projection of a normalised item. Normalising
- * and projecting commute (each rule looks only at kept fields), so the
- * projection is taken from the normalised item. */
-static int projection_digest(const json_t *item, const dw_digest_t *full, dw_digest_t *out)
+static int dump_into(dw_digest_ctx_t *c, const json_t *j)
 {
-    const char *const *keep = known_fields(str_member(item, "type"));
-    *out = *full;
-    if (keep == NULL)
-        return 0;
-    json_t *proj = json_object();
-    if (proj == NULL)
+    return json_dump_callback(j, hash_chunk, c, CANON_FLAGS);
+}
+
+static int core_of(const json_t *j, dw_digest_t *out)
+{
+    dw_digest_ctx_t c;
+    dw_digest_init(&c);
+    dw_digest_update(&c, core_domain, sizeof core_domain);
+    if (dump_into(&c, j) != 0)
         return -1;
-    for (; *keep != NULL; keep++) {
-        json_t *v = json_object_get(item, *keep);
-        if (v != NULL && json_object_set(proj, *keep, v) != 0) {
-            json_decref(proj);
-            return -1;
-        }
+    dw_digest_final(&c, out);
+    return 0;
+}
+
+static int cmp_digest(const void *a, const void *b)
+{
+    return memcmp(a, b, sizeof(dw_digest_t));
+}
+
+/* identity = H(domain, core, sorted field digests) */
+static void identity_of(dw_form_t *f, dw_digest_t *fields, size_t n)
+{
+    qsort(fields, n, sizeof *fields, cmp_digest);
+    dw_digest_ctx_t c;
+    dw_digest_init(&c);
+    dw_digest_update(&c, item_domain, sizeof item_domain);
+    dw_digest_update(&c, f->core.b, sizeof f->core.b);
+    for (size_t i = 0; i < n; i++)
+        dw_digest_update(&c, fields[i].b, sizeof fields[i].b);
+    dw_digest_final(&c, &f->digest);
+    if (n > DW_CANON_OPT_MAX) {
+        f->opt_overflow = 1;
+        return;
     }
-    int rc = 0;
-    if (json_object_size(proj) != json_object_size(item))
-        rc = digest_json(proj, out);
-    json_decref(proj);
+    f->n_opt = (uint8_t)n;
+    for (size_t i = 0; i < n; i++)
+        memcpy(f->opt[i], fields[i].b, DW_CANON_OPT_LEN);
+}
+
+/* Splits a normalised item into its core and its optional fields. */
+static int form_of_object(const json_t *item, dw_form_t *f)
+{
+    const char *type = str_member(item, "type");
+    json_t *core = json_object();
+    dw_digest_t *fields = malloc((json_object_size(item) + 1) * sizeof *fields);
+    size_t n = 0;
+    int rc = core != NULL && fields != NULL ? 0 : -1;
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)item, key, v) {
+        if (rc != 0)
+            break;
+        if (is_required(type, key)) {
+            rc = json_object_set(core, key, v);
+            continue;
+        }
+        dw_digest_ctx_t c;
+        dw_digest_init(&c);
+        dw_digest_update(&c, field_domain, sizeof field_domain);
+        dw_digest_update(&c, key, strlen(key) + 1);
+        if ((rc = dump_into(&c, v)) == 0)
+            dw_digest_final(&c, &fields[n++]);
+    }
+    if (rc == 0)
+        rc = core_of(core, &f->core);
+    if (rc == 0)
+        identity_of(f, fields, n);
+    json_decref(core);
+    free(fields);
     return rc;
 }
 
@@ -167,22 +314,28 @@ int dw_canon_item(const char *raw, size_t n, dw_canon_t *out)
         return -1;
 
     int rc = 0;
+    dw_form_t *f = &out->form;
     if (json_is_object(item)) {
+        int stripped = normalise(item);
+        f->strip = stripped == 1;
+        f->is_reference = is_type(str_member(item, "type"), "item_reference");
         json_t *id = json_object_get(item, "id");
-        out->is_reference = is_type(str_member(item, "type"), "item_reference");
         /* An id with U+0000 cannot be a C string; it is simply not exposed. */
-        if (json_is_string(id) && strlen(json_string_value(id)) == json_string_length(id) &&
-            (out->id = strdup(json_string_value(id))) == NULL)
+        if (stripped < 0 ||
+            (json_is_string(id) && strlen(json_string_value(id)) == json_string_length(id) &&
+             (out->id = strdup(json_string_value(id))) == NULL) ||
+            form_of_object(item, f) != 0)
             rc = -1;
-        int stripped = rc == 0 ? normalise(item) : -1;
-        out->strip = stripped == 1;
-        if (stripped < 0 || digest_json(item, &out->digest) != 0 ||
-            projection_digest(item, &out->digest, &out->proj_digest) != 0)
-            rc = -1;
-    } else if (digest_json(item, &out->digest) == 0) {
-        out->proj_digest = out->digest;
     } else {
-        rc = -1;
+        json_t *num = integral(item);
+        if (num != NULL) {
+            json_decref(item);
+            item = num;
+        }
+        if (normalise_tree(item, 0) != 0 || core_of(item, &f->core) != 0)
+            rc = -1;
+        else
+            identity_of(f, NULL, 0);
     }
     json_decref(item);
     if (rc != 0)
@@ -196,11 +349,27 @@ void dw_canon_clear(dw_canon_t *c)
     memset(c, 0, sizeof *c);
 }
 
-void dw_canon_ref_digest(const char *id, dw_digest_t *out)
+int dw_canon_within(const dw_form_t *c, const dw_form_t *s)
+{
+    if (dw_digest_eq(&c->digest, &s->digest))
+        return 1;
+    if (!dw_digest_eq(&c->core, &s->core) || c->opt_overflow)
+        return 0;
+    for (size_t i = 0; i < c->n_opt; i++) {
+        size_t j = 0;
+        while (j < s->n_opt && memcmp(c->opt[i], s->opt[j], DW_CANON_OPT_LEN) != 0)
+            j++;
+        if (j == s->n_opt)
+            return 0; /* a field s lacks, or holds with another value (or s's list overflowed) */
+    }
+    return 1;
+}
+
+void dw_canon_ref_core(const char *id, dw_digest_t *out)
 {
     json_t *ref = json_pack("{s:s,s:s}", "type", "item_reference", "id", id);
     /* Only an id that is not UTF-8 fails here; no item has the zero digest. */
-    if (ref == NULL || digest_json(ref, out) != 0)
+    if (ref == NULL || core_of(ref, out) != 0)
         memset(out, 0, sizeof *out);
     json_decref(ref);
 }

@@ -1,17 +1,23 @@
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
 #include <criterion/criterion.h>
 #include "translate/canon.h"
 #include "state/chain.h"
 #include "tests/unit/fixture.h"
 
-static dw_digest_t digest_of(const char *item)
+static dw_form_t form_of(const char *item)
 {
     dw_canon_t c;
     cr_assert_eq(dw_canon_item(item, strlen(item), &c), 0, "cannot canonicalise %s", item);
-    dw_digest_t d = c.digest;
+    dw_form_t f = c.form;
     dw_canon_clear(&c);
-    return d;
+    return f;
+}
+
+static dw_digest_t digest_of(const char *item)
+{
+    return form_of(item).digest;
 }
 
 static void assert_same(const char *a, const char *b)
@@ -24,6 +30,13 @@ static void assert_differs(const char *a, const char *b)
 {
     dw_digest_t x = digest_of(a), y = digest_of(b);
     cr_assert(!dw_digest_eq(&x, &y), "semantic difference kept the digest:\n  %s\n  %s", a, b);
+}
+
+/* The client's item c stands for the server's item s (an echo that may leave out optional fields). */
+static int echoes(const char *s, const char *c)
+{
+    dw_form_t fs = form_of(s), fc = form_of(c);
+    return dw_canon_within(&fc, &fs);
 }
 
 /* ---- cosmetic differences: the digest must not change ------------------ */
@@ -42,20 +55,19 @@ Test(canon_cosmetic, role_without_type_is_a_message)
                 "{\"type\":\"message\",\"role\":\"user\",\"content\":[{\"type\":\"input_text\",\"text\":\"hi\"}]}");
 }
 
-Test(canon_cosmetic, status_and_client_ids)
+Test(canon_cosmetic, omitted_server_fields_echo_but_count)
 {
-    assert_same("{\"type\":\"message\",\"id\":\"msg_1\",\"status\":\"completed\",\"role\":\"assistant\",\"content\":[]}",
-                "{\"type\":\"message\",\"role\":\"assistant\",\"content\":[]}");
-    assert_same("{\"type\":\"function_call\",\"id\":\"fc_1\",\"status\":\"completed\",\"call_id\":\"c\",\"name\":\"f\",\"arguments\":\"{}\"}",
-                "{\"type\":\"function_call\",\"call_id\":\"c\",\"name\":\"f\",\"arguments\":\"{}\"}");
-    assert_same("{\"type\":\"function_call_output\",\"id\":\"fco_1\",\"call_id\":\"c\",\"output\":\"x\"}",
-                "{\"type\":\"function_call_output\",\"call_id\":\"c\",\"output\":\"x\"}");
-    assert_same("{\"type\":\"custom_tool_call\",\"id\":\"ctc_1\",\"status\":\"completed\",\"call_id\":\"c\",\"name\":\"exec\",\"input\":\"x\"}",
-                "{\"type\":\"custom_tool_call\",\"call_id\":\"c\",\"name\":\"exec\",\"input\":\"x\"}");
-    assert_same("{\"type\":\"custom_tool_call_output\",\"id\":\"ctco_1\",\"call_id\":\"c\",\"output\":[]}",
-                "{\"type\":\"custom_tool_call_output\",\"call_id\":\"c\",\"output\":[]}");
-    assert_same("{\"type\":\"reasoning\",\"id\":\"rs_1\",\"status\":\"completed\",\"summary\":[]}",
-                "{\"type\":\"reasoning\",\"id\":\"rs_1\",\"summary\":[]}");
+    const char *s = "{\"type\":\"message\",\"id\":\"msg_1\",\"status\":\"completed\",\"role\":\"assistant\",\"content\":[]}";
+    cr_assert(echoes(s, "{\"type\":\"message\",\"role\":\"assistant\",\"content\":[]}"));
+    cr_assert(echoes(s, "{\"role\":\"assistant\",\"content\":[],\"id\":\"msg_1\"}"));
+    cr_assert(echoes(s, s));
+    /* as items of their own, id and status are part of what the item is */
+    assert_differs(s, "{\"type\":\"message\",\"role\":\"assistant\",\"content\":[]}");
+    cr_assert(!echoes(s, "{\"role\":\"assistant\",\"content\":[],\"id\":\"msg_2\"}"));
+    cr_assert(!echoes(s, "{\"role\":\"assistant\",\"content\":[],\"status\":\"incomplete\"}"));
+    cr_assert(!echoes(s, "{\"role\":\"assistant\",\"content\":[],\"x_client\":1}"));
+    cr_assert(!echoes(s, "{\"role\":\"assistant\"}"), "content is required");
+    cr_assert(!echoes("{\"role\":\"assistant\",\"content\":[]}", s), "a client never adds fields");
 }
 
 Test(canon_cosmetic, reasoning_content_null)
@@ -94,10 +106,10 @@ Test(canon_cosmetic, parsed_arguments_and_strip)
 
     dw_canon_t c;
     cr_assert_eq(dw_canon_item(with, strlen(with), &c), 0);
-    cr_assert(c.strip);
+    cr_assert(c.form.strip);
     dw_canon_clear(&c);
     cr_assert_eq(dw_canon_item(without, strlen(without), &c), 0);
-    cr_assert(!c.strip);
+    cr_assert(!c.form.strip);
     dw_canon_clear(&c);
 
     char *out;
@@ -109,7 +121,7 @@ Test(canon_cosmetic, parsed_arguments_and_strip)
 
     const char *msg = "{\"type\":\"message\",\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"\xc3\xa9\",\"parsed\":null}]}";
     cr_assert_eq(dw_canon_item(msg, strlen(msg), &c), 0);
-    cr_assert(c.strip);
+    cr_assert(c.form.strip);
     dw_canon_clear(&c);
     cr_assert_eq(dw_canon_strip(msg, strlen(msg), &out, &outn), 0);
     cr_assert_str_eq(out, "{\"type\":\"message\",\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"\xc3\xa9\"}]}");
@@ -172,7 +184,7 @@ Test(canon_semantic, chain_order_drop_insert)
     const char *a = "{\"role\":\"user\",\"content\":\"run it\"}";
     const char *b = "{\"type\":\"function_call\",\"call_id\":\"c1\",\"name\":\"f\",\"arguments\":\"{}\"}";
     const char *c = "{\"type\":\"function_call_output\",\"call_id\":\"c1\",\"output\":\"ok\"}";
-    const char *b_echo = "{\"arguments\":\"{}\",\"name\":\"f\",\"call_id\":\"c1\",\"status\":\"completed\",\"type\":\"function_call\"}";
+    const char *b_echo = "{\"arguments\":\"{}\",\"name\":\"f\",\"call_id\":\"c1\",\"namespace\":null,\"type\":\"function_call\"}";
     const char *base[] = {a, b, c}, *echo[] = {a, b_echo, c}, *swapped[] = {a, c, b}, *dropped[] = {a, c},
                *inserted[] = {a, b, a, c};
     dw_digest_t l0, l;
@@ -187,36 +199,53 @@ Test(canon_semantic, chain_order_drop_insert)
     cr_assert(!dw_digest_eq(&l0, &l));
 }
 
-Test(canon, ids_references_projection_and_failures)
+Test(canon, ids_references_and_failures)
 {
     dw_canon_t c;
     const char *ref = "{\"id\":\"msg_9\",\"type\":\"item_reference\"}";
     cr_assert_eq(dw_canon_item(ref, strlen(ref), &c), 0);
-    cr_assert(c.is_reference);
+    cr_assert(c.form.is_reference);
     cr_assert_str_eq(c.id, "msg_9");
     dw_digest_t r;
-    dw_canon_ref_digest("msg_9", &r);
-    cr_assert(dw_digest_eq(&r, &c.digest));
+    dw_canon_ref_core("msg_9", &r);
+    cr_assert(dw_digest_eq(&r, &c.form.core));
     dw_canon_clear(&c);
+    assert_same(ref, "{\"id\":\"msg_9\"}");             /* ItemReference.type is optional */
+    assert_same(ref, "{\"id\":\"msg_9\",\"type\":null}");
+    assert_differs(ref, "{\"id\":\"msg_9\",\"x\":1}");
 
     const char *s = "{\"type\":\"message\",\"id\":\"msg_1\",\"role\":\"assistant\",\"content\":[],\"x_probe\":\"p\"}";
     cr_assert_eq(dw_canon_item(s, strlen(s), &c), 0);
     cr_assert_str_eq(c.id, "msg_1");
-    cr_assert(!c.is_reference);
-    dw_digest_t echo = digest_of("{\"role\":\"assistant\",\"content\":[]}");
-    cr_assert(dw_digest_eq(&c.proj_digest, &echo));
-    cr_assert(!dw_digest_eq(&c.digest, &echo));
-    dw_canon_clear(&c);
-
-    const char *known = "{\"type\":\"message\",\"role\":\"assistant\",\"content\":[]}";
-    cr_assert_eq(dw_canon_item(known, strlen(known), &c), 0);
-    cr_assert(dw_digest_eq(&c.proj_digest, &c.digest));
-    cr_assert_null(c.id);
+    cr_assert(!c.form.is_reference);
+    cr_assert_eq(c.form.n_opt, 2);
+    dw_form_t echo = form_of("{\"role\":\"assistant\",\"content\":[]}");
+    cr_assert(dw_digest_eq(&c.form.core, &echo.core));
+    cr_assert(!dw_digest_eq(&c.form.digest, &echo.digest));
+    cr_assert(dw_canon_within(&echo, &c.form));
     dw_canon_clear(&c);
 
     cr_assert_eq(dw_canon_item("{\"a\":", 5, &c), -1);
     cr_assert_eq(dw_canon_item("{\"a\":1,\"a\":2}", 13, &c), -1, "duplicate keys cannot be diffed");
     cr_assert_eq(dw_canon_item("[123456789012345678901234567890]", 32, &c), -1);
+}
+
+Test(canon, optional_field_overflow_is_never_guessed)
+{
+    char s[1024] = "{\"role\":\"assistant\",\"content\":[]", c[1024];
+    for (int i = 0; i < DW_CANON_OPT_MAX + 1; i++)
+        sprintf(s + strlen(s), ",\"x%d\":%d", i, i);
+    strcpy(c, s);
+    strcat(s, "}");
+    strcat(c, ",\"x0\":0}");
+    dw_form_t fs = form_of(s);
+    cr_assert(fs.opt_overflow);
+    dw_form_t bare = form_of("{\"role\":\"assistant\",\"content\":[]}");
+    cr_assert(dw_canon_within(&bare, &fs), "nothing optional to check");
+    dw_form_t one = form_of("{\"role\":\"assistant\",\"content\":[],\"x0\":0}");
+    cr_assert(!dw_canon_within(&one, &fs), "cannot be shown, so no");
+    dw_form_t same = form_of(s);
+    cr_assert(dw_canon_within(&same, &fs));
 }
 
 /* ---- real client echoes ------------------------------------------------- */
@@ -281,37 +310,33 @@ struct echo_counts {
 static void check_echo(const char *dir, dw_span_t s, dw_span_t c, struct echo_counts *k)
 {
     dw_canon_t cs = canon_span(s), cc = canon_span(c);
-    int client_drops_unknown = !has(dir, "openai-node");
     int mismatched = type_is(s, "message") && has(dir, "mismatch") && !has(dir, "openai-node");
 
-    if (cc.is_reference) {
+    if (cc.form.is_reference) {
         dw_digest_t r;
         cr_assert_not_null(cs.id);
-        dw_canon_ref_digest(cs.id, &r);
-        cr_assert(dw_digest_eq(&r, &cc.digest), "%s: reference does not name the item", dir);
+        dw_canon_ref_core(cs.id, &r);
+        cr_assert(dw_digest_eq(&r, &cc.form.core), "%s: reference does not name the item", dir);
+        cr_assert_eq(cc.form.n_opt, 0);
         k->referenced++;
     } else if (mismatched) {
-        cr_assert(!dw_digest_eq(&cs.digest, &cc.digest) && !dw_digest_eq(&cs.proj_digest, &cc.digest),
-                  "%s: a different text must not match: %.*s", dir, (int)c.n, c.p);
+        cr_assert(!dw_canon_within(&cc.form, &cs.form), "%s: a different text must not match: %.*s", dir, (int)c.n, c.p);
         k->mismatched++;
-    } else if (has(dir, "extra-fields") && client_drops_unknown) {
-        cr_assert(dw_digest_eq(&cs.proj_digest, &cc.digest), "%s: echo without x_probe must equal the projection:\n%.*s\n%.*s",
-                  dir, (int)s.n, s.p, (int)c.n, c.p);
-        cr_assert(!dw_digest_eq(&cs.digest, &cc.digest), "%s: x_probe must count in the full digest", dir);
-        k->projected++;
-    } else {
-        cr_assert(dw_digest_eq(&cs.digest, &cc.digest), "%s: cosmetic echo changed the digest:\n%.*s\n%.*s", dir,
-                  (int)s.n, s.p, (int)c.n, c.p);
+    } else if (dw_digest_eq(&cs.form.digest, &cc.form.digest)) {
         k->equal++;
+    } else {
+        cr_assert(dw_canon_within(&cc.form, &cs.form), "%s: echo is not the server's item with fields left out:\n%.*s\n%.*s",
+                  dir, (int)s.n, s.p, (int)c.n, c.p);
+        k->projected++;
     }
-    if (cc.strip) {
+    if (cc.form.strip) {
         char *out;
         size_t outn;
         cr_assert_eq(dw_canon_strip(c.p, c.n, &out, &outn), 0);
         cr_assert(!has(out, "\"parsed"), "%s: strip left %s", dir, out);
         dw_canon_t st = canon_span((dw_span_t){out, outn});
-        cr_assert(dw_digest_eq(&st.digest, &cc.digest));
-        cr_assert(!st.strip);
+        cr_assert(dw_digest_eq(&st.form.digest, &cc.form.digest));
+        cr_assert(!st.form.strip);
         dw_canon_clear(&st);
         free(out);
         k->stripped++;
@@ -336,7 +361,7 @@ Test(canon_fixtures, every_echo_of_every_client)
             cr_assert_geq(in2.n, in.n + out.n);
             for (size_t i = 0; i < in.n; i++) {
                 dw_canon_t a = canon_span(in.v[i]), b = canon_span(in2.v[i]);
-                cr_assert(dw_digest_eq(&a.digest, &b.digest), "%s turn %d: history item %zu changed", dir, t + 1, i);
+                cr_assert(dw_digest_eq(&a.form.digest, &b.form.digest), "%s turn %d: history item %zu changed", dir, t + 1, i);
                 dw_canon_clear(&a);
                 dw_canon_clear(&b);
             }
@@ -357,8 +382,9 @@ Test(canon_fixtures, every_echo_of_every_client)
     cr_assert_gt(total.stripped, 0);
 }
 
-/* The named cases from the issue, one fixture pair each. */
-static void pair(const char *dir, int t, size_t out_idx, const char *expect_type, int use_proj)
+/* The named cases from the issue, one fixture pair each: the echo equals
+ * the server's item (exact) or is it with optional fields left out. */
+static void pair(const char *dir, int t, size_t out_idx, const char *expect_type, int exact)
 {
     char *req, *resp, *next;
     dw_spans_t in = {0}, out = {0}, in2 = {0};
@@ -368,8 +394,9 @@ static void pair(const char *dir, int t, size_t out_idx, const char *expect_type
     dw_span_t s = out.v[out_idx], c = in2.v[in.n + out_idx];
     cr_assert(type_is(s, expect_type), "%s: output %zu is not a %s", dir, out_idx, expect_type);
     dw_canon_t cs = canon_span(s), cc = canon_span(c);
-    cr_assert(dw_digest_eq(use_proj ? &cs.proj_digest : &cs.digest, &cc.digest), "%s: %.*s\nvs\n%.*s", dir, (int)s.n,
-              s.p, (int)c.n, c.p);
+    cr_assert(dw_canon_within(&cc.form, &cs.form), "%s: %.*s\nvs\n%.*s", dir, (int)s.n, s.p, (int)c.n, c.p);
+    cr_assert_eq(dw_digest_eq(&cs.form.digest, &cc.form.digest), exact, "%s: %.*s\nvs\n%.*s", dir, (int)s.n, s.p,
+                 (int)c.n, c.p);
     dw_canon_clear(&cs);
     dw_canon_clear(&cc);
     dw_spans_free(&in);
@@ -382,12 +409,312 @@ static void pair(const char *dir, int t, size_t out_idx, const char *expect_type
 
 Test(canon_fixtures, named_pairs)
 {
-    pair("codex-0.169.0-gpt-5.5-http", 1, 0, "reasoning", 0);          /* content:null, key order */
-    pair("codex-0.169.0-gpt-5.5-http", 2, 1, "message", 0);            /* key order */
+    pair("codex-0.169.0-gpt-5.5-http", 1, 0, "reasoning", 1);          /* content:null, key order */
+    pair("codex-0.169.0-gpt-5.5-http", 2, 1, "message", 1);            /* key order */
     pair("ai-sdk-6.0.326-generateText-store-false", 2, 1, "message", 0); /* no type/status/annotations/logprobs */
-    pair("ai-sdk-6.0.326-generateText-store-false", 1, 1, "function_call", 0); /* no id/status */
-    pair("openai-node-7.57.0-stream-helper", 1, 1, "function_call", 0); /* parsed_arguments */
-    pair("openai-node-7.57.0-stream-helper", 2, 1, "message", 0);       /* parsed */
-    pair("codex-0.169.0-gpt-5.5-http-extra-fields", 1, 0, "reasoning", 1);
-    pair("codex-0.169.0-default-model-http-extra-fields", 1, 1, "custom_tool_call", 1);
+    pair("ai-sdk-6.0.326-generateText-store-default", 1, 1, "function_call", 0); /* no id/status */
+    pair("openai-node-7.57.0-stream-helper", 1, 1, "function_call", 1); /* parsed_arguments */
+    pair("openai-node-7.57.0-stream-helper", 2, 1, "message", 1);       /* parsed */
+    pair("codex-0.169.0-gpt-5.5-http-extra-fields", 1, 0, "reasoning", 0); /* x_probe left out */
+    pair("codex-0.169.0-default-model-http-extra-fields", 1, 1, "custom_tool_call", 0);
+}
+
+/* ---- every item type: cosmetic differences match, changed values never -- */
+
+typedef struct {
+    const char *item;      /* a server output item (or a client item) with its fields set */
+    const char *omissible; /* comma-separated fields an echo may leave out ("type": rule 3 restores it) */
+} sample_t;
+
+/* One of each input item type (openai-python ResponseInputItemParam), fields as the API sets them. */
+static const sample_t samples[] = {
+    {"{\"type\":\"message\",\"id\":\"msg_1\",\"status\":\"completed\",\"role\":\"assistant\",\"phase\":\"final_answer\","
+     "\"content\":[{\"type\":\"output_text\",\"text\":\"caf\xc3\xa9 /x\",\"annotations\":[{\"type\":\"url_citation\",\"url\":\"u\"}]}],"
+     "\"x_probe\":\"unknown-field\"}",
+     "type,id,status,phase,x_probe"},
+    {"{\"type\":\"message\",\"id\":\"msg_u\",\"role\":\"user\",\"content\":[{\"type\":\"input_text\",\"text\":\"hi\"}]}", "type,id"},
+    {"{\"type\":\"reasoning\",\"id\":\"rs_1\",\"summary\":[{\"type\":\"summary_text\",\"text\":\"plan\"}],"
+     "\"content\":[{\"type\":\"reasoning_text\",\"text\":\"think\"}],\"encrypted_content\":\"gAAAA\",\"status\":\"completed\"}",
+     "content,encrypted_content,status"},
+    {"{\"type\":\"function_call\",\"id\":\"fc_1\",\"call_id\":\"call_1\",\"name\":\"f\",\"namespace\":\"ns\","
+     "\"arguments\":\"{\\\"a\\\":1}\",\"status\":\"completed\",\"caller\":{\"type\":\"direct\"}}",
+     "id,namespace,status,caller"},
+    {"{\"type\":\"function_call_output\",\"id\":\"fco_1\",\"call_id\":\"call_1\",\"output\":\"ok\",\"status\":\"completed\"}",
+     "id,status"},
+    {"{\"type\":\"function_call_output\",\"call_id\":\"call_1\",\"output\":[{\"type\":\"input_text\",\"text\":\"ok\"}]}", ""},
+    {"{\"type\":\"custom_tool_call\",\"id\":\"ctc_1\",\"call_id\":\"call_2\",\"name\":\"exec\",\"namespace\":\"ns\","
+     "\"input\":\"ls\",\"status\":\"completed\"}",
+     "id,namespace,status"},
+    {"{\"type\":\"custom_tool_call_output\",\"id\":\"ctco_1\",\"call_id\":\"call_2\",\"output\":\"a\\nb\"}", "id"},
+    {"{\"type\":\"apply_patch_call\",\"id\":\"apc_1\",\"call_id\":\"call_3\",\"status\":\"completed\","
+     "\"operation\":{\"type\":\"update_file\",\"path\":\"a.c\",\"diff\":\"@@ -1 +1 @@\"}}",
+     "id"},
+    {"{\"type\":\"apply_patch_call_output\",\"id\":\"apco_1\",\"call_id\":\"call_3\",\"status\":\"failed\",\"output\":\"conflict\"}",
+     "id"},
+    {"{\"type\":\"shell_call\",\"id\":\"sh_1\",\"call_id\":\"call_4\",\"status\":\"completed\",\"environment\":{\"type\":\"local\"},"
+     "\"action\":{\"commands\":[\"ls\"],\"timeout_ms\":1000,\"max_output_length\":100}}",
+     "id,status,environment"},
+    {"{\"type\":\"shell_call_output\",\"id\":\"sho_1\",\"call_id\":\"call_4\",\"status\":\"completed\",\"max_output_length\":100,"
+     "\"output\":[{\"stdout\":\"x\",\"stderr\":\"\",\"outcome\":{\"type\":\"exit\",\"exit_code\":0}}]}",
+     "id,status,max_output_length"},
+    {"{\"type\":\"local_shell_call\",\"id\":\"lsh_1\",\"call_id\":\"call_5\",\"status\":\"completed\","
+     "\"action\":{\"type\":\"exec\",\"command\":[\"ls\"],\"env\":{\"A\":\"1\"}}}",
+     ""},
+    {"{\"type\":\"local_shell_call_output\",\"id\":\"lsh_1\",\"output\":\"x\",\"status\":\"completed\"}", "status"},
+    {"{\"type\":\"computer_call\",\"id\":\"cu_1\",\"call_id\":\"call_6\",\"status\":\"completed\",\"pending_safety_checks\":[],"
+     "\"action\":{\"type\":\"click\",\"button\":\"left\",\"x\":1,\"y\":2}}",
+     ""},
+    {"{\"type\":\"computer_call_output\",\"id\":\"cuo_1\",\"call_id\":\"call_6\",\"status\":\"completed\","
+     "\"output\":{\"type\":\"computer_screenshot\",\"image_url\":\"data:image/png;base64,AAAA\"},\"acknowledged_safety_checks\":[{\"id\":\"sc\"}]}",
+     "id,status,acknowledged_safety_checks"},
+    {"{\"type\":\"web_search_call\",\"id\":\"ws_1\",\"status\":\"completed\","
+     "\"action\":{\"type\":\"search\",\"query\":\"q\",\"sources\":[{\"type\":\"url\",\"url\":\"https://e.com\"}]}}",
+     ""},
+    {"{\"type\":\"file_search_call\",\"id\":\"fs_1\",\"status\":\"completed\",\"queries\":[\"q\"],"
+     "\"results\":[{\"file_id\":\"f\",\"filename\":\"a\",\"score\":0.5,\"text\":\"t\"}]}",
+     ""},
+    {"{\"type\":\"code_interpreter_call\",\"id\":\"ci_1\",\"status\":\"completed\",\"code\":\"print(1)\",\"container_id\":\"cntr_1\","
+     "\"outputs\":[{\"type\":\"logs\",\"logs\":\"1\"}]}",
+     ""},
+    {"{\"type\":\"image_generation_call\",\"id\":\"ig_1\",\"status\":\"completed\",\"result\":\"aGk=\"}", ""},
+    {"{\"type\":\"mcp_list_tools\",\"id\":\"mcpl_1\",\"server_label\":\"s\","
+     "\"tools\":[{\"name\":\"t\",\"input_schema\":{\"type\":\"object\",\"default\":null}}]}",
+     ""},
+    {"{\"type\":\"mcp_approval_request\",\"id\":\"mcpr_1\",\"server_label\":\"s\",\"name\":\"t\",\"arguments\":\"{}\"}", ""},
+    {"{\"type\":\"mcp_approval_response\",\"id\":\"mcpa_1\",\"approval_request_id\":\"mcpr_1\",\"approve\":true,\"reason\":\"ok\"}", "id"},
+    {"{\"type\":\"mcp_call\",\"id\":\"mcp_1\",\"server_label\":\"s\",\"name\":\"t\",\"arguments\":\"{}\",\"output\":\"r\","
+     "\"status\":\"completed\",\"approval_request_id\":\"mcpr_1\"}",
+     "status,approval_request_id"},
+    {"{\"type\":\"tool_search_call\",\"id\":\"tsc_1\",\"call_id\":\"call_7\",\"arguments\":{\"q\":\"x\",\"n\":null},"
+     "\"execution\":\"server\",\"status\":\"completed\"}",
+     "id,call_id,execution,status"},
+    {"{\"type\":\"tool_search_output\",\"id\":\"tso_1\",\"call_id\":\"call_7\",\"status\":\"completed\","
+     "\"tools\":[{\"type\":\"function\",\"name\":\"f\",\"parameters\":{\"type\":\"object\"}}]}",
+     "id,call_id,status"},
+    {"{\"type\":\"additional_tools\",\"id\":\"at_1\",\"role\":\"developer\","
+     "\"tools\":[{\"type\":\"function\",\"name\":\"f\",\"strict\":true,\"parameters\":{\"type\":\"object\",\"default\":null}}]}",
+     "id"},
+    {"{\"type\":\"compaction\",\"id\":\"cmp_1\",\"encrypted_content\":\"gAAAA\"}", "id"},
+    {"{\"type\":\"compaction_trigger\"}", ""},
+    {"{\"type\":\"item_reference\",\"id\":\"rs_1\"}", "type"},
+    {"{\"type\":\"program\",\"id\":\"prg_1\",\"call_id\":\"call_8\",\"code\":\"x\",\"fingerprint\":\"fp\"}", ""},
+    {"{\"type\":\"program_output\",\"id\":\"prgo_1\",\"call_id\":\"call_8\",\"result\":\"r\",\"status\":\"completed\"}", ""},
+    {"{\"type\":\"future_item\",\"id\":\"fi_1\",\"status\":\"completed\",\"payload\":{\"a\":[1,2]}}", "id,status"},
+};
+
+static char *dump(const json_t *j, size_t flags)
+{
+    char *s = json_dumps(j, flags | JSON_ENCODE_ANY);
+    cr_assert_not_null(s);
+    return s;
+}
+
+static char *dump_reversed(const json_t *item)
+{
+    json_t *r = json_object();
+    const char *keys[64];
+    size_t n = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)item, key, v) keys[n++] = key;
+    while (n-- > 0)
+        json_object_set(r, keys[n], json_object_get(item, keys[n]));
+    char *s = dump(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(r);
+    return s;
+}
+
+/* A different value of the same JSON kind: the change a client might make. */
+static json_t *changed(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_STRING: {
+        char *s = malloc(json_string_length(v) + 2);
+        memcpy(s, json_string_value(v), json_string_length(v));
+        strcpy(s + json_string_length(v), "~");
+        json_t *r = json_stringn(s, json_string_length(v) + 1);
+        free(s);
+        return r;
+    }
+    case JSON_INTEGER:
+        return json_integer(json_integer_value(v) + 1);
+    case JSON_REAL:
+        return json_real(json_real_value(v) + 0.25);
+    case JSON_TRUE:
+        return json_false();
+    case JSON_FALSE:
+        return json_true();
+    case JSON_ARRAY: {
+        json_t *r = json_deep_copy(v);
+        json_array_append_new(r, json_string("~"));
+        return r;
+    }
+    case JSON_OBJECT: {
+        json_t *r = json_deep_copy(v);
+        json_object_set_new(r, "zz_changed", json_integer(1));
+        return r;
+    }
+    default:
+        return json_string("~");
+    }
+}
+
+/* The first string leaf inside v (depth first) changed in place, in a copy. NULL if none. */
+static json_t *changed_deep(const json_t *v)
+{
+    json_t *copy = json_deep_copy(v), *stack[64];
+    size_t n = 0;
+    stack[n++] = copy;
+    while (n > 0) {
+        json_t *x = stack[--n];
+        if (json_is_object(x)) {
+            const char *key;
+            json_t *m;
+            json_object_foreach(x, key, m) {
+                if (json_is_string(m)) {
+                    json_object_set_new(x, key, changed(m));
+                    return copy;
+                }
+                if (n < 64)
+                    stack[n++] = m;
+            }
+        } else if (json_is_array(x)) {
+            size_t i;
+            json_t *m;
+            json_array_foreach(x, i, m) {
+                if (json_is_string(m)) {
+                    json_array_set_new(x, i, changed(m));
+                    return copy;
+                }
+                if (n < 64)
+                    stack[n++] = m;
+            }
+        }
+    }
+    json_decref(copy);
+    return NULL;
+}
+
+static int listed(const char *list, const char *key)
+{
+    size_t k = strlen(key);
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n == k && memcmp(p, key, k) == 0)
+            return 1;
+        p += n + (e != NULL);
+    }
+    return 0;
+}
+
+static void check_sample(const sample_t *smp)
+{
+    json_t *item = json_loads(smp->item, 0, NULL);
+    cr_assert_not_null(item, "bad sample %s", smp->item);
+    char *orig = dump(item, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    const char *type = json_string_value(json_object_get(item, "type"));
+
+    /* cosmetic: key order, escapes, whitespace, nulls for absent optional fields */
+    char *rev = dump_reversed(item), *ascii = dump(item, JSON_ENSURE_ASCII | JSON_INDENT(2)), *sorted = dump(item, JSON_SORT_KEYS);
+    assert_same(orig, rev);
+    assert_same(orig, ascii);
+    assert_same(orig, sorted);
+    json_t *nulls = json_deep_copy(item);
+    static const char *const maybe_null[] = {"namespace", "encrypted_content", "phase", "caller", "x_null", "error"};
+    for (size_t i = 0; i < sizeof maybe_null / sizeof *maybe_null; i++)
+        if (json_object_get(nulls, maybe_null[i]) == NULL)
+            json_object_set_new(nulls, maybe_null[i], json_null());
+    char *with_nulls = dump(nulls, JSON_COMPACT);
+    assert_same(orig, with_nulls);
+    cr_assert(echoes(orig, with_nulls));
+
+    const char *key;
+    json_t *v;
+    json_object_foreach(item, key, v) {
+        /* leaving a field out: an echo exactly when the field is optional, never the same item */
+        json_t *less = json_deep_copy(item);
+        json_object_del(less, key);
+        char *s = dump(less, JSON_COMPACT);
+        if (strcmp(key, "type") != 0 || !listed(smp->omissible, "type")) /* else rule 3 restores it */
+            assert_differs(orig, s);
+        cr_assert_eq(echoes(orig, s), listed(smp->omissible, key), "%s: leaving out %s: %s", type, key, s);
+        free(s);
+        json_decref(less);
+
+        /* a changed value, at the top and deep inside: never an echo, never the same */
+        json_t *alt[2] = {changed(v), changed_deep(v)};
+        for (int k = 0; k < 2; k++) {
+            if (alt[k] == NULL)
+                continue;
+            json_t *mod = json_deep_copy(item);
+            json_object_set_new(mod, key, alt[k]);
+            char *m = dump(mod, JSON_COMPACT);
+            assert_differs(orig, m);
+            cr_assert(!echoes(orig, m), "%s: %s changed but echoes: %s", type, key, m);
+            free(m);
+            json_decref(mod);
+        }
+    }
+    /* a field the server did not set */
+    json_t *more = json_deep_copy(item);
+    json_object_set_new(more, "zz_client", json_string("x"));
+    char *m = dump(more, JSON_COMPACT);
+    assert_differs(orig, m);
+    cr_assert(!echoes(orig, m));
+    free(m);
+    json_decref(more);
+
+    free(orig);
+    free(rev);
+    free(ascii);
+    free(sorted);
+    free(with_nulls);
+    json_decref(nulls);
+    json_decref(item);
+}
+
+Test(canon_types, every_item_type)
+{
+    for (size_t i = 0; i < sizeof samples / sizeof *samples; i++)
+        check_sample(&samples[i]);
+}
+
+Test(canon_cosmetic, model_dump_nulls_numbers_and_escapes)
+{
+    /* pydantic model_dump: unset optional fields as null, at every level */
+    assert_same("{\"type\":\"function_call\",\"call_id\":\"c\",\"name\":\"f\",\"arguments\":\"{}\"}",
+                "{\"type\":\"function_call\",\"call_id\":\"c\",\"name\":\"f\",\"arguments\":\"{}\",\"namespace\":null,\"id\":null,\"status\":null}");
+    assert_same("{\"type\":\"reasoning\",\"id\":\"rs\",\"summary\":[]}",
+                "{\"type\":\"reasoning\",\"id\":\"rs\",\"summary\":[],\"encrypted_content\":null,\"content\":null,\"status\":null}");
+    assert_same("{\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"hi\"}]}",
+                "{\"role\":\"assistant\",\"phase\":null,\"content\":[{\"type\":\"output_text\",\"text\":\"hi\",\"annotations\":null,\"logprobs\":null}]}");
+    /* free-form JSON keeps its nulls: a schema default of null is not an absent default */
+    assert_differs("{\"type\":\"additional_tools\",\"role\":\"developer\",\"tools\":[{\"type\":\"function\",\"name\":\"f\",\"parameters\":{\"default\":null}}]}",
+                   "{\"type\":\"additional_tools\",\"role\":\"developer\",\"tools\":[{\"type\":\"function\",\"name\":\"f\",\"parameters\":{}}]}");
+    assert_same("{\"type\":\"additional_tools\",\"role\":\"developer\",\"tools\":[{\"type\":\"function\",\"name\":\"f\",\"parameters\":{},\"strict\":null}]}",
+                "{\"type\":\"additional_tools\",\"role\":\"developer\",\"tools\":[{\"type\":\"function\",\"name\":\"f\",\"parameters\":{}}]}");
+    /* number spelling, same value */
+    assert_same("{\"type\":\"x\",\"v\":[1,2.5,100]}", "{\"type\":\"x\",\"v\":[1.0,25e-1,1e2]}");
+    assert_same("{\"type\":\"x\",\"v\":0}", "{\"type\":\"x\",\"v\":-0.0}");
+    assert_differs("{\"type\":\"x\",\"v\":1}", "{\"type\":\"x\",\"v\":1.5}");
+    assert_differs("{\"type\":\"x\",\"v\":1}", "{\"type\":\"x\",\"v\":\"1\"}");
+    /* string escapes */
+    assert_same("{\"role\":\"user\",\"content\":\"caf\xc3\xa9 a/b\"}", "{\"role\":\"user\",\"content\":\"caf\\u00e9 a\\/b\"}");
+    assert_differs("{\"role\":\"user\",\"content\":\"a\"}", "{\"role\":\"user\",\"content\":\"a \"}");
+    /* null is not the empty string, nor an empty array in free-form places */
+    assert_differs("{\"role\":\"user\",\"content\":\"\"}", "{\"role\":\"user\",\"content\":null}");
+}
+
+Test(canon_cosmetic, parse_results_of_an_untyped_message_with_type_null)
+{
+    const char *dumped = "{\"type\":null,\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"hi\",\"parsed\":{\"a\":1}}]}";
+    assert_same(dumped, "{\"role\":\"assistant\",\"content\":\"hi\"}");
+    dw_form_t f = form_of(dumped);
+    cr_assert(f.strip);
+    char *out;
+    size_t outn;
+    cr_assert_eq(dw_canon_strip(dumped, strlen(dumped), &out, &outn), 0);
+    cr_assert_null(strstr(out, "parsed"), "%s", out);
+    free(out);
 }

@@ -16,19 +16,26 @@ static dw_digest_t cred_of(const char *key)
     return d;
 }
 
-/* What the proxy does with a request: item digests, aliases, chain links. */
+/* What the proxy does with a request: item forms, resolved at their position, chain links. */
 static void chain_request(dw_transcripts_t *t, const dw_digest_t *cred, const dw_spans_t *items, dw_digest_t *links)
 {
     dw_digest_t link;
     dw_chain_seed(&link, cred);
     cr_assert_leq(items->n, MAX_ITEMS);
     for (size_t i = 0; i < items->n; i++) {
+        dw_form_t f;
         dw_digest_t d;
-        cr_assert_eq(dw_transcripts_item_digest(t, items->v[i].p, items->v[i].n, &d, NULL), 0);
-        dw_transcripts_resolve(t, cred, &d);
+        cr_assert_eq(dw_transcripts_item(t, items->v[i].p, items->v[i].n, &f), 0);
+        dw_transcripts_resolve(t, &link, &f, &d);
         dw_chain_next(&link, &d);
         links[i] = link;
     }
+}
+
+static int stored(const char *resp)
+{
+    dw_span_t v;
+    return dw_json_object_get((dw_span_t){resp, strlen(resp)}, "store", &v) && dw_json_is_true(v);
 }
 
 /* What the proxy does with a completed response: chain its output items
@@ -44,11 +51,7 @@ static size_t record_response(dw_transcripts_t *t, const dw_digest_t *cred, cons
         link = links[n - 1];
     else
         dw_chain_seed(&link, cred);
-    for (size_t j = 0; j < out.n; j++) {
-        dw_digest_t identity;
-        cr_assert_eq(dw_transcripts_output_item(t, cred, out.v[j].p, out.v[j].n, &identity), 0);
-        dw_chain_next(&link, &identity);
-    }
+    cr_assert_eq(dw_transcripts_output_chain(t, &link, out.v, out.n, stored(resp)), 0);
     strcpy(id_out, fx_response_id(resp));
     cr_assert_not_null(dw_transcripts_record(t, &link, id_out, 7, 0));
     size_t total = n + out.n;
@@ -279,16 +282,24 @@ Test(transcripts, other_credentials_never_match)
     two_turns(&s, dir, "key-a");
     n = turn3_items(dir, raw);
     cr_assert_eq(match_raw(&s, &s.cred, raw, n), s.rec_len[2]);
-    dw_digest_t d, before;
-    int strip;
+    /* the reference resolves at its place in key-a's chain, never in key-b's */
     size_t ref = s.rec_len[1] - 2; /* turn 1's reasoning, echoed as a reference */
     cr_assert(strstr(raw[ref], "item_reference") != NULL);
-    cr_assert_eq(dw_transcripts_item_digest(s.t, raw[ref], strlen(raw[ref]), &d, &strip), 0);
-    before = d;
-    dw_transcripts_resolve(s.t, &other, &d);
-    cr_assert(dw_digest_eq(&d, &before));
-    dw_transcripts_resolve(s.t, &s.cred, &d);
-    cr_assert(!dw_digest_eq(&d, &before));
+    dw_spans_t head = {0};
+    head.v = calloc(ref, sizeof *head.v);
+    head.n = head.cap = ref;
+    for (size_t i = 0; i < ref; i++)
+        head.v[i] = (dw_span_t){raw[i], strlen(raw[i])};
+    dw_digest_t own[MAX_ITEMS], theirs[MAX_ITEMS], d;
+    chain_request(s.t, &s.cred, &head, own);
+    chain_request(s.t, &other, &head, theirs);
+    dw_spans_free(&head);
+    dw_form_t f;
+    cr_assert_eq(dw_transcripts_item(s.t, raw[ref], strlen(raw[ref]), &f), 0);
+    dw_transcripts_resolve(s.t, &theirs[ref - 1], &f, &d);
+    cr_assert(dw_digest_eq(&d, &f.digest));
+    dw_transcripts_resolve(s.t, &own[ref - 1], &f, &d);
+    cr_assert(!dw_digest_eq(&d, &f.digest));
     free_items(raw, n);
     dw_transcripts_free(s.t);
 }
@@ -385,13 +396,116 @@ Test(transcripts, records_forget_retry_and_bounds)
     cr_assert_not_null(dw_transcripts_record(t, &links[0], long_id, 1, 0));
 
     dw_digest_t d;
-    int strip = 0;
-    cr_assert_eq(dw_transcripts_item_digest(t, "{\"a\":", 5, &d, &strip), -1);
+    dw_form_t f;
+    cr_assert_eq(dw_transcripts_item_digest(t, "{\"a\":", 5, &d), -1);
     const char *helper = "{\"type\":\"function_call\",\"call_id\":\"c\",\"name\":\"f\",\"arguments\":\"{}\",\"parsed_arguments\":{}}";
     for (int i = 0; i < 2; i++) { /* the second time from the raw cache */
-        cr_assert_eq(dw_transcripts_item_digest(t, helper, strlen(helper), &d, &strip), 0);
-        cr_assert_eq(strip, 1);
+        cr_assert_eq(dw_transcripts_item(t, helper, strlen(helper), &f), 0);
+        cr_assert_eq(f.strip, 1);
     }
+    cr_assert_eq(dw_transcripts_item_digest(t, helper, strlen(helper), &d), 0);
+    cr_assert(dw_digest_eq(&d, &f.digest));
     dw_transcripts_free(t);
     cr_assert_null(dw_transcripts_new(0, 1, 1));
+}
+
+/* ---- echoes resolve at their place, references only to stored items ---- */
+
+/* Chains raw items (a client's request) and returns the link after each. */
+static void chain_raw(dw_transcripts_t *t, const dw_digest_t *cred, const char *const *raw, size_t n, dw_digest_t *links)
+{
+    dw_spans_t items = {0};
+    items.v = calloc(n, sizeof *items.v);
+    items.n = items.cap = n;
+    for (size_t i = 0; i < n; i++)
+        items.v[i] = (dw_span_t){raw[i], strlen(raw[i])};
+    chain_request(t, cred, &items, links);
+    dw_spans_free(&items);
+}
+
+/* Records a response to `input` whose output is `output`; returns the end link. */
+static dw_digest_t respond(dw_transcripts_t *t, const dw_digest_t *cred, const char *const *input, size_t n_in,
+                           const char *const *output, size_t n_out, int stored, const char *id)
+{
+    dw_digest_t links[MAX_ITEMS], link;
+    chain_raw(t, cred, input, n_in, links);
+    link = links[n_in - 1];
+    dw_span_t out[MAX_ITEMS];
+    for (size_t i = 0; i < n_out; i++)
+        out[i] = (dw_span_t){output[i], strlen(output[i])};
+    cr_assert_eq(dw_transcripts_output_chain(t, &link, out, n_out, stored), 0);
+    cr_assert_not_null(dw_transcripts_record(t, &link, id, 1, stored));
+    return link;
+}
+
+static size_t matched(dw_transcripts_t *t, const dw_digest_t *cred, const char *const *raw, size_t n)
+{
+    dw_digest_t links[MAX_ITEMS];
+    dw_match_t m;
+    chain_raw(t, cred, raw, n, links);
+    dw_transcripts_match(t, links, n, &m);
+    return m.matched;
+}
+
+#define USER "{\"role\":\"user\",\"content\":\"hi\"}"
+#define MSG "{\"type\":\"message\",\"id\":\"msg_1\",\"status\":\"completed\",\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"ok\",\"annotations\":[]}]}"
+#define NEXT "{\"role\":\"user\",\"content\":\"more\"}"
+
+Test(transcripts_echoes, omitted_fields_resolve_changed_ones_never)
+{
+    dw_transcripts_t *t = dw_transcripts_new(64, 64, 64);
+    dw_digest_t cred = cred_of("k");
+    const char *in[] = {USER}, *out[] = {MSG};
+    respond(t, &cred, in, 1, out, 1, 0, "resp_1");
+
+    const char *exact[] = {USER, MSG, NEXT};
+    cr_assert_eq(matched(t, &cred, exact, 3), 2);
+    const char *bare[] = {USER, "{\"role\":\"assistant\",\"content\":\"ok\"}", NEXT};
+    cr_assert_eq(matched(t, &cred, bare, 3), 2, "id, status, type and the empty annotations left out");
+    const char *nulls[] = {USER, "{\"role\":\"assistant\",\"content\":\"ok\",\"id\":\"msg_1\",\"phase\":null,\"status\":null}", NEXT};
+    cr_assert_eq(matched(t, &cred, nulls, 3), 2);
+    const char *status[] = {USER, "{\"role\":\"assistant\",\"content\":\"ok\",\"status\":\"incomplete\"}", NEXT};
+    cr_assert_eq(matched(t, &cred, status, 3), 0, "a changed status is a different item");
+    const char *id[] = {USER, "{\"role\":\"assistant\",\"content\":\"ok\",\"id\":\"msg_2\"}", NEXT};
+    cr_assert_eq(matched(t, &cred, id, 3), 0);
+    const char *added[] = {USER, "{\"role\":\"assistant\",\"content\":\"ok\",\"phase\":\"commentary\"}", NEXT};
+    cr_assert_eq(matched(t, &cred, added, 3), 0, "a field the server did not set");
+    const char *moved[] = {NEXT, "{\"role\":\"assistant\",\"content\":\"ok\"}"};
+    dw_digest_t links[2];
+    chain_raw(t, &cred, moved, 2, links); /* only where the server put it */
+    dw_match_t m;
+    cr_assert_eq(dw_transcripts_match(t, links, 2, &m), 0);
+    dw_transcripts_free(t);
+}
+
+Test(transcripts_echoes, the_same_text_twice_resolves_at_each_place)
+{
+    dw_transcripts_t *t = dw_transcripts_new(64, 64, 64);
+    dw_digest_t cred = cred_of("k");
+    const char *in1[] = {USER}, *out1[] = {MSG};
+    respond(t, &cred, in1, 1, out1, 1, 0, "resp_1");
+    const char *msg2 = "{\"type\":\"message\",\"id\":\"msg_2\",\"status\":\"completed\",\"role\":\"assistant\",\"content\":\"ok\"}";
+    const char *in2[] = {USER, "{\"role\":\"assistant\",\"content\":\"ok\"}", NEXT}, *out2[] = {msg2};
+    respond(t, &cred, in2, 3, out2, 1, 0, "resp_2");
+    const char *in3[] = {USER, "{\"role\":\"assistant\",\"content\":\"ok\"}", NEXT, "{\"role\":\"assistant\",\"content\":\"ok\"}",
+                         NEXT};
+    cr_assert_eq(matched(t, &cred, in3, 5), 4);
+    dw_transcripts_free(t);
+}
+
+Test(transcripts_echoes, references_resolve_only_to_stored_items)
+{
+    const char *in[] = {USER}, *out[] = {MSG};
+    const char *ref[] = {USER, "{\"type\":\"item_reference\",\"id\":\"msg_1\"}", NEXT};
+    const char *bare_ref[] = {USER, "{\"id\":\"msg_1\"}", NEXT};
+    const char *other_ref[] = {USER, "{\"type\":\"item_reference\",\"id\":\"msg_9\"}", NEXT};
+    for (int stored = 0; stored <= 1; stored++) {
+        dw_transcripts_t *t = dw_transcripts_new(64, 64, 64);
+        dw_digest_t cred = cred_of("k");
+        respond(t, &cred, in, 1, out, 1, stored, "resp_1");
+        cr_assert_eq(matched(t, &cred, ref, 3), stored ? 2 : 0, "store=%d", stored);
+        cr_assert_eq(matched(t, &cred, bare_ref, 3), stored ? 2 : 0, "store=%d", stored);
+        cr_assert_eq(matched(t, &cred, other_ref, 3), 0);
+        dw_transcripts_free(t);
+    }
 }
