@@ -21,6 +21,7 @@ struct dwm_http {
 	char *body;
 	size_t len, cap;
 	int too_big;
+	size_t decoded_len;
 	/* the answer */
 	int status;
 	int sse;
@@ -118,15 +119,36 @@ static void answer(struct dwm_http *h, int status, json_t *body)
 	lws_callback_on_writable(h->wsi);
 }
 
+/* undo Content-Encoding in place: 0, or the status to refuse the body with */
+static int decode(struct dwm_http *h, const char *enc)
+{
+	char *out;
+	size_t out_len;
+	int r;
+
+	if (!enc || h->too_big)
+		return h->too_big ? 413 : 0;
+	r = dwm_decode_body(enc, h->body ? h->body : "", h->len, dwm_cfg.max_body, &out, &out_len);
+	if (r)
+		return r == -2 ? 413 : 400;
+	free(h->body);
+	h->body = out;
+	h->decoded_len = out_len;
+	return 0;
+}
+
 static void respond(struct dwm_http *h)
 {
 	struct dwm_turn *t = &h->turn;
+	const char *enc = json_string_value(json_object_get(h->headers, "content-encoding"));
 	json_error_t err;
-	int delay = 0;
+	int delay = 0, refused;
 
+	h->decoded_len = h->len;
+	refused = decode(h, enc);
 	t->transport = DWM_HTTP;
-	t->bytes = h->len;
-	t->req = json_loadb(h->body ? h->body : "", h->len, 0, &err);
+	t->bytes = h->decoded_len;
+	t->req = refused ? NULL : json_loadb(h->body ? h->body : "", h->decoded_len, 0, &err);
 	t->fault = h->fault;
 	dwm_fault_control_take_request(&t->fault);
 	if (h->bad_fault || dwm_fault_from_metadata(t->req, &t->fault) < 0) {
@@ -138,23 +160,33 @@ static void respond(struct dwm_http *h)
 	}
 	t->fault.set &= ~(unsigned)DWM_F_REFUSE_UPGRADE;
 	t->log_entry = dwm_log_request(DWM_HTTP, 0, h->len, t->req, json_incref(h->headers), &t->fault);
+	json_object_set_new(t->log_entry, "content_encoding", enc ? json_string(enc) : json_null());
+	json_object_set_new(t->log_entry, "decoded_bytes", json_integer((json_int_t)h->decoded_len));
 	dwm_model_opts_for(t->req, &t->model);
 	if (t->fault.set & DWM_F_FIRST_DELAY)
 		delay = t->fault.first_event_delay_ms;
 	h->slow_ms = (t->fault.set & DWM_F_SLOW) ? t->fault.slow_ms : 0;
 	h->close_after = (t->fault.set & DWM_F_CLOSE_AFTER) ? t->fault.close_after_events : -1;
-	if (h->too_big) {
+	if (refused == 413) {
 		dwm_turn_fail(t, 413, "invalid_request_error", "request_too_large", NULL,
-			      "Request body exceeds %zu bytes.", dwm_cfg.max_message);
+			      "Request body exceeds %zu bytes.", dwm_cfg.max_body);
 		h->status = 413;
 		h->msgs = json_pack("[o]", dwm_error_http(t->error));
-	} else if (dwm_turn_run(t)) {
+	} else if (refused) {
+		dwm_turn_fail(t, 400, "invalid_request_error", NULL, NULL,
+			      "We could not decode the body of your request (Content-Encoding: %s).", enc);
+		h->status = 400;
+		h->msgs = json_pack("[o]", dwm_error_http(t->error));
+	} else if (dwm_turn_run(t) || (t->midstream && !json_is_true(json_object_get(t->req, "stream")))) {
 		h->status = t->status;
 		h->msgs = json_pack("[o]", dwm_error_http(t->error));
 	} else if (json_is_true(json_object_get(t->req, "stream"))) {
 		h->status = 200;
 		h->sse = 1;
 		h->msgs = json_incref(t->events);
+		/* after the first byte the HTTP API can only say it in the stream: the flat error event */
+		if (t->midstream)
+			json_array_append_new(h->msgs, dwm_error_sse(t));
 	} else {
 		h->status = 200;
 		h->msgs = json_pack("[O]", t->response);
@@ -215,7 +247,7 @@ static int body_done(struct dwm_http *h)
 
 static int body_piece(struct dwm_http *h, const char *in, size_t len)
 {
-	if (h->too_big || h->len + len > dwm_cfg.max_message) {
+	if (h->too_big || h->len + len > dwm_cfg.max_body) {
 		h->too_big = 1;
 		return 0;
 	}
@@ -238,7 +270,9 @@ static int body_piece(struct dwm_http *h, const char *in, size_t len)
 static int send_headers(struct dwm_http *h)
 {
 	unsigned char buf[LWS_PRE + 2048], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
-	char *rid = dwm_id_hex("req_", 32);
+	json_t *eh = h->status != 200 ? h->turn.error_headers : NULL, *v;
+	const char *rid_err = json_string_value(json_object_get(eh, "x-request-id")), *k;
+	char *rid = rid_err ? strdup(rid_err) : dwm_id_hex("req_", 32);
 	int bad;
 
 	bad = lws_add_http_header_status(h->wsi, (unsigned int)h->status, &p, end) ||
@@ -255,6 +289,18 @@ static int send_headers(struct dwm_http *h)
 	free(rid);
 	if (bad)
 		return -1;
+	/* an error's retry-after, x-ratelimit-*... as the service sends them */
+	json_object_foreach(eh, k, v) {
+		char name[96];
+
+		if (!strcmp(k, "x-request-id"))
+			continue;
+		snprintf(name, sizeof(name), "%s:", k);
+		if (lws_add_http_header_by_name(h->wsi, (const unsigned char *)name,
+						(const unsigned char *)json_string_value(v),
+						(int)strlen(json_string_value(v)), &p, end))
+			return -1;
+	}
 	if (h->sse) {
 		if (lws_add_http_header_by_token(h->wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING,
 						 (const unsigned char *)"chunked", 7, &p, end) ||

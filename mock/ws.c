@@ -248,6 +248,8 @@ static void start_next(struct dwm_conn *c)
 		c->msgs = json_pack("[o]", dwm_error_ws(t));
 	} else {
 		c->msgs = json_incref(t->events);
+		if (t->midstream)
+			json_array_append_new(c->msgs, dwm_error_ws(t));
 	}
 	job_free(j);
 	later(c, delay);
@@ -257,7 +259,9 @@ static void finish(struct dwm_conn *c)
 {
 	struct dwm_turn *t = &c->turn;
 
-	if (!c->is_error) {
+	if (t->error) {
+		evict(c);
+	} else {
 		dwm_turn_commit(t);
 		evict(c);
 		c->cache_id = strdup(json_string_value(json_object_get(t->response, "id")));
@@ -352,7 +356,8 @@ static void enqueue(struct dwm_conn *c, const char *msg, size_t len)
 
 static int receive(struct dwm_conn *c, const char *in, size_t len)
 {
-	if (!c->rx_too_big && c->rx_len + len <= dwm_cfg.max_message) {
+	/* the service refuses a message of 16 MiB or more (upstream-protocol.md section 2) */
+	if (!c->rx_too_big && c->rx_len + len < dwm_cfg.max_message) {
 		if (c->rx_len + len > c->rx_cap) {
 			size_t cap = c->rx_cap ? c->rx_cap : 65536;
 			char *b;

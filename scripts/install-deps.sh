@@ -5,10 +5,11 @@ set -euo pipefail
 pkgs=(
   build-essential pkg-config meson ninja-build
   libh2o-dev libwebsockets-dev libjansson-dev libuv1-dev libssl-dev libcriterion-dev
+  libzstd-dev zlib1g-dev libbrotli-dev
   ca-certificates curl openssl
 )
 # tests and benchmarks: real clients run on Node.js; curl speaks HTTP/2; gnuplot draws the plots
-pkgs_test=(nodejs npm gnuplot-nox wrk nghttp2-client valgrind systemd util-linux python3-yaml iproute2)
+pkgs_test=(nodejs npm gnuplot-nox wrk nghttp2-client valgrind systemd util-linux python3-yaml iproute2 zstd)
 
 missing=()
 for p in "${pkgs[@]}" ${DW_WITH_TEST_DEPS:+"${pkgs_test[@]}"}; do
