@@ -4,6 +4,7 @@
  * output for plain h1 responses (only with its compression), so the SSE body
  * is framed as chunked here, which keeps the connection reusable.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,11 @@ struct dwm_http {
 	int finishing;      /* last bytes are out: complete the transaction */
 	int abort;          /* close_after_events reached */
 	int waiting;        /* a delay timer is pending */
+	double resume_at;   /* when the wait ends (dwm_now() clock; INFINITY: never) */
+	int keepalive_due;  /* an SSE keepalive event is to be written */
+	int after_headers_ms; /* the first-event wait, when keepalives need the headers out first */
+	int stalled;        /* stall_after_events took effect */
+	int keepalives;     /* keepalive events sent (logged) */
 	int slow_ms;
 	int close_after;    /* -1: never */
 	struct dwm_turn turn;
@@ -53,22 +59,42 @@ static void http_free(struct dwm_http *h)
 	free(h);
 }
 
+static void wake(lws_sorted_usec_list_t *sul);
+
+/* the next timer: the end of the wait, or sooner for a keepalive when the stream is silent */
+static void tick(struct dwm_http *h)
+{
+	double wait = h->resume_at - dwm_now();
+
+	if (h->sse && h->headers_sent && dwm_cfg.sse_keepalive > 0 && !(wait < dwm_cfg.sse_keepalive))
+		wait = dwm_cfg.sse_keepalive;
+	if (wait == INFINITY)
+		return;
+	lws_sul_schedule(lws_get_context(h->wsi), 0, &h->sul, wake,
+			 wait > 0 ? (lws_usec_t)(wait * LWS_US_PER_SEC) : 1);
+}
+
 static void wake(lws_sorted_usec_list_t *sul)
 {
 	struct dwm_http *h = lws_container_of(sul, struct dwm_http, sul);
 
-	h->waiting = 0;
+	if (dwm_now() >= h->resume_at - 0.0005)
+		h->waiting = 0;
+	else
+		h->keepalive_due = 1;
 	lws_callback_on_writable(h->wsi);
 }
 
+/* write again after ms; ms < 0: never (a stall that lasts) */
 static void later(struct dwm_http *h, int ms)
 {
-	if (ms <= 0) {
+	if (!ms) {
 		lws_callback_on_writable(h->wsi);
 		return;
 	}
 	h->waiting = 1;
-	lws_sul_schedule(lws_get_context(h->wsi), 0, &h->sul, wake, (lws_usec_t)ms * LWS_US_PER_MS);
+	h->resume_at = ms < 0 ? INFINITY : dwm_now() + ms / 1000.0;
+	tick(h);
 }
 
 static int method_of(struct lws *wsi, char *method, size_t mlen, char **path)
@@ -165,6 +191,10 @@ static void respond(struct dwm_http *h)
 	dwm_model_opts_for(t->req, &t->model);
 	if (t->fault.set & DWM_F_FIRST_DELAY)
 		delay = t->fault.first_event_delay_ms;
+	if ((t->fault.set & DWM_F_STALL_AFTER) && !t->fault.stall_after_events) {
+		h->stalled = 1;
+		delay = (t->fault.set & DWM_F_STALL_MS) && t->fault.stall_ms ? t->fault.stall_ms : -1;
+	}
 	h->slow_ms = (t->fault.set & DWM_F_SLOW) ? t->fault.slow_ms : 0;
 	h->close_after = (t->fault.set & DWM_F_CLOSE_AFTER) ? t->fault.close_after_events : -1;
 	if (refused == 413) {
@@ -193,6 +223,11 @@ static void respond(struct dwm_http *h)
 		/* nothing streams, so the only cut possible is before the body */
 		if (h->close_after >= 0)
 			h->close_after = 0;
+	}
+	/* keepalives can only go out in a stream that has begun: headers first, then the wait */
+	if (h->sse && dwm_cfg.sse_keepalive > 0) {
+		h->after_headers_ms = delay;
+		delay = 0;
 	}
 	later(h, delay);
 }
@@ -369,6 +404,7 @@ static int next_out(struct dwm_http *h)
 
 static int complete(struct dwm_http *h)
 {
+	json_object_set_new(h->turn.log_entry, "keepalives", json_integer(h->keepalives));
 	if (h->status == 200)
 		dwm_turn_commit(&h->turn);
 	json_decref(h->msgs);
@@ -382,6 +418,18 @@ static int writeable(struct dwm_http *h)
 	size_t n;
 	int r, last;
 
+	if (h->keepalive_due && !h->abort) {
+		static const char ka[] = "2d\r\nevent: keepalive\ndata: {\"type\":\"keepalive\"}\n\n\r\n";
+		unsigned char buf[LWS_PRE + sizeof(ka)];
+
+		h->keepalive_due = 0;
+		memcpy(buf + LWS_PRE, ka, sizeof(ka) - 1);
+		if (lws_write(h->wsi, buf + LWS_PRE, sizeof(ka) - 1, LWS_WRITE_HTTP) != (int)sizeof(ka) - 1)
+			return -1;
+		h->keepalives++;
+		tick(h);
+		return 0;
+	}
 	if (!h->msgs || h->waiting)
 		return 0;
 	/* close_after_events: drop the connection once what was allowed is out */
@@ -395,7 +443,7 @@ static int writeable(struct dwm_http *h)
 		if (send_headers(h))
 			return -1;
 		h->abort = h->sse && h->close_after == 0;
-		lws_callback_on_writable(h->wsi);
+		later(h, h->after_headers_ms);
 		return 0;
 	}
 	if (!h->out || h->out_off == h->out_len) {
@@ -423,6 +471,12 @@ static int writeable(struct dwm_http *h)
 	if (h->close_after >= 0 && (int)h->sent >= h->close_after) {
 		h->abort = 1;
 		lws_callback_on_writable(h->wsi);
+		return 0;
+	}
+	if ((h->turn.fault.set & DWM_F_STALL_AFTER) && !h->stalled &&
+	    (int)h->sent >= h->turn.fault.stall_after_events) {
+		h->stalled = 1;
+		later(h, (h->turn.fault.set & DWM_F_STALL_MS) && h->turn.fault.stall_ms ? h->turn.fault.stall_ms : -1);
 		return 0;
 	}
 	later(h, h->slow_ms);

@@ -130,7 +130,8 @@ void dwm_script_reset(void);
 /* ---- reqlog.c: what tests read back through /__mock/log ---- */
 json_t *dwm_log_request(enum dwm_transport t, int conn, size_t bytes, const json_t *req,
 			json_t *headers, const struct dwm_fault *fault); /* new reference */
-void dwm_log_handshake(int conn, int status, json_t *headers);
+/* the upgrade's entry (new reference): the connection adds what happens to it later */
+json_t *dwm_log_handshake(int conn, int status, json_t *headers);
 json_t *dwm_log_get(void);
 json_t *dwm_handshakes_get(void);
 void dwm_log_reset(void);

@@ -57,12 +57,15 @@ json_t *dwm_log_request(enum dwm_transport t, int conn, size_t bytes, const json
 	return e;
 }
 
-void dwm_log_handshake(int conn, int status, json_t *headers)
+json_t *dwm_log_handshake(int conn, int status, json_t *headers)
 {
+	json_t *e = json_pack("{s:i, s:i, s:o}", "conn", conn, "status", status, "headers",
+			      headers ? headers : json_object());
+
 	if (!handshakes)
 		handshakes = json_array();
-	json_array_append_new(handshakes, json_pack("{s:i, s:i, s:o}", "conn", conn, "status", status,
-						    "headers", headers ? headers : json_object()));
+	json_array_append(handshakes, e);
+	return e;
 }
 
 json_t *dwm_log_get(void)

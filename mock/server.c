@@ -92,6 +92,7 @@ int dwm_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 		return dwm_ws_confirm_upgrade(wsi);
 	case LWS_CALLBACK_ESTABLISHED:
 	case LWS_CALLBACK_RECEIVE:
+	case LWS_CALLBACK_RECEIVE_PONG:
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 	case LWS_CALLBACK_CLOSED:
 		return dwm_ws_callback(wsi, reason, user, in, len);

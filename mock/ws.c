@@ -39,9 +39,15 @@ struct dwm_conn {
 	int slow_ms;
 	int close_when_sent;
 	int waiting;
+	int stalled;  /* stall_after_events already took effect for this response */
+	int black;    /* black_hole: never read or write again */
 	unsigned char *out;
 	size_t out_len, out_off;
 	lws_sorted_usec_list_t sul;
+	/* the server's keepalive pings */
+	lws_sorted_usec_list_t sul_ping, sul_pong;
+	int ping_due, pong_late;
+	json_t *hs; /* this connection's handshake log entry */
 	/* the one cached response */
 	char *cache_id;
 	json_t *cache_chain;
@@ -104,7 +110,7 @@ int dwm_ws_confirm_upgrade(struct lws *wsi)
 		status = dwm_cfg.fault.refuse_upgrade;
 	if (!status)
 		return 0;
-	dwm_log_handshake(upgrading_num, status, dwm_lws_headers(wsi));
+	json_decref(dwm_log_handshake(upgrading_num, status, dwm_lws_headers(wsi)));
 	n = snprintf(body, sizeof(body),
 		     "{\"error\":{\"message\":\"WebSocket upgrade refused (mock, status %d).\","
 		     "\"type\":\"invalid_request_error\",\"param\":null,\"code\":null}}",
@@ -132,14 +138,92 @@ static void wake(lws_sorted_usec_list_t *sul)
 	lws_callback_on_writable(c->wsi);
 }
 
+/* write again after ms; ms < 0: never (a stall that lasts) */
 static void later(struct dwm_conn *c, int ms)
 {
-	if (ms <= 0) {
+	if (ms < 0) {
+		c->waiting = 1;
+		return;
+	}
+	if (ms == 0) {
 		lws_callback_on_writable(c->wsi);
 		return;
 	}
 	c->waiting = 1;
 	lws_sul_schedule(lws_get_context(c->wsi), 0, &c->sul, wake, (lws_usec_t)ms * LWS_US_PER_MS);
+}
+
+/* close with a code and reason (the caller returns -1 from its callback), and log it */
+static int close_with(struct dwm_conn *c, enum lws_close_status code, const char *reason)
+{
+	lws_close_reason(c->wsi, code, (unsigned char *)reason, strlen(reason));
+	json_object_set_new(c->hs, "close", json_pack("{s:i, s:s}", "code", (int)code, "reason", reason));
+	return -1;
+}
+
+static void count(struct dwm_conn *c, const char *key)
+{
+	json_object_set_new(c->hs, key, json_integer(json_integer_value(json_object_get(c->hs, key)) + 1));
+}
+
+static void ping_now(lws_sorted_usec_list_t *sul)
+{
+	struct dwm_conn *c = lws_container_of(sul, struct dwm_conn, sul_ping);
+
+	c->ping_due = 1;
+	lws_callback_on_writable(c->wsi);
+}
+
+static void pong_missing(lws_sorted_usec_list_t *sul)
+{
+	struct dwm_conn *c = lws_container_of(sul, struct dwm_conn, sul_pong);
+
+	c->pong_late = 1;
+	lws_callback_on_writable(c->wsi);
+}
+
+/* the service pings and closes with 1011 when the pong is late (upstream-protocol.md section 2) */
+static void ping_later(struct dwm_conn *c)
+{
+	if (dwm_cfg.ws_ping_interval > 0 && !c->black)
+		lws_sul_schedule(lws_get_context(c->wsi), 0, &c->sul_ping, ping_now,
+				 (lws_usec_t)(dwm_cfg.ws_ping_interval * LWS_US_PER_SEC));
+}
+
+static void pong(struct dwm_conn *c)
+{
+	count(c, "pongs");
+	if (lws_dll2_is_detached(&c->sul_pong.list))
+		return;
+	lws_sul_cancel(&c->sul_pong);
+	ping_later(c);
+}
+
+static int send_ping(struct dwm_conn *c)
+{
+	unsigned char buf[LWS_PRE + 8];
+
+	c->ping_due = 0;
+	memcpy(buf + LWS_PRE, "dwm-ping", 8);
+	if (lws_write(c->wsi, buf + LWS_PRE, 8, LWS_WRITE_PING) < 8)
+		return -1;
+	count(c, "pings");
+	lws_sul_schedule(lws_get_context(c->wsi), 0, &c->sul_pong, pong_missing,
+			 (lws_usec_t)(dwm_cfg.ws_pong_timeout * LWS_US_PER_SEC));
+	if (c->busy && !c->waiting)
+		lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+/* a NAT that dropped the connection: nothing is read (so no pong) and nothing is sent, no FIN */
+static void go_black(struct dwm_conn *c)
+{
+	c->black = 1;
+	lws_sul_cancel(&c->sul);
+	lws_sul_cancel(&c->sul_ping);
+	lws_sul_cancel(&c->sul_pong);
+	lws_rx_flow_control(c->wsi, 0);
+	json_object_set_new(c->hs, "black_hole", json_true());
 }
 
 static void evict(struct dwm_conn *c)
@@ -163,6 +247,9 @@ static void conn_free(struct dwm_conn *c)
 	struct dwm_job *j;
 
 	lws_sul_cancel(&c->sul);
+	lws_sul_cancel(&c->sul_ping);
+	lws_sul_cancel(&c->sul_pong);
+	json_decref(c->hs);
 	while ((j = c->head)) {
 		c->head = j->next;
 		job_free(j);
@@ -196,7 +283,12 @@ static struct dwm_conn *established(struct lws *wsi)
 			dwm_fault_merge(&c->fault, &f);
 	}
 	c->fault.set &= ~(unsigned)DWM_F_REFUSE_UPGRADE;
-	dwm_log_handshake(c->num, 101, json_incref(c->headers));
+	c->hs = dwm_log_handshake(c->num, 101, json_incref(c->headers));
+	json_object_set_new(c->hs, "pings", json_integer(0));
+	json_object_set_new(c->hs, "pongs", json_integer(0));
+	json_object_set_new(c->hs, "black_hole", json_false());
+	json_object_set_new(c->hs, "close", json_null());
+	ping_later(c);
 	return c;
 }
 
@@ -207,7 +299,7 @@ static void start_next(struct dwm_conn *c)
 	struct dwm_turn *t = &c->turn;
 	int delay;
 
-	if (c->busy || !j)
+	if (c->busy || !j || c->black)
 		return;
 	c->head = j->next;
 	if (!c->head)
@@ -215,6 +307,7 @@ static void start_next(struct dwm_conn *c)
 	c->busy = 1;
 	c->next = c->sent = 0;
 	c->is_error = 0;
+	c->stalled = 0;
 	memset(t, 0, sizeof(*t));
 	t->transport = DWM_WS;
 	t->req = j->req;
@@ -229,6 +322,10 @@ static void start_next(struct dwm_conn *c)
 	t->cache_chain = c->cache_chain;
 	t->cache_bytes = c->cache_bytes;
 	delay = (t->fault.set & DWM_F_FIRST_DELAY) ? t->fault.first_event_delay_ms : 0;
+	if ((t->fault.set & DWM_F_STALL_AFTER) && !t->fault.stall_after_events) {
+		c->stalled = 1;
+		delay = (t->fault.set & DWM_F_STALL_MS) && t->fault.stall_ms ? t->fault.stall_ms : -1;
+	}
 	c->slow_ms = (t->fault.set & DWM_F_SLOW) ? t->fault.slow_ms : 0;
 	c->close_after = (t->fault.set & DWM_F_CLOSE_AFTER) ? t->fault.close_after_events : -1;
 	if (dwm_now() - c->born > dwm_cfg.max_conn_age) {
@@ -268,6 +365,8 @@ static void finish(struct dwm_conn *c)
 		c->cache_chain = json_incref(t->chain);
 		c->cache_bytes = t->chain_bytes;
 	}
+	if ((t->fault.set & DWM_F_BLACK_HOLE) && t->fault.black_hole)
+		go_black(c);
 	dwm_turn_clear(t);
 	json_decref(c->msgs);
 	c->msgs = NULL;
@@ -280,6 +379,13 @@ static int writeable(struct dwm_conn *c)
 	size_t n;
 	int flags;
 
+	if (c->black)
+		return 0;
+	if (c->pong_late)
+		return close_with(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "keepalive ping timeout");
+	/* a control frame may go between the fragments of a message */
+	if (c->ping_due)
+		return send_ping(c);
 	if (!c->busy || c->waiting)
 		return 0;
 	if (c->close_after >= 0 && (int)c->sent >= c->close_after && !c->is_error)
@@ -312,11 +418,8 @@ static int writeable(struct dwm_conn *c)
 	c->out = NULL;
 	c->sent++;
 	if (c->is_error) {
-		if (c->close_when_sent) {
-			lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
-					 (unsigned char *)"connection limit reached", 24);
-			return -1;
-		}
+		if (c->close_when_sent)
+			return close_with(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "connection limit reached");
 		finish(c);
 		return 0;
 	}
@@ -326,6 +429,12 @@ static int writeable(struct dwm_conn *c)
 	}
 	if (c->close_after >= 0 && (int)c->sent >= c->close_after) {
 		lws_callback_on_writable(c->wsi);
+		return 0;
+	}
+	if ((c->turn.fault.set & DWM_F_STALL_AFTER) && !c->stalled &&
+	    (int)c->sent >= c->turn.fault.stall_after_events) {
+		c->stalled = 1;
+		later(c, (c->turn.fault.set & DWM_F_STALL_MS) && c->turn.fault.stall_ms ? c->turn.fault.stall_ms : -1);
 		return 0;
 	}
 	later(c, c->slow_ms);
@@ -356,6 +465,8 @@ static void enqueue(struct dwm_conn *c, const char *msg, size_t len)
 
 static int receive(struct dwm_conn *c, const char *in, size_t len)
 {
+	if (c->black)
+		return 0;
 	/* the service refuses a message of 16 MiB or more (upstream-protocol.md section 2) */
 	if (!c->rx_too_big && c->rx_len + len < dwm_cfg.max_message) {
 		if (c->rx_len + len > c->rx_cap) {
@@ -376,11 +487,8 @@ static int receive(struct dwm_conn *c, const char *in, size_t len)
 	}
 	if (!lws_is_final_fragment(c->wsi) || lws_remaining_packet_payload(c->wsi))
 		return 0;
-	if (c->rx_too_big) {
-		lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)"message too big",
-				 15);
-		return -1;
-	}
+	if (c->rx_too_big)
+		return close_with(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too big");
 	enqueue(c, c->rx, c->rx_len);
 	c->rx_len = 0;
 	return 0;
@@ -395,6 +503,10 @@ int dwm_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, struct dw
 		return pss->ws ? 0 : -1;
 	case LWS_CALLBACK_RECEIVE:
 		return pss->ws ? receive(pss->ws, in, len) : -1;
+	case LWS_CALLBACK_RECEIVE_PONG:
+		if (pss->ws)
+			pong(pss->ws);
+		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return pss->ws ? writeable(pss->ws) : 0;
 	case LWS_CALLBACK_CLOSED:
