@@ -241,7 +241,7 @@ bad:
 int main(int argc, char **argv)
 {
 	static const struct lws_protocols protocols[] = {
-		{"deltawire-mock", dwm_callback, sizeof(struct dwm_pss), 65536, 0, NULL, 0},
+		{"deltawire-mock", dwm_callback, sizeof(struct dwm_pss), DWM_WS_RX_BUFFER, 0, NULL, 0},
 		{NULL, NULL, 0, 0, 0, NULL, 0},
 	};
 	struct lws_context_creation_info info;
@@ -268,6 +268,8 @@ int main(int argc, char **argv)
 	info.port = dwm_cfg.port;
 	info.iface = dwm_cfg.host;
 	info.protocols = protocols;
+	if (dwm_cfg.pm_deflate)
+		info.extensions = dwm_ws_extensions;
 	info.max_http_header_data = 32768;
 	info.pt_serv_buf_size = 65536;
 	info.timeout_secs = 120;

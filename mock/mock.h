@@ -20,6 +20,8 @@ void dwm_ids_seed(uint64_t seed);
 char *dwm_id_hex(const char *prefix, size_t nhex);
 /* "call_" followed by 16 random alphanumerics; caller frees */
 char *dwm_id_call(void);
+/* a valid stream_id (lane name): a string of 1-256 characters of [A-Za-z0-9_.-] (the guide) */
+int dwm_stream_id_ok(const json_t *v);
 
 /* ---- faults.c: fault injection specs ---- */
 enum {

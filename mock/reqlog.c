@@ -43,6 +43,8 @@ json_t *dwm_log_request(enum dwm_transport t, int conn, size_t bytes, const json
 	json_object_set_new(e, "stream", t == DWM_WS ? json_null() : json_boolean(json_is_true(v)));
 	v = json_object_get(req, "model");
 	json_object_set_new(e, "model", v ? json_copy(v) : json_null());
+	v = json_object_get(req, "stream_id");
+	json_object_set_new(e, "stream_id", v ? json_copy(v) : json_null());
 	v = json_object_get(req, "client_metadata");
 	json_object_set_new(e, "client_metadata", v ? json_copy(v) : json_null());
 	json_object_set_new(e, "fields", fields_of(req));

@@ -358,3 +358,37 @@ Test(decode, corrupt_unknown_and_bombs)
 	free(out);
 	free(z);
 }
+
+Test(ids, stream_id_names)
+{
+	static const char *good[] = {"a", "lane-1", "A.b_c-9"};
+	static const char *bad[] = {"", "a b", "lane/1", "\xc3\xbc"};
+	char longest[258];
+	json_t *v;
+	size_t i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		v = json_string(good[i]);
+		cr_assert(dwm_stream_id_ok(v), "%s", good[i]);
+		json_decref(v);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = json_string(bad[i]);
+		cr_assert_not(dwm_stream_id_ok(v), "%s", bad[i]);
+		json_decref(v);
+	}
+	memset(longest, 'x', 257);
+	longest[256] = '\0';
+	v = json_string(longest);
+	cr_assert(dwm_stream_id_ok(v), "256 characters");
+	json_decref(v);
+	longest[256] = 'x';
+	longest[257] = '\0';
+	v = json_string(longest);
+	cr_assert_not(dwm_stream_id_ok(v), "257 characters");
+	json_decref(v);
+	v = json_integer(42);
+	cr_assert_not(dwm_stream_id_ok(v));
+	json_decref(v);
+	cr_assert_not(dwm_stream_id_ok(NULL));
+}
