@@ -46,6 +46,7 @@ static void usage(FILE *f)
 	      "  --ws-ping-interval SECONDS  ping WebSocket clients this often (0: off)\n"
 	      "  --ws-pong-timeout SECONDS   then close with 1011 \"keepalive ping timeout\" (10)\n"
 	      "  --permessage-deflate 0|1    accept permessage-deflate (1)\n"
+	      "  --log-headers A,B           also log these request headers (lws 4.1 cannot list them all)\n"
 	      "Faults, run-wide (also per request: x-mock-fault, metadata.mock_fault, POST /__mock/fault):\n"
 	      "  --refuse-upgrade STATUS     answer upgrades with STATUS\n"
 	      "  --close-after-events N      drop the connection after N events\n"
@@ -107,6 +108,27 @@ static int parse_seconds(const char *v, double *out)
 
 	*out = strtod(v, &end);
 	return *end || end == v || *out < 0 ? -1 : 0;
+}
+
+/* "a,b,c": header names the log should also capture */
+static int parse_names(const char *v)
+{
+	while (*v) {
+		size_t n = strcspn(v, ","), i;
+		char *name;
+
+		if (n) {
+			if (n >= sizeof(dwm_cfg.log_headers[0]) ||
+			    dwm_cfg.n_log_headers == sizeof(dwm_cfg.log_headers) / sizeof(dwm_cfg.log_headers[0]))
+				return -1;
+			name = dwm_cfg.log_headers[dwm_cfg.n_log_headers++];
+			for (i = 0; i < n; i++)
+				name[i] = (char)(v[i] >= 'A' && v[i] <= 'Z' ? v[i] + 32 : v[i]);
+			name[n] = '\0';
+		}
+		v += n + (v[n] == ',');
+	}
+	return 0;
 }
 
 /* flags that take no value (a value of 0/false turns them off) */
@@ -175,12 +197,15 @@ static int apply(const char *flag, const char *v)
 		return parse_seconds(v, &dwm_cfg.ws_pong_timeout);
 	if (!strcmp(flag, "permessage-deflate"))
 		return parse_int(v, &dwm_cfg.pm_deflate);
+	if (!strcmp(flag, "log-headers"))
+		return parse_names(v);
 	return set_fault(flag, v);
 }
 
 static const char *flags[] = {"listen", "tls-cert", "tls-key", "max-conn-age", "tool-turns",
 			      "args-bytes", "text-bytes", "max-message-bytes", "max-body-bytes",
 			      "sse-keepalive", "ws-ping-interval", "ws-pong-timeout", "permessage-deflate",
+			      "log-headers",
 			      "refuse-upgrade", "close-after-events", "first-event-delay-ms", "error-status",
 			      "forget-cache", "slow-ms", "error-after-events", "error-shape", "retry-after-ms",
 			      "done-event", "black-hole", "stall-after-events", "stall-ms", "refuse-stream-id"};

@@ -199,6 +199,8 @@ struct dwm_config {
 	double ws_ping_interval; /* seconds; 0: the mock never pings */
 	double ws_pong_timeout;
 	int pm_deflate;     /* accept permessage-deflate */
+	char log_headers[16][64]; /* more request header names to log (lower case) */
+	size_t n_log_headers;
 	struct dwm_fault fault; /* run-wide */
 };
 

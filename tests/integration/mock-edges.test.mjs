@@ -137,12 +137,24 @@ test('handshake headers and each frame\'s client_metadata and fields are logged 
   assert.deepEqual(e.client_metadata, meta);
   assert.deepEqual(e.fields, ['type', 'model', 'store', 'tools', 'input', 'client_metadata', 'stream']);
   assert.equal(e.headers['session-id'], 's-1');
-  const r = await httpJson('POST', `${mock.base}/responses`, body(), { 'x-openai-internal-codex-responses-lite': 'true', 'x-codex-beta-features': 'c' });
+  const r = await httpJson('POST', `${mock.base}/responses`, body(), { 'x-openai-internal-codex-responses-lite': 'true', 'x-codex-beta-features': 'c', 'x-unheard-of': 'no' });
   assert.equal(r.status, 200);
   const [, he] = await mock.log();
   assert.equal(he.headers['x-openai-internal-codex-responses-lite'], 'true');
   assert.equal(he.headers['x-codex-beta-features'], 'c');
   assert.equal(he.client_metadata, null);
+  // a header the mock does not know is invisible to lws 4.1 unless named with --log-headers
+  assert.equal(he.headers['x-unheard-of'], undefined);
+  const m = await startMock({ args: ['--log-headers', 'X-Unheard-Of,x-other'] });
+  await httpJson('POST', `${m.base}/responses`, body(), { 'x-unheard-of': 'yes' });
+  const ws2 = await connect({ 'x-other': 'too' }, m);
+  ws2.send(create());
+  await ws2.untilTerminal();
+  const [first, second] = await m.log();
+  assert.equal(first.headers['x-unheard-of'], 'yes');
+  assert.equal((await m.handshakes())[0].headers['x-other'], 'too');
+  assert.equal(second.headers['x-other'], 'too');
+  await m.stop();
 });
 
 test('WebSocket error envelopes in every shape the service sends', { timeout: 15000 }, async () => {
