@@ -506,9 +506,12 @@ static struct dwm_conn *established(struct lws *wsi)
 	c->wsi = wsi;
 	c->num = wsi == upgrading_wsi ? upgrading_num : ++conn_counter;
 	upgrading_wsi = NULL;
-	c->pmd = wsi == pmd_wsi;
-	pmd_wsi = NULL;
 	c->headers = dwm_lws_headers(wsi);
+	/* the offer as well, in case a stale pointer matches a new connection */
+	c->pmd = wsi == pmd_wsi &&
+		 strstr(json_string_value(json_object_get(c->headers, "sec-websocket-extensions")) ?: "",
+			"permessage-deflate");
+	pmd_wsi = NULL;
 	c->born = dwm_now();
 	c->fault = dwm_cfg.fault;
 	c->urgent = json_array();
@@ -540,6 +543,7 @@ static struct dwm_conn *established(struct lws *wsi)
 	json_object_set_new(c->hs, "pings", json_integer(0));
 	json_object_set_new(c->hs, "pongs", json_integer(0));
 	json_object_set_new(c->hs, "max_in_flight", json_integer(0));
+	json_object_set_new(c->hs, "stream_ids", json_array());
 	json_object_set_new(c->hs, "black_hole", json_false());
 	json_object_set_new(c->hs, "close", json_null());
 	ping_later(c);
@@ -674,6 +678,7 @@ static void enqueue(struct dwm_conn *c, const char *msg, size_t len)
 			return;
 		}
 		c->named++;
+		json_array_append_new(json_object_get(c->hs, "stream_ids"), json_string(name));
 	}
 	if (l->tail)
 		l->tail->next = j;

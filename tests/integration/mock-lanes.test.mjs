@@ -86,6 +86,7 @@ test('32 distinct names per connection, then websocket_stream_limit_reached; nam
   assert.equal(err.status, 400);
   assert.equal(err.error.code, 'websocket_stream_limit_reached');
   assert.equal(err.stream_id, 'one-too-many');
+  assert.deepEqual((await mock.handshakes())[0].stream_ids, Array.from({ length: 32 }, (_, i) => `n${i}`));
   ws.send(create({ stream_id: 'n0' }));
   ws.send(create());
   const more = await collect(ws, 2);
