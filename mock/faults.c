@@ -20,6 +20,25 @@ static const struct {
 	{"error_status", DWM_F_ERROR_STATUS, offsetof(struct dwm_fault, error_status)},
 	{"forget_cache", DWM_F_FORGET_CACHE, offsetof(struct dwm_fault, forget_cache)},
 	{"slow_ms", DWM_F_SLOW, offsetof(struct dwm_fault, slow_ms)},
+	{"error_shape", DWM_F_ERROR_SHAPE, offsetof(struct dwm_fault, error_shape)},
+	{"retry_after_ms", DWM_F_RETRY_AFTER, offsetof(struct dwm_fault, retry_after_ms)},
+	{"error_after_events", DWM_F_ERROR_AFTER, offsetof(struct dwm_fault, error_after_events)},
+	{"done_event", DWM_F_DONE_EVENT, offsetof(struct dwm_fault, done_event)},
+	{"black_hole", DWM_F_BLACK_HOLE, offsetof(struct dwm_fault, black_hole)},
+	{"stall_after_events", DWM_F_STALL_AFTER, offsetof(struct dwm_fault, stall_after_events)},
+	{"stall_ms", DWM_F_STALL_MS, offsetof(struct dwm_fault, stall_ms)},
+	{"refuse_stream_id", DWM_F_REFUSE_STREAM_ID, offsetof(struct dwm_fault, refuse_stream_id)},
+};
+
+static const struct {
+	const char *name;
+	int bit;
+} shapes[] = {
+	{"nested", 0},
+	{"status_code", DWM_ES_STATUS_CODE},
+	{"flat", DWM_ES_FLAT},
+	{"headers", DWM_ES_HEADERS},
+	{"headers_top", DWM_ES_HEADERS_TOP},
 };
 
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
@@ -63,6 +82,37 @@ static int parse_value(const char *v, size_t len, long *out)
 	return *end || *out < 0 ? -1 : 0;
 }
 
+/* "flat+status_code+headers" (also ',' or '|' between names) as DWM_ES_* bits */
+static int parse_shape(const char *v, size_t len, long *out)
+{
+	const char *end = v + len;
+
+	*out = 0;
+	while (v < end) {
+		size_t n = strcspn(v, "+,|"), i;
+
+		if (v + n > end)
+			n = (size_t)(end - v);
+		for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
+			if (strlen(shapes[i].name) == n && !strncmp(shapes[i].name, v, n))
+				break;
+		if (i == sizeof(shapes) / sizeof(shapes[0]))
+			return -1;
+		*out |= shapes[i].bit;
+		v += n + (v + n < end);
+	}
+	return 0;
+}
+
+static int parse_field_value(const char *name, size_t nlen, const char *v, size_t len, long *out)
+{
+	if (!parse_value(v, len, out))
+		return 0;
+	if (nlen == 11 && !strncmp(name, "error_shape", 11))
+		return parse_shape(v, len, out);
+	return -1;
+}
+
 int dwm_fault_parse(struct dwm_fault *f, const char *spec)
 {
 	const char *p = spec;
@@ -79,7 +129,7 @@ int dwm_fault_parse(struct dwm_fault *f, const char *spec)
 		len = (size_t)(end - p);
 		if (len) {
 			eq = memchr(p, '=', len);
-			if (!eq || parse_value(eq + 1, (size_t)(end - eq - 1), &v) ||
+			if (!eq || parse_field_value(p, (size_t)(eq - p), eq + 1, (size_t)(end - eq - 1), &v) ||
 			    set_field(f, p, (size_t)(eq - p), v))
 				return -1;
 		}
@@ -105,7 +155,7 @@ int dwm_fault_from_json(struct dwm_fault *f, const json_t *obj)
 		else if (json_is_integer(v) && json_integer_value(v) >= 0)
 			n = (long)json_integer_value(v);
 		else if (!json_is_string(v) ||
-			 parse_value(json_string_value(v), json_string_length(v), &n))
+			 parse_field_value(k, strlen(k), json_string_value(v), json_string_length(v), &n))
 			return -1;
 		if (set_field(f, k, strlen(k), n))
 			return -1;

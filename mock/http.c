@@ -4,6 +4,7 @@
  * output for plain h1 responses (only with its compression), so the SSE body
  * is framed as chunked here, which keeps the connection reusable.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@ struct dwm_http {
 	char *body;
 	size_t len, cap;
 	int too_big;
+	size_t decoded_len;
 	/* the answer */
 	int status;
 	int sse;
@@ -32,6 +34,11 @@ struct dwm_http {
 	int finishing;      /* last bytes are out: complete the transaction */
 	int abort;          /* close_after_events reached */
 	int waiting;        /* a delay timer is pending */
+	double resume_at;   /* when the wait ends (dwm_now() clock; INFINITY: never) */
+	int keepalive_due;  /* an SSE keepalive event is to be written */
+	int after_headers_ms; /* the first-event wait, when keepalives need the headers out first */
+	int stalled;        /* stall_after_events took effect */
+	int keepalives;     /* keepalive events sent (logged) */
 	int slow_ms;
 	int close_after;    /* -1: never */
 	struct dwm_turn turn;
@@ -52,22 +59,42 @@ static void http_free(struct dwm_http *h)
 	free(h);
 }
 
+static void wake(lws_sorted_usec_list_t *sul);
+
+/* the next timer: the end of the wait, or sooner for a keepalive when the stream is silent */
+static void tick(struct dwm_http *h)
+{
+	double wait = h->resume_at - dwm_now();
+
+	if (h->sse && h->headers_sent && dwm_cfg.sse_keepalive > 0 && !(wait < dwm_cfg.sse_keepalive))
+		wait = dwm_cfg.sse_keepalive;
+	if (wait == INFINITY)
+		return;
+	lws_sul_schedule(lws_get_context(h->wsi), 0, &h->sul, wake,
+			 wait > 0 ? (lws_usec_t)(wait * LWS_US_PER_SEC) : 1);
+}
+
 static void wake(lws_sorted_usec_list_t *sul)
 {
 	struct dwm_http *h = lws_container_of(sul, struct dwm_http, sul);
 
-	h->waiting = 0;
+	if (dwm_now() >= h->resume_at - 0.0005)
+		h->waiting = 0;
+	else
+		h->keepalive_due = 1;
 	lws_callback_on_writable(h->wsi);
 }
 
+/* write again after ms; ms < 0: never (a stall that lasts) */
 static void later(struct dwm_http *h, int ms)
 {
-	if (ms <= 0) {
+	if (!ms) {
 		lws_callback_on_writable(h->wsi);
 		return;
 	}
 	h->waiting = 1;
-	lws_sul_schedule(lws_get_context(h->wsi), 0, &h->sul, wake, (lws_usec_t)ms * LWS_US_PER_MS);
+	h->resume_at = ms < 0 ? INFINITY : dwm_now() + ms / 1000.0;
+	tick(h);
 }
 
 static int method_of(struct lws *wsi, char *method, size_t mlen, char **path)
@@ -118,15 +145,36 @@ static void answer(struct dwm_http *h, int status, json_t *body)
 	lws_callback_on_writable(h->wsi);
 }
 
+/* undo Content-Encoding in place: 0, or the status to refuse the body with */
+static int decode(struct dwm_http *h, const char *enc)
+{
+	char *out;
+	size_t out_len;
+	int r;
+
+	if (!enc || h->too_big)
+		return h->too_big ? 413 : 0;
+	r = dwm_decode_body(enc, h->body ? h->body : "", h->len, dwm_cfg.max_body, &out, &out_len);
+	if (r)
+		return r == -2 ? 413 : 400;
+	free(h->body);
+	h->body = out;
+	h->decoded_len = out_len;
+	return 0;
+}
+
 static void respond(struct dwm_http *h)
 {
 	struct dwm_turn *t = &h->turn;
+	const char *enc = json_string_value(json_object_get(h->headers, "content-encoding"));
 	json_error_t err;
-	int delay = 0;
+	int delay = 0, refused;
 
+	h->decoded_len = h->len;
+	refused = decode(h, enc);
 	t->transport = DWM_HTTP;
-	t->bytes = h->len;
-	t->req = json_loadb(h->body ? h->body : "", h->len, 0, &err);
+	t->bytes = h->decoded_len;
+	t->req = refused ? NULL : json_loadb(h->body ? h->body : "", h->decoded_len, 0, &err);
 	t->fault = h->fault;
 	dwm_fault_control_take_request(&t->fault);
 	if (h->bad_fault || dwm_fault_from_metadata(t->req, &t->fault) < 0) {
@@ -138,29 +186,48 @@ static void respond(struct dwm_http *h)
 	}
 	t->fault.set &= ~(unsigned)DWM_F_REFUSE_UPGRADE;
 	t->log_entry = dwm_log_request(DWM_HTTP, 0, h->len, t->req, json_incref(h->headers), &t->fault);
+	json_object_set_new(t->log_entry, "content_encoding", enc ? json_string(enc) : json_null());
+	json_object_set_new(t->log_entry, "decoded_bytes", json_integer((json_int_t)h->decoded_len));
 	dwm_model_opts_for(t->req, &t->model);
 	if (t->fault.set & DWM_F_FIRST_DELAY)
 		delay = t->fault.first_event_delay_ms;
+	if ((t->fault.set & DWM_F_STALL_AFTER) && !t->fault.stall_after_events) {
+		h->stalled = 1;
+		delay = (t->fault.set & DWM_F_STALL_MS) && t->fault.stall_ms ? t->fault.stall_ms : -1;
+	}
 	h->slow_ms = (t->fault.set & DWM_F_SLOW) ? t->fault.slow_ms : 0;
 	h->close_after = (t->fault.set & DWM_F_CLOSE_AFTER) ? t->fault.close_after_events : -1;
-	if (h->too_big) {
+	if (refused == 413) {
 		dwm_turn_fail(t, 413, "invalid_request_error", "request_too_large", NULL,
-			      "Request body exceeds %zu bytes.", dwm_cfg.max_message);
+			      "Request body exceeds %zu bytes.", dwm_cfg.max_body);
 		h->status = 413;
 		h->msgs = json_pack("[o]", dwm_error_http(t->error));
-	} else if (dwm_turn_run(t)) {
+	} else if (refused) {
+		dwm_turn_fail(t, 400, "invalid_request_error", NULL, NULL,
+			      "We could not decode the body of your request (Content-Encoding: %s).", enc);
+		h->status = 400;
+		h->msgs = json_pack("[o]", dwm_error_http(t->error));
+	} else if (dwm_turn_run(t) || (t->midstream && !json_is_true(json_object_get(t->req, "stream")))) {
 		h->status = t->status;
 		h->msgs = json_pack("[o]", dwm_error_http(t->error));
 	} else if (json_is_true(json_object_get(t->req, "stream"))) {
 		h->status = 200;
 		h->sse = 1;
 		h->msgs = json_incref(t->events);
+		/* after the first byte the HTTP API can only say it in the stream: the flat error event */
+		if (t->midstream)
+			json_array_append_new(h->msgs, dwm_error_sse(t));
 	} else {
 		h->status = 200;
 		h->msgs = json_pack("[O]", t->response);
 		/* nothing streams, so the only cut possible is before the body */
 		if (h->close_after >= 0)
 			h->close_after = 0;
+	}
+	/* keepalives can only go out in a stream that has begun: headers first, then the wait */
+	if (h->sse && dwm_cfg.sse_keepalive > 0) {
+		h->after_headers_ms = delay;
+		delay = 0;
 	}
 	later(h, delay);
 }
@@ -215,7 +282,7 @@ static int body_done(struct dwm_http *h)
 
 static int body_piece(struct dwm_http *h, const char *in, size_t len)
 {
-	if (h->too_big || h->len + len > dwm_cfg.max_message) {
+	if (h->too_big || h->len + len > dwm_cfg.max_body) {
 		h->too_big = 1;
 		return 0;
 	}
@@ -238,7 +305,9 @@ static int body_piece(struct dwm_http *h, const char *in, size_t len)
 static int send_headers(struct dwm_http *h)
 {
 	unsigned char buf[LWS_PRE + 2048], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
-	char *rid = dwm_id_hex("req_", 32);
+	json_t *eh = h->status != 200 ? h->turn.error_headers : NULL, *v;
+	const char *rid_err = json_string_value(json_object_get(eh, "x-request-id")), *k;
+	char *rid = rid_err ? strdup(rid_err) : dwm_id_hex("req_", 32);
 	int bad;
 
 	bad = lws_add_http_header_status(h->wsi, (unsigned int)h->status, &p, end) ||
@@ -255,6 +324,18 @@ static int send_headers(struct dwm_http *h)
 	free(rid);
 	if (bad)
 		return -1;
+	/* an error's retry-after, x-ratelimit-*... as the service sends them */
+	json_object_foreach(eh, k, v) {
+		char name[96];
+
+		if (!strcmp(k, "x-request-id"))
+			continue;
+		snprintf(name, sizeof(name), "%s:", k);
+		if (lws_add_http_header_by_name(h->wsi, (const unsigned char *)name,
+						(const unsigned char *)json_string_value(v),
+						(int)strlen(json_string_value(v)), &p, end))
+			return -1;
+	}
 	if (h->sse) {
 		if (lws_add_http_header_by_token(h->wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING,
 						 (const unsigned char *)"chunked", 7, &p, end) ||
@@ -323,6 +404,7 @@ static int next_out(struct dwm_http *h)
 
 static int complete(struct dwm_http *h)
 {
+	json_object_set_new(h->turn.log_entry, "keepalives", json_integer(h->keepalives));
 	if (h->status == 200)
 		dwm_turn_commit(&h->turn);
 	json_decref(h->msgs);
@@ -336,6 +418,18 @@ static int writeable(struct dwm_http *h)
 	size_t n;
 	int r, last;
 
+	if (h->keepalive_due && !h->abort) {
+		static const char ka[] = "2d\r\nevent: keepalive\ndata: {\"type\":\"keepalive\"}\n\n\r\n";
+		unsigned char buf[LWS_PRE + sizeof(ka)];
+
+		h->keepalive_due = 0;
+		memcpy(buf + LWS_PRE, ka, sizeof(ka) - 1);
+		if (lws_write(h->wsi, buf + LWS_PRE, sizeof(ka) - 1, LWS_WRITE_HTTP) != (int)sizeof(ka) - 1)
+			return -1;
+		h->keepalives++;
+		tick(h);
+		return 0;
+	}
 	if (!h->msgs || h->waiting)
 		return 0;
 	/* close_after_events: drop the connection once what was allowed is out */
@@ -349,7 +443,7 @@ static int writeable(struct dwm_http *h)
 		if (send_headers(h))
 			return -1;
 		h->abort = h->sse && h->close_after == 0;
-		lws_callback_on_writable(h->wsi);
+		later(h, h->after_headers_ms);
 		return 0;
 	}
 	if (!h->out || h->out_off == h->out_len) {
@@ -377,6 +471,12 @@ static int writeable(struct dwm_http *h)
 	if (h->close_after >= 0 && (int)h->sent >= h->close_after) {
 		h->abort = 1;
 		lws_callback_on_writable(h->wsi);
+		return 0;
+	}
+	if ((h->turn.fault.set & DWM_F_STALL_AFTER) && !h->stalled &&
+	    (int)h->sent >= h->turn.fault.stall_after_events) {
+		h->stalled = 1;
+		later(h, (h->turn.fault.set & DWM_F_STALL_MS) && h->turn.fault.stall_ms ? h->turn.fault.stall_ms : -1);
 		return 0;
 	}
 	later(h, h->slow_ms);

@@ -48,3 +48,17 @@ char *dwm_id_call(void)
 
 	return with_random("call_", 16, an, sizeof(an) - 1);
 }
+
+int dwm_stream_id_ok(const json_t *v)
+{
+	const char *s = json_string_value(v);
+	size_t n = s ? json_string_length(v) : 0, i;
+
+	if (!n || n > 256)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+		      s[i] == '_' || s[i] == '.' || s[i] == '-'))
+			return 0;
+	return 1;
+}

@@ -20,6 +20,8 @@ void dwm_ids_seed(uint64_t seed);
 char *dwm_id_hex(const char *prefix, size_t nhex);
 /* "call_" followed by 16 random alphanumerics; caller frees */
 char *dwm_id_call(void);
+/* a valid stream_id (lane name): a string of 1-256 characters of [A-Za-z0-9_.-] (the guide) */
+int dwm_stream_id_ok(const json_t *v);
 
 /* ---- faults.c: fault injection specs ---- */
 enum {
@@ -29,6 +31,22 @@ enum {
 	DWM_F_ERROR_STATUS = 1 << 3,
 	DWM_F_FORGET_CACHE = 1 << 4,
 	DWM_F_SLOW = 1 << 5,
+	DWM_F_ERROR_SHAPE = 1 << 6,
+	DWM_F_RETRY_AFTER = 1 << 7,
+	DWM_F_ERROR_AFTER = 1 << 8,
+	DWM_F_DONE_EVENT = 1 << 9,
+	DWM_F_BLACK_HOLE = 1 << 10,
+	DWM_F_STALL_AFTER = 1 << 11,
+	DWM_F_STALL_MS = 1 << 12,
+	DWM_F_REFUSE_STREAM_ID = 1 << 13,
+};
+
+/* error_shape bits: how a WebSocket error envelope is laid out (all seen from the service) */
+enum {
+	DWM_ES_STATUS_CODE = 1 << 0, /* "status_code" instead of "status" */
+	DWM_ES_FLAT = 1 << 1,        /* code, message, param at the top level, no "error" object */
+	DWM_ES_HEADERS = 1 << 2,     /* the error's HTTP headers as error.headers (top level when flat) */
+	DWM_ES_HEADERS_TOP = 1 << 3, /* the error's HTTP headers as a top-level "headers" map */
 };
 
 struct dwm_fault {
@@ -39,6 +57,14 @@ struct dwm_fault {
 	int error_status;
 	int forget_cache;
 	int slow_ms;
+	int error_shape;        /* DWM_ES_* bits; names "status_code+flat+headers+headers_top" */
+	int retry_after_ms;     /* retry-after / retry-after-ms on the error (429 defaults to 1000) */
+	int error_after_events; /* fail mid-stream after this many events */
+	int done_event;         /* terminal event named response.done */
+	int black_hole;         /* after this response the connection never reads or writes again */
+	int stall_after_events; /* stop sending after this many events ... */
+	int stall_ms;           /* ... for this long (0: forever) */
+	int refuse_stream_id;   /* stream_id gets "Unsupported parameter" (the ChatGPT backend) */
 };
 
 /* "k=v;k=v" as in the x-mock-fault header; 0 or -1 on a bad spec */
@@ -56,6 +82,13 @@ void dwm_fault_control_reset(void);
 int dwm_fault_control_take_request(struct dwm_fault *f);
 /* status to refuse this upgrade with (consuming one use), or 0 */
 int dwm_fault_control_take_upgrade(void);
+
+/* ---- decode.c: Content-Encoding of request bodies (pure) ---- */
+/* undo `encoding` (a Content-Encoding value: zstd, gzip, deflate, br, identity, or a list)
+ * on in[0..len); *out (caller frees) gets at most max bytes. 0, -1 when the coding is unknown
+ * or the data corrupt, -2 when the decoded body would pass max (stops one byte past it). */
+int dwm_decode_body(const char *encoding, const char *in, size_t len, size_t max, char **out,
+		    size_t *out_len);
 
 /* ---- model.c: the deterministic scripted model (pure) ---- */
 struct dwm_model_opts {
@@ -100,7 +133,8 @@ void dwm_script_reset(void);
 /* ---- reqlog.c: what tests read back through /__mock/log ---- */
 json_t *dwm_log_request(enum dwm_transport t, int conn, size_t bytes, const json_t *req,
 			json_t *headers, const struct dwm_fault *fault); /* new reference */
-void dwm_log_handshake(int conn, int status, json_t *headers);
+/* the upgrade's entry (new reference): the connection adds what happens to it later */
+json_t *dwm_log_handshake(int conn, int status, json_t *headers);
 json_t *dwm_log_get(void);
 json_t *dwm_handshakes_get(void);
 void dwm_log_reset(void);
@@ -120,6 +154,8 @@ struct dwm_turn {
 	/* out */
 	int status;      /* 200, or the error's status */
 	json_t *error;   /* {"type","code","message","param"} on failure */
+	json_t *error_headers; /* the HTTP headers that error carries (x-request-id, retry-after...) */
+	int midstream;   /* > 0: the error comes after this many events (the events stay) */
 	json_t *events;  /* on success */
 	json_t *response; /* final response object (borrowed from events) */
 	json_t *chain;   /* full input followed by the output */
@@ -133,8 +169,13 @@ void dwm_turn_fail(struct dwm_turn *t, int status, const char *type, const char 
 /* record a delivered response in the store when store=true */
 void dwm_turn_commit(struct dwm_turn *t);
 void dwm_turn_clear(struct dwm_turn *t);
-/* {"type":"error","status":S,"error":{...}} / {"error":{message,type,param,code}} */
+/* the WebSocket error envelope in the fault's error_shape: {"type":"error","status":S,"error":{...}}
+ * by default, "status_code" for "status", the detail flat at the top level, the error's headers
+ * under "error" or at the top level, and "sequence_number" when it comes mid-stream */
 json_t *dwm_error_ws(const struct dwm_turn *t);
+/* the HTTP API's flat mid-stream SSE event: {"type":"error","code","message","param","sequence_number"} */
+json_t *dwm_error_sse(const struct dwm_turn *t);
+/* {"error":{message,type,param,code}} */
 json_t *dwm_error_http(const json_t *error);
 json_t *dwm_error_obj(const char *type, const char *code, const char *param, const char *msg);
 
@@ -153,7 +194,14 @@ struct dwm_config {
 	int tool_turns;
 	size_t args_bytes;
 	size_t text_bytes;
-	size_t max_message; /* largest accepted body / WS message */
+	size_t max_message; /* a WS message this big or bigger is refused with 1009 */
+	size_t max_body;    /* largest accepted HTTP body (decoded) */
+	double sse_keepalive; /* seconds of SSE silence between keepalive events; 0: none */
+	double ws_ping_interval; /* seconds; 0: the mock never pings */
+	double ws_pong_timeout;
+	int pm_deflate;     /* accept permessage-deflate */
+	char log_headers[16][64]; /* more request header names to log (lower case) */
+	size_t n_log_headers;
 	struct dwm_fault fault; /* run-wide */
 };
 

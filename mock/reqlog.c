@@ -7,6 +7,17 @@
 
 static json_t *log_entries, *handshakes;
 
+/* the body's top-level field names in the order sent (what a client and a proxy compare) */
+static json_t *fields_of(const json_t *req)
+{
+	json_t *names = json_array(), *v;
+	const char *k;
+
+	json_object_foreach((json_t *)req, k, v)
+		json_array_append_new(names, json_string(k));
+	return names;
+}
+
 json_t *dwm_log_request(enum dwm_transport t, int conn, size_t bytes, const json_t *req,
 			json_t *headers, const struct dwm_fault *fault)
 {
@@ -32,6 +43,13 @@ json_t *dwm_log_request(enum dwm_transport t, int conn, size_t bytes, const json
 	json_object_set_new(e, "stream", t == DWM_WS ? json_null() : json_boolean(json_is_true(v)));
 	v = json_object_get(req, "model");
 	json_object_set_new(e, "model", v ? json_copy(v) : json_null());
+	v = json_object_get(req, "stream_id");
+	json_object_set_new(e, "stream_id", v ? json_copy(v) : json_null());
+	v = json_object_get(req, "client_metadata");
+	json_object_set_new(e, "client_metadata", v ? json_copy(v) : json_null());
+	json_object_set_new(e, "fields", fields_of(req));
+	json_object_set_new(e, "content_encoding", json_null());
+	json_object_set_new(e, "decoded_bytes", json_integer((json_int_t)bytes));
 	json_object_set_new(e, "full_input", json_null());
 	json_object_set_new(e, "response_id", json_null());
 	json_object_set_new(e, "error", json_null());
@@ -41,12 +59,15 @@ json_t *dwm_log_request(enum dwm_transport t, int conn, size_t bytes, const json
 	return e;
 }
 
-void dwm_log_handshake(int conn, int status, json_t *headers)
+json_t *dwm_log_handshake(int conn, int status, json_t *headers)
 {
+	json_t *e = json_pack("{s:i, s:i, s:o}", "conn", conn, "status", status, "headers",
+			      headers ? headers : json_object());
+
 	if (!handshakes)
 		handshakes = json_array();
-	json_array_append_new(handshakes, json_pack("{s:i, s:i, s:o}", "conn", conn, "status", status,
-						    "headers", headers ? headers : json_object()));
+	json_array_append(handshakes, e);
+	return e;
 }
 
 json_t *dwm_log_get(void)

@@ -17,7 +17,8 @@ double dwm_now(void)
 
 /*
  * lws 4.1 can only look custom headers up by name (no iteration), so these
- * are the ones clients and proxies are known to send, beyond lws's own table.
+ * are the ones clients and proxies are known to send, beyond lws's own table;
+ * --log-headers adds more.
  */
 static const char *custom_names[] = {
 	"x-mock-fault", "openai-beta", "openai-organization", "openai-project", "api-key",
@@ -68,9 +69,12 @@ json_t *dwm_lws_headers(struct lws *wsi)
 			add(h, name, nl - 1, v);
 		free(v);
 	}
-	for (i = 0; i < sizeof(custom_names) / sizeof(custom_names[0]); i++) {
+	for (i = 0; i < sizeof(custom_names) / sizeof(custom_names[0]) + dwm_cfg.n_log_headers; i++) {
+		const char *want = i < sizeof(custom_names) / sizeof(custom_names[0])
+					   ? custom_names[i]
+					   : dwm_cfg.log_headers[i - sizeof(custom_names) / sizeof(custom_names[0])];
 		char name[96];
-		int nl = snprintf(name, sizeof(name), "%s:", custom_names[i]);
+		int nl = snprintf(name, sizeof(name), "%s:", want);
 		int len = lws_hdr_custom_length(wsi, name, nl);
 		char *v;
 
@@ -92,6 +96,7 @@ int dwm_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 		return dwm_ws_confirm_upgrade(wsi);
 	case LWS_CALLBACK_ESTABLISHED:
 	case LWS_CALLBACK_RECEIVE:
+	case LWS_CALLBACK_RECEIVE_PONG:
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 	case LWS_CALLBACK_CLOSED:
 		return dwm_ws_callback(wsi, reason, user, in, len);

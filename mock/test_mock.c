@@ -1,5 +1,8 @@
 /* Unit tests for the pure parts of the mock: scripted model, events, faults. */
+#include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
+#include <zstd.h>
 #include <criterion/criterion.h>
 #include "mock.h"
 
@@ -265,4 +268,127 @@ Test(faults, control_counts_requests_and_upgrades_separately)
 	cr_assert_eq(f.set & DWM_F_REFUSE_UPGRADE, 0);
 	cr_assert_eq(dwm_fault_control_take_request(&f), 0);
 	json_decref(o);
+}
+
+Test(faults, error_shape_names_and_new_fields)
+{
+	struct dwm_fault f = {0};
+	json_t *j, *o;
+
+	cr_assert_eq(dwm_fault_parse(&f, "error_shape=flat+status_code;retry_after_ms=2500;black_hole=true"), 0);
+	cr_assert_eq(f.error_shape, DWM_ES_FLAT | DWM_ES_STATUS_CODE);
+	cr_assert_eq(f.retry_after_ms, 2500);
+	cr_assert_eq(f.black_hole, 1);
+	cr_assert_eq(dwm_fault_parse(&f, "error_shape=headers_top"), 0);
+	cr_assert_eq(f.error_shape, DWM_ES_HEADERS_TOP);
+	cr_assert_eq(dwm_fault_parse(&f, "error_shape=6"), 0);
+	cr_assert_eq(f.error_shape, DWM_ES_FLAT | DWM_ES_HEADERS);
+	cr_assert_neq(dwm_fault_parse(&f, "error_shape=round"), 0);
+	cr_assert_neq(dwm_fault_parse(&f, "stall_ms=flat"), 0, "names only for error_shape");
+	o = load("{\"error_shape\":\"nested,headers\",\"stall_after_events\":3,\"stall_ms\":0}");
+	memset(&f, 0, sizeof(f));
+	cr_assert_eq(dwm_fault_from_json(&f, o), 0);
+	cr_assert_eq(f.error_shape, DWM_ES_HEADERS);
+	cr_assert(f.set & DWM_F_STALL_MS, "a zero is still a given field");
+	j = dwm_fault_to_json(&f);
+	cr_assert_eq(json_integer_value(json_object_get(j, "stall_after_events")), 3);
+	json_decref(j);
+	json_decref(o);
+}
+
+static void roundtrip(const char *enc, const char *data, size_t dlen, const char *packed, size_t plen)
+{
+	char *out;
+	size_t out_len;
+
+	cr_assert_eq(dwm_decode_body(enc, packed, plen, 1 << 20, &out, &out_len), 0, "%s", enc);
+	cr_assert_eq(out_len, dlen, "%s", enc);
+	cr_assert_eq(memcmp(out, data, dlen), 0, "%s", enc);
+	free(out);
+}
+
+Test(decode, zstd_gzip_deflate_identity_and_lists)
+{
+	static const char data[] = "{\"model\":\"gpt-5.5\",\"input\":\"hello hello hello hello hello\"}";
+	size_t dlen = sizeof(data) - 1;
+	char z[512], g[512], both[1024];
+	size_t zlen = ZSTD_compress(z, sizeof(z), data, dlen, 3), glen;
+	z_stream s;
+
+	cr_assert(!ZSTD_isError(zlen));
+	roundtrip("zstd", data, dlen, z, zlen);
+	roundtrip("identity", data, dlen, data, dlen);
+	roundtrip("", data, dlen, data, dlen);
+	memset(&s, 0, sizeof(s));
+	cr_assert_eq(deflateInit2(&s, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+	s.next_in = (Bytef *)data;
+	s.avail_in = (uInt)dlen;
+	s.next_out = (Bytef *)g;
+	s.avail_out = sizeof(g);
+	cr_assert_eq(deflate(&s, Z_FINISH), Z_STREAM_END);
+	glen = sizeof(g) - s.avail_out;
+	deflateEnd(&s);
+	roundtrip("gzip", data, dlen, g, glen);
+	roundtrip("x-gzip", data, dlen, g, glen);
+	/* "gzip, zstd": gzip applied first, then zstd */
+	zlen = ZSTD_compress(both, sizeof(both), g, glen, 3);
+	roundtrip("gzip, zstd", data, dlen, both, zlen);
+	glen = sizeof(g);
+	cr_assert_eq(compress((Bytef *)g, (uLongf *)&glen, (const Bytef *)data, dlen), Z_OK);
+	roundtrip("deflate", data, dlen, g, glen);
+}
+
+Test(decode, corrupt_unknown_and_bombs)
+{
+	static char zeros[4 << 20];
+	size_t cap = ZSTD_compressBound(sizeof(zeros)), zlen;
+	char *z = malloc(cap), *out;
+	size_t out_len;
+
+	cr_assert_eq(dwm_decode_body("snappy", "abc", 3, 100, &out, &out_len), -1);
+	cr_assert_eq(dwm_decode_body("gzip", "abc", 3, 100, &out, &out_len), -1);
+	cr_assert_eq(dwm_decode_body("zstd", "abc", 3, 100, &out, &out_len), -1);
+	cr_assert_eq(dwm_decode_body("identity", "abcdef", 6, 5, &out, &out_len), -2);
+	zlen = ZSTD_compress(z, cap, zeros, sizeof(zeros), 1);
+	cr_assert_eq(dwm_decode_body("zstd", z, zlen, 1 << 20, &out, &out_len), -2);
+	cr_assert_null(out);
+	cr_assert_eq(dwm_decode_body("zstd", z, zlen - 1, sizeof(zeros), &out, &out_len), -1, "truncated");
+	cr_assert_eq(dwm_decode_body("zstd", z, zlen, sizeof(zeros), &out, &out_len), 0, "exactly the limit");
+	cr_assert_eq(out_len, sizeof(zeros));
+	free(out);
+	free(z);
+}
+
+Test(ids, stream_id_names)
+{
+	static const char *good[] = {"a", "lane-1", "A.b_c-9"};
+	static const char *bad[] = {"", "a b", "lane/1", "\xc3\xbc"};
+	char longest[258];
+	json_t *v;
+	size_t i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		v = json_string(good[i]);
+		cr_assert(dwm_stream_id_ok(v), "%s", good[i]);
+		json_decref(v);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = json_string(bad[i]);
+		cr_assert_not(dwm_stream_id_ok(v), "%s", bad[i]);
+		json_decref(v);
+	}
+	memset(longest, 'x', 257);
+	longest[256] = '\0';
+	v = json_string(longest);
+	cr_assert(dwm_stream_id_ok(v), "256 characters");
+	json_decref(v);
+	longest[256] = 'x';
+	longest[257] = '\0';
+	v = json_string(longest);
+	cr_assert_not(dwm_stream_id_ok(v), "257 characters");
+	json_decref(v);
+	v = json_integer(42);
+	cr_assert_not(dwm_stream_id_ok(v));
+	json_decref(v);
+	cr_assert_not(dwm_stream_id_ok(NULL));
 }

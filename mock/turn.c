@@ -16,6 +16,33 @@ json_t *dwm_error_obj(const char *type, const char *code, const char *param, con
 			 "message", msg, "param", param ? json_string(param) : json_null());
 }
 
+/* the HTTP headers the service gives with this error: an x-request-id always, retry-after and
+ * retry-after-ms when asked or on 429, and the x-ratelimit-* family on 429 */
+static json_t *error_headers(const struct dwm_turn *t, int status)
+{
+	char *rid = dwm_id_hex("req_", 32), v[32];
+	json_t *h = json_pack("{s:s}", "x-request-id", rid);
+	int ms = (t->fault.set & DWM_F_RETRY_AFTER) ? t->fault.retry_after_ms : status == 429 ? 1000 : -1;
+
+	free(rid);
+	if (ms >= 0) {
+		snprintf(v, sizeof(v), "%d", (ms + 999) / 1000);
+		json_object_set_new(h, "retry-after", json_string(v));
+		snprintf(v, sizeof(v), "%d", ms);
+		json_object_set_new(h, "retry-after-ms", json_string(v));
+	}
+	if (status == 429) {
+		snprintf(v, sizeof(v), "%ds", ms > 0 ? (ms + 999) / 1000 : 1);
+		json_object_set_new(h, "x-ratelimit-limit-requests", json_string("500"));
+		json_object_set_new(h, "x-ratelimit-remaining-requests", json_string("0"));
+		json_object_set_new(h, "x-ratelimit-reset-requests", json_string(v));
+		json_object_set_new(h, "x-ratelimit-limit-tokens", json_string("30000"));
+		json_object_set_new(h, "x-ratelimit-remaining-tokens", json_string("0"));
+		json_object_set_new(h, "x-ratelimit-reset-tokens", json_string(v));
+	}
+	return h;
+}
+
 void dwm_turn_fail(struct dwm_turn *t, int status, const char *type, const char *code,
 		   const char *param, const char *fmt, ...)
 {
@@ -27,7 +54,9 @@ void dwm_turn_fail(struct dwm_turn *t, int status, const char *type, const char 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	json_decref(t->error);
+	json_decref(t->error_headers);
 	t->error = dwm_error_obj(type, code, param, msg);
+	t->error_headers = error_headers(t, status);
 	t->status = status;
 	logged = json_copy(t->error);
 	json_object_set_new(logged, "status", json_integer(status));
@@ -36,7 +65,34 @@ void dwm_turn_fail(struct dwm_turn *t, int status, const char *type, const char 
 
 json_t *dwm_error_ws(const struct dwm_turn *t)
 {
-	return json_pack("{s:s, s:i, s:O}", "type", "error", "status", t->status, "error", t->error);
+	int shape = (t->fault.set & DWM_F_ERROR_SHAPE) ? t->fault.error_shape : 0;
+	json_t *e = json_pack("{s:s}", "type", "error"), *detail;
+
+	json_object_set_new(e, shape & DWM_ES_STATUS_CODE ? "status_code" : "status", json_integer(t->status));
+	if (shape & DWM_ES_FLAT) {
+		/* the ChatGPT backend's form: the detail beside "type", which the error type cannot share */
+		json_object_set(e, "code", json_object_get(t->error, "code"));
+		json_object_set(e, "message", json_object_get(t->error, "message"));
+		json_object_set(e, "param", json_object_get(t->error, "param"));
+		detail = e;
+	} else {
+		detail = json_deep_copy(t->error);
+		json_object_set_new(e, "error", detail);
+	}
+	if (shape & DWM_ES_HEADERS_TOP)
+		json_object_set_new(e, "headers", json_deep_copy(t->error_headers));
+	else if (shape & DWM_ES_HEADERS)
+		json_object_set_new(detail, "headers", json_deep_copy(t->error_headers));
+	if (t->midstream > 0)
+		json_object_set_new(e, "sequence_number", json_integer(t->midstream));
+	return e;
+}
+
+json_t *dwm_error_sse(const struct dwm_turn *t)
+{
+	return json_pack("{s:s, s:O, s:O, s:O, s:i}", "type", "error", "code", json_object_get(t->error, "code"),
+			 "message", json_object_get(t->error, "message"), "param",
+			 json_object_get(t->error, "param"), "sequence_number", t->midstream);
 }
 
 json_t *dwm_error_http(const json_t *e)
@@ -44,6 +100,19 @@ json_t *dwm_error_http(const json_t *e)
 	return json_pack("{s:{s:O, s:O, s:O, s:O}}", "error", "message", json_object_get(e, "message"),
 			 "type", json_object_get(e, "type"), "param", json_object_get(e, "param"), "code",
 			 json_object_get(e, "code"));
+}
+
+/* the error an error_status fault asks for */
+static void fault_error(struct dwm_turn *t, int s)
+{
+	if (s == 429)
+		dwm_turn_fail(t, s, "requests", "rate_limit_exceeded", NULL, "Rate limit reached (mock fault).");
+	else if (s >= 500)
+		dwm_turn_fail(t, s, "server_error", "server_error", NULL,
+			      "The server had an error while processing your request. Sorry about that! "
+			      "(mock fault)");
+	else
+		dwm_turn_fail(t, s, "invalid_request_error", "mock_fault", NULL, "Request rejected (mock fault).");
 }
 
 static size_t env_bytes(const json_t *meta, const char *key, size_t dflt)
@@ -90,6 +159,19 @@ static int validate(struct dwm_turn *t)
 			      "We could not parse the JSON body of your request. (HINT: This likely means you "
 			      "aren't using your HTTP library correctly. The OpenAI API expects a JSON payload.)");
 		return -1;
+	}
+	if (t->transport == DWM_HTTP) {
+		/* WebSocket-only fields: the HTTP API rejects any field it does not know this way
+		 * (inferred from its unknown-field answer; upstream-protocol.md section 2 says only that
+		 * it refuses them) */
+		static const char *ws_only[] = {"generate", "stream_id"};
+
+		for (i = 0; i < sizeof(ws_only) / sizeof(ws_only[0]); i++)
+			if (json_object_get(req, ws_only[i])) {
+				dwm_turn_fail(t, 400, "invalid_request_error", "unknown_parameter", ws_only[i],
+					      "Unknown parameter: '%s'.", ws_only[i]);
+				return -1;
+			}
 	}
 	if (t->transport == DWM_WS) {
 		const char *type = json_string_value(json_object_get(req, "type"));
@@ -219,20 +301,10 @@ int dwm_turn_run(struct dwm_turn *t)
 		return -1;
 	}
 	json_object_set_new(t->log_entry, "full_input", json_copy(full));
-	if (t->fault.set & DWM_F_ERROR_STATUS) {
-		int s = t->fault.error_status;
-
+	if ((t->fault.set & DWM_F_ERROR_AFTER) ? !t->fault.error_after_events
+					       : (t->fault.set & DWM_F_ERROR_STATUS)) {
 		json_decref(full);
-		if (s == 429)
-			dwm_turn_fail(t, s, "requests", "rate_limit_exceeded", NULL,
-				      "Rate limit reached (mock fault).");
-		else if (s >= 500)
-			dwm_turn_fail(t, s, "server_error", "server_error", NULL,
-				      "The server had an error while processing your request. Sorry about that! "
-				      "(mock fault)");
-		else
-			dwm_turn_fail(t, s, "invalid_request_error", "mock_fault", NULL,
-				      "Request rejected (mock fault).");
+		fault_error(t, (t->fault.set & DWM_F_ERROR_STATUS) ? t->fault.error_status : 500);
 		return -1;
 	}
 	if (json_is_false(json_object_get(t->req, "generate")))
@@ -257,6 +329,17 @@ int dwm_turn_run(struct dwm_turn *t)
 			 4 * (size_t)json_integer_value(
 				     json_object_get(json_object_get(t->response, "usage"), "output_tokens"));
 	t->store = !json_is_false(json_object_get(t->req, "store"));
+	if ((t->fault.set & DWM_F_DONE_EVENT) && t->fault.done_event)
+		json_object_set_new(last, "type", json_string("response.done"));
+	if ((t->fault.set & DWM_F_ERROR_AFTER) &&
+	    (size_t)t->fault.error_after_events < json_array_size(t->events)) {
+		/* the response fails after the events that went out: the transport adds the error */
+		t->midstream = t->fault.error_after_events;
+		fault_error(t, (t->fault.set & DWM_F_ERROR_STATUS) ? t->fault.error_status : 500);
+		while (json_array_size(t->events) > (size_t)t->midstream)
+			json_array_remove(t->events, json_array_size(t->events) - 1);
+		t->response = NULL;
+	}
 	json_object_set_new(t->log_entry, "response_id", json_string(id));
 	free(id);
 	json_decref(output);
@@ -265,7 +348,7 @@ int dwm_turn_run(struct dwm_turn *t)
 
 void dwm_turn_commit(struct dwm_turn *t)
 {
-	if (t->store && t->response)
+	if (t->store && t->response && !t->error)
 		dwm_store_put(json_string_value(json_object_get(t->response, "id")), t->response, t->chain,
 			      t->chain_bytes);
 }
@@ -275,6 +358,7 @@ void dwm_turn_clear(struct dwm_turn *t)
 	json_decref(t->req);
 	json_decref(t->log_entry);
 	json_decref(t->error);
+	json_decref(t->error_headers);
 	json_decref(t->events);
 	json_decref(t->chain);
 	memset(t, 0, sizeof(*t));

@@ -9,7 +9,7 @@ pkgs=(
   ca-certificates curl openssl
 )
 # tests and benchmarks: real clients run on Node.js; curl speaks HTTP/2; gnuplot draws the plots
-pkgs_test=(nodejs npm gnuplot-nox wrk nghttp2-client valgrind systemd util-linux python3-yaml iproute2)
+pkgs_test=(nodejs npm gnuplot-nox wrk nghttp2-client valgrind systemd util-linux python3-yaml iproute2 zstd)
 
 missing=()
 for p in "${pkgs[@]}" ${DW_WITH_TEST_DEPS:+"${pkgs_test[@]}"}; do

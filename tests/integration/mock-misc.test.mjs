@@ -94,11 +94,11 @@ test('flags from DELTAWIRE_MOCK_* environment variables (tool turns)', { timeout
   await m3.stop();
 });
 
-test('HTTP bodies of ~64 MiB are accepted; bigger than --max-message-bytes is a 413', { timeout: 60000 }, async () => {
+test('HTTP bodies of ~64 MiB are accepted; bigger than --max-body-bytes is a 413', { timeout: 60000 }, async () => {
   const big = 'x'.repeat(64 * 1024 * 1024);
   const r = await httpJson('POST', `${mock.base}/responses`, body({ input: [{ role: 'user', content: big }] }));
   assert.equal(r.status, 200);
-  const m = await startMock({ args: ['--max-message-bytes', '1000'] });
+  const m = await startMock({ args: ['--max-body-bytes', '1000'] });
   const small = await httpJson('POST', `${m.base}/responses`, body({ input: [{ role: 'user', content: 'y'.repeat(5000) }] }));
   assert.equal(small.status, 413);
   assert.equal(small.json.error.code, 'request_too_large');
