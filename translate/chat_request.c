@@ -117,21 +117,25 @@ static const char *key_name(dw_span_t key, char *buf, size_t cap)
     return i < key.n ? "(long name)" : buf;
 }
 
-/* pick() with the reason written for where (e.g. "messages[3]"). */
+/* pick() with the reason naming the object (printf-style where, e.g. "messages[%zu]"). */
 static int pick_at(dw_span_t obj, const char *const *keys, size_t nkeys, dw_span_t *vals, char reason[DW_CHAT_REASON_MAX],
-                   const char *where, size_t index)
+                   const char *fmt, ...)
 {
+    char where[64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(where, sizeof where, fmt, ap);
+    va_end(ap);
     dw_span_t bad = {NULL, 0};
     int dup = 0;
     if (dw_json_kind(obj) != '{')
-        return fallback(reason, "%s[%zu] is not an object", where, index);
+        return fallback(reason, "%s is not an object", where);
     int rc = pick(obj, keys, nkeys, vals, &bad, &dup);
     if (rc == DW_CHAT_FALLBACK) {
         char name[40];
         if (bad.p == NULL)
-            return fallback(reason, "%s[%zu] is malformed", where, index);
-        return fallback(reason, "%s[%zu].%s %s", where, index, key_name(bad, name, sizeof name),
-                        dup ? "given twice" : "is not supported");
+            return fallback(reason, "%s is malformed", where);
+        return fallback(reason, "%s.%s %s", where, key_name(bad, name, sizeof name), dup ? "given twice" : "is not supported");
     }
     return rc;
 }
@@ -155,7 +159,7 @@ enum { ROLE_SYSTEM, ROLE_USER, ROLE_ASSISTANT, ROLE_TOOL };
 static int put_part(dw_buf_t *out, dw_span_t part, int role, size_t mi, char reason[DW_CHAT_REASON_MAX])
 {
     dw_span_t v[P_N];
-    int rc = pick_at(part, part_keys, P_N, v, reason, "messages[].content", mi);
+    int rc = pick_at(part, part_keys, P_N, v, reason, "messages[%zu].content[]", mi);
     if (rc != DW_CHAT_OK)
         return rc;
     if (str_is(v[P_TYPE], "text") && is_str(v[P_TEXT]) && !v[P_IMAGE_URL].p && !v[P_FILE].p && !v[P_INPUT_AUDIO].p &&
@@ -173,7 +177,7 @@ static int put_part(dw_buf_t *out, dw_span_t part, int role, size_t mi, char rea
                !v[P_TEXT].p && !v[P_FILE].p && !v[P_INPUT_AUDIO].p && !v[P_REFUSAL].p) {
         static const char *const keys[] = {"url", "detail"};
         dw_span_t iv[2];
-        rc = pick_at(v[P_IMAGE_URL], keys, 2, iv, reason, "messages[].content.image_url", mi);
+        rc = pick_at(v[P_IMAGE_URL], keys, 2, iv, reason, "messages[%zu].content[].image_url", mi);
         if (rc != DW_CHAT_OK)
             return rc;
         if (!is_str(iv[0]))
@@ -186,7 +190,7 @@ static int put_part(dw_buf_t *out, dw_span_t part, int role, size_t mi, char rea
                !v[P_IMAGE_URL].p && !v[P_INPUT_AUDIO].p && !v[P_REFUSAL].p) {
         static const char *const keys[] = {"file_data", "file_id", "filename"};
         dw_span_t fv[3];
-        rc = pick_at(v[P_FILE], keys, 3, fv, reason, "messages[].content.file", mi);
+        rc = pick_at(v[P_FILE], keys, 3, fv, reason, "messages[%zu].content[].file", mi);
         if (rc != DW_CHAT_OK)
             return rc;
         if (put(out, "{\"type\":\"input_file\""))
@@ -297,13 +301,13 @@ static int assistant_items(dw_buf_t *out, const dw_span_t *v, size_t mi, size_t 
         static const char *const call_keys[] = {"id", "type", "function", "index"};
         static const char *const fn_keys[] = {"name", "arguments", "parsed_arguments"};
         dw_span_t cv[4], fv[3];
-        if ((rc = pick_at(calls.v[i], call_keys, 4, cv, reason, "messages[].tool_calls", mi)) != DW_CHAT_OK)
+        if ((rc = pick_at(calls.v[i], call_keys, 4, cv, reason, "messages[%zu].tool_calls[%zu]", mi, i)) != DW_CHAT_OK)
             break;
         if (!str_is(cv[1], "function")) {
             rc = fallback(reason, "messages[%zu].tool_calls[%zu] is not a function call", mi, i);
             break;
         }
-        if ((rc = pick_at(cv[2], fn_keys, 3, fv, reason, "messages[].tool_calls[].function", mi)) != DW_CHAT_OK)
+        if ((rc = pick_at(cv[2], fn_keys, 3, fv, reason, "messages[%zu].tool_calls[%zu].function", mi, i)) != DW_CHAT_OK)
             break;
         if (!is_str(cv[0]) || !is_str(fv[0]) || !is_str(fv[1])) {
             rc = fallback(reason, "messages[%zu].tool_calls[%zu] lacks id, name or arguments", mi, i);
@@ -321,11 +325,9 @@ static int assistant_items(dw_buf_t *out, const dw_span_t *v, size_t mi, size_t 
 int dw_chat_message_items(dw_buf_t *out, dw_span_t msg, size_t mi, size_t *count, char reason[DW_CHAT_REASON_MAX])
 {
     dw_span_t v[M_N];
-    int rc = pick_at(msg, msg_keys, M_N, v, reason, "messages", mi);
+    int rc = pick_at(msg, msg_keys, M_N, v, reason, "messages[%zu]", mi);
     if (rc != DW_CHAT_OK)
         return rc;
-    if (v[M_NAME].p)
-        return fallback(reason, "messages[%zu].name (Responses messages have no name)", mi);
     dw_span_t role = v[M_ROLE];
     int r;
     if (str_is(role, "system") || str_is(role, "developer"))
@@ -340,6 +342,8 @@ int dw_chat_message_items(dw_buf_t *out, dw_span_t msg, size_t mi, size_t *count
         return fallback(reason, "messages[%zu]: role function (legacy functions)", mi);
     else
         return fallback(reason, "messages[%zu].role is not supported", mi);
+    if (v[M_NAME].p)
+        return fallback(reason, "messages[%zu].name (Responses messages have no name)", mi);
 
     /* which fields each role may carry; annotations/parsed are echoes of the API's own answer */
     static const unsigned allowed[] = {
@@ -389,13 +393,13 @@ static int put_tools(dw_buf_t *out, dw_span_t tools, char reason[DW_CHAT_REASON_
         static const char *const tkeys[] = {"type", "function"};
         static const char *const fkeys[] = {"name", "description", "parameters", "strict"};
         dw_span_t tv[2], fv[4];
-        if ((rc = pick_at(el.v[i], tkeys, 2, tv, reason, "tools", i)) != DW_CHAT_OK)
+        if ((rc = pick_at(el.v[i], tkeys, 2, tv, reason, "tools[%zu]", i)) != DW_CHAT_OK)
             break;
         if (!str_is(tv[0], "function")) {
             rc = fallback(reason, "tools[%zu] is not a function tool", i);
             break;
         }
-        if ((rc = pick_at(tv[1], fkeys, 4, fv, reason, "tools[].function", i)) != DW_CHAT_OK)
+        if ((rc = pick_at(tv[1], fkeys, 4, fv, reason, "tools[%zu].function", i)) != DW_CHAT_OK)
             break;
         if (!is_str(fv[0])) {
             rc = fallback(reason, "tools[%zu].function.name missing", i);
@@ -426,11 +430,11 @@ static int put_tool_choice(dw_buf_t *out, dw_span_t tc, char reason[DW_CHAT_REAS
     static const char *const fkeys[] = {"name"};
     dw_span_t v[2], fv[1];
     int rc;
-    if (dw_json_kind(tc) != '{' || (rc = pick_at(tc, keys, 2, v, reason, "tool_choice", 0)) == DW_CHAT_FALLBACK)
+    if (dw_json_kind(tc) != '{' || (rc = pick_at(tc, keys, 2, v, reason, "tool_choice")) == DW_CHAT_FALLBACK)
         return fallback(reason, "tool_choice of this form is not carried");
     if (rc != DW_CHAT_OK)
         return rc;
-    if (!str_is(v[0], "function") || (rc = pick_at(v[1], fkeys, 1, fv, reason, "tool_choice.function", 0)) != DW_CHAT_OK ||
+    if (!str_is(v[0], "function") || (rc = pick_at(v[1], fkeys, 1, fv, reason, "tool_choice.function")) != DW_CHAT_OK ||
         !is_str(fv[0]))
         return rc == DW_CHAT_ENOMEM ? rc : fallback(reason, "tool_choice of this form is not carried");
     return put(out, ",\"tool_choice\":{\"type\":\"function\",\"name\":") || put_span(out, fv[0]) || put(out, "}")
@@ -442,7 +446,7 @@ static int put_format(dw_buf_t *out, dw_span_t rf, char reason[DW_CHAT_REASON_MA
 {
     static const char *const keys[] = {"type", "json_schema"};
     dw_span_t v[2];
-    int rc = pick_at(rf, keys, 2, v, reason, "response_format", 0);
+    int rc = pick_at(rf, keys, 2, v, reason, "response_format");
     if (rc != DW_CHAT_OK)
         return rc;
     if ((str_is(v[0], "text") || str_is(v[0], "json_object")) && !v[1].p)
@@ -451,7 +455,7 @@ static int put_format(dw_buf_t *out, dw_span_t rf, char reason[DW_CHAT_REASON_MA
         return fallback(reason, "response_format type is not carried");
     static const char *const skeys[] = {"name", "description", "schema", "strict"};
     dw_span_t sv[4];
-    if ((rc = pick_at(v[1], skeys, 4, sv, reason, "response_format.json_schema", 0)) != DW_CHAT_OK)
+    if ((rc = pick_at(v[1], skeys, 4, sv, reason, "response_format.json_schema")) != DW_CHAT_OK)
         return rc;
     if (!is_str(sv[0]) || !present(sv[2]))
         return fallback(reason, "response_format.json_schema without name or schema");
@@ -536,7 +540,7 @@ static int translate(const dw_span_t *v, const dw_spans_t *msgs, dw_chat_request
     if (present(v[T_STREAM_OPTIONS])) {
         static const char *const keys[] = {"include_usage", "include_obfuscation"};
         dw_span_t so[2];
-        if ((rc = pick_at(v[T_STREAM_OPTIONS], keys, 2, so, reason, "stream_options", 0)) != DW_CHAT_OK)
+        if ((rc = pick_at(v[T_STREAM_OPTIONS], keys, 2, so, reason, "stream_options")) != DW_CHAT_OK)
             return rc;
         /* obfuscation pads the upstream's events; the chunks deltawire writes carry none */
         req->include_usage = dw_json_is_true(so[0]);
