@@ -422,23 +422,59 @@ static int put_tools(dw_buf_t *out, dw_span_t tools, char reason[DW_CHAT_REASON_
     return rc;
 }
 
+/* {"type":"function","function":{"name":N}} → {"type":"function","name":N} (a named choice, or
+ * an entry of allowed_tools.tools). */
+static int put_named_function(dw_buf_t *out, dw_span_t v, const char *where, char reason[DW_CHAT_REASON_MAX])
+{
+    static const char *const keys[] = {"type", "function"};
+    static const char *const fkeys[] = {"name"};
+    dw_span_t tv[2], fv[1];
+    int rc = pick_at(v, keys, 2, tv, reason, "%s", where);
+    if (rc != DW_CHAT_OK)
+        return rc;
+    if (!str_is(tv[0], "function"))
+        return fallback(reason, "%s is not a function", where);
+    if ((rc = pick_at(tv[1], fkeys, 1, fv, reason, "%s.function", where)) != DW_CHAT_OK)
+        return rc;
+    if (!is_str(fv[0]))
+        return fallback(reason, "%s.function.name missing", where);
+    return put(out, "{\"type\":\"function\",\"name\":") || put_span(out, fv[0]) || put(out, "}") ? DW_CHAT_ENOMEM : DW_CHAT_OK;
+}
+
 static int put_tool_choice(dw_buf_t *out, dw_span_t tc, char reason[DW_CHAT_REASON_MAX])
 {
     if (str_is(tc, "auto") || str_is(tc, "none") || str_is(tc, "required"))
         return put_member(out, "tool_choice", tc) ? DW_CHAT_ENOMEM : DW_CHAT_OK;
-    static const char *const keys[] = {"type", "function"};
-    static const char *const fkeys[] = {"name"};
-    dw_span_t v[2], fv[1];
-    int rc;
-    if (dw_json_kind(tc) != '{' || (rc = pick_at(tc, keys, 2, v, reason, "tool_choice")) == DW_CHAT_FALLBACK)
+    dw_span_t type;
+    if (dw_json_kind(tc) != '{' || !dw_json_object_get(tc, "type", &type))
         return fallback(reason, "tool_choice of this form is not carried");
+    if (put(out, ",\"tool_choice\":"))
+        return DW_CHAT_ENOMEM;
+    if (str_is(type, "function"))
+        return put_named_function(out, tc, "tool_choice", reason);
+    if (!str_is(type, "allowed_tools"))
+        return fallback(reason, "tool_choice of this form is not carried");
+    /* {"type":"allowed_tools","allowed_tools":{"mode","tools":[named]}} → flat {"type","mode","tools":[{type,name}]} */
+    static const char *const keys[] = {"type", "allowed_tools"};
+    static const char *const akeys[] = {"mode", "tools"};
+    dw_span_t v[2], av[2];
+    int rc = pick_at(tc, keys, 2, v, reason, "tool_choice");
+    if (rc == DW_CHAT_OK)
+        rc = pick_at(v[1], akeys, 2, av, reason, "tool_choice.allowed_tools");
     if (rc != DW_CHAT_OK)
         return rc;
-    if (!str_is(v[0], "function") || (rc = pick_at(v[1], fkeys, 1, fv, reason, "tool_choice.function")) != DW_CHAT_OK ||
-        !is_str(fv[0]))
-        return rc == DW_CHAT_ENOMEM ? rc : fallback(reason, "tool_choice of this form is not carried");
-    return put(out, ",\"tool_choice\":{\"type\":\"function\",\"name\":") || put_span(out, fv[0]) || put(out, "}")
-               ? DW_CHAT_ENOMEM : DW_CHAT_OK;
+    if (!is_str(av[0]) || dw_json_kind(av[1]) != '[')
+        return fallback(reason, "tool_choice.allowed_tools without mode or tools");
+    if (put(out, "{\"type\":\"allowed_tools\",\"mode\":") || put_span(out, av[0]) || put(out, ",\"tools\":["))
+        return DW_CHAT_ENOMEM;
+    dw_spans_t el = {0};
+    rc = elems_of(av[1], &el);
+    for (size_t i = 0; i < el.n && rc == DW_CHAT_OK; i++)
+        rc = i > 0 && put(out, ",") ? DW_CHAT_ENOMEM : put_named_function(out, el.v[i], "tool_choice.allowed_tools.tools[]", reason);
+    dw_spans_free(&el);
+    if (rc != DW_CHAT_OK)
+        return rc;
+    return put(out, "]}") ? DW_CHAT_ENOMEM : DW_CHAT_OK;
 }
 
 /* response_format → the text.format value. */

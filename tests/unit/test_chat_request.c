@@ -142,9 +142,12 @@ Test(chat_request, tools_are_flattened_strict_defaults_to_false)
 
 Test(chat_request, tool_choice_forms)
 {
-    const char *in[] = {"'auto'", "'none'", "'required'", "{'type':'function','function':{'name':'f'}}"};
-    const char *out[] = {"'auto'", "'none'", "'required'", "{'type':'function','name':'f'}"};
-    for (size_t i = 0; i < 4; i++) {
+    const char *in[] = {"'auto'", "'none'", "'required'", "{'type':'function','function':{'name':'f'}}",
+                        "{'type':'allowed_tools','allowed_tools':{'mode':'required','tools':["
+                        "{'type':'function','function':{'name':'a'}},{'type':'function','function':{'name':'b'}}]}}"};
+    const char *out[] = {"'auto'", "'none'", "'required'", "{'type':'function','name':'f'}",
+                         "{'type':'allowed_tools','mode':'required','tools':[{'type':'function','name':'a'},{'type':'function','name':'b'}]}"};
+    for (size_t i = 0; i < 5; i++) {
         char b[512], w[512];
         snprintf(b, sizeof b, "{'model':'m','messages':[" USER "],'tool_choice':%s}", in[i]);
         snprintf(w, sizeof w, "{'model':'m','input':[" USER_ITEM "],'tool_choice':%s,'store':false}", out[i]);
@@ -260,7 +263,11 @@ Test(chat_request, fallbacks_name_the_field)
          "not carried for this role"},
         {"{'model':'m','messages':[" USER "],'tools':[{'type':'custom','custom':{'name':'c'}}]}", "tools[0].custom is not supported"},
         {"{'model':'m','messages':[" USER "],'tools':[{'type':'function','function':{'name':'f'}}]}", "parameters omitted"},
-        {"{'model':'m','messages':[" USER "],'tool_choice':{'type':'allowed_tools','allowed_tools':{}}}", "tool_choice"},
+        {"{'model':'m','messages':[" USER "],'tool_choice':{'type':'allowed_tools','allowed_tools':{}}}",
+         "allowed_tools without mode or tools"},
+        {"{'model':'m','messages':[" USER "],'tool_choice':{'type':'custom','custom':{'name':'c'}}}", "tool_choice of this form"},
+        {"{'model':'m','messages':[" USER "],'tool_choice':{'type':'allowed_tools','allowed_tools':{'mode':'auto','tools':"
+         "[{'type':'custom','custom':{'name':'c'}}]}}}", "tool_choice.allowed_tools.tools[].custom"},
         {"{'model':'m','messages':[" USER "],'response_format':{'type':'json_schema','json_schema':{'name':'n'}}}",
          "without name or schema"},
     };
