@@ -26,13 +26,12 @@ static int run(const char *body, dw_chat_request_t *r)
     return rc;
 }
 
-/* Translates body and compares with the expected Responses body (as JSON values). */
-static void expect(const char *body, const char *want)
+/* Translates body (verbatim) and compares with the expected Responses body (as JSON values). */
+static void expect_raw(const char *body, const char *w)
 {
-    dw_chat_request_t r;
-    int rc = run(body, &r);
+    dw_chat_request_t r = {0};
+    int rc = dw_chat_request(body, strlen(body), &r);
     cr_assert_eq(rc, DW_CHAT_OK, "fell back: %s (for %s)", r.reason, body);
-    char *w = J(want);
     json_error_t e;
     json_t *got = json_loadb(r.body.p, r.body.len, 0, &e), *exp = json_loads(w, 0, &e);
     cr_assert_not_null(got, "invalid output: %.*s", (int)r.body.len, r.body.p);
@@ -43,8 +42,15 @@ static void expect(const char *body, const char *want)
     free(es);
     json_decref(got);
     json_decref(exp);
-    free(w);
     dw_chat_request_free(&r);
+}
+
+static void expect(const char *body, const char *want)
+{
+    char *b = J(body), *w = J(want);
+    expect_raw(b, w);
+    free(b);
+    free(w);
 }
 
 /* The input array expected for the given messages, with no other field. */
@@ -282,4 +288,15 @@ Test(chat_request, reason_never_carries_raw_bytes)
     cr_assert_eq(run("{'model':'m','messages':[" USER "],'a\\n\\u0007':1}", &r), DW_CHAT_FALLBACK);
     cr_assert_str_eq(r.reason, "unknown field (unprintable)");
     dw_chat_request_free(&r);
+}
+
+/* Second-turn bodies captured from real clients (custom fetch, no network): the Vercel AI SDK
+ * 6.0.326 (@ai-sdk/openai 3.0.141) `generateText` with `openai.chat()`, and openai-node 7.57.0's
+ * streaming `runTools` helper after two parallel calls. Both are carried, echoes included. */
+Test(chat_request, real_client_bodies)
+{
+    expect_raw("{\"model\":\"gpt-5.5\",\"messages\":[{\"role\":\"developer\",\"content\":\"You are terse.\"},{\"role\":\"user\",\"content\":\"run echo hello\"},{\"role\":\"assistant\",\"content\":\"The first run printed hello. Running it once more to confirm.\",\"tool_calls\":[{\"id\":\"call_tGplLo0CSindLCtQ\",\"type\":\"function\",\"function\":{\"name\":\"run_shell\",\"arguments\":\"{\\\"command\\\":\\\"echo hello\\\"}\"}}]},{\"role\":\"tool\",\"tool_call_id\":\"call_tGplLo0CSindLCtQ\",\"content\":\"hello\\n\"}],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"run_shell\",\"description\":\"Run\",\"parameters\":{\"type\":\"object\",\"properties\":{\"command\":{\"type\":\"string\"}},\"required\":[\"command\"]}}}],\"tool_choice\":\"auto\"}",
+               "{\"model\":\"gpt-5.5\",\"input\":[{\"type\":\"message\",\"role\":\"developer\",\"content\":\"You are terse.\"},{\"type\":\"message\",\"role\":\"user\",\"content\":\"run echo hello\"},{\"type\":\"message\",\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"The first run printed hello. Running it once more to confirm.\"}]},{\"type\":\"function_call\",\"call_id\":\"call_tGplLo0CSindLCtQ\",\"name\":\"run_shell\",\"arguments\":\"{\\\"command\\\":\\\"echo hello\\\"}\"},{\"type\":\"function_call_output\",\"call_id\":\"call_tGplLo0CSindLCtQ\",\"output\":\"hello\\n\"}],\"tools\":[{\"type\":\"function\",\"name\":\"run_shell\",\"description\":\"Run\",\"parameters\":{\"type\":\"object\",\"properties\":{\"command\":{\"type\":\"string\"}},\"required\":[\"command\"]},\"strict\":false}],\"tool_choice\":\"auto\",\"store\":false}");
+    expect_raw("{\"model\":\"gpt-5.5\",\"stream_options\":{\"include_usage\":true},\"messages\":[{\"role\":\"user\",\"content\":\"go\"},{\"role\":\"assistant\",\"content\":\"Let me check.\",\"tool_calls\":[{\"id\":\"call_a\",\"type\":\"function\",\"function\":{\"arguments\":\"{\\\"y\\\":2}\",\"name\":\"f\"}},{\"id\":\"call_b\",\"type\":\"function\",\"function\":{\"arguments\":\"{\\\"x\\\":1}\",\"name\":\"g\"}}]},{\"role\":\"tool\",\"tool_call_id\":\"call_a\",\"content\":\"done\"},{\"role\":\"tool\",\"tool_call_id\":\"call_b\",\"content\":\"done\"}],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":{\"type\":\"object\",\"properties\":{}}}},{\"type\":\"function\",\"function\":{\"name\":\"g\",\"parameters\":{\"type\":\"object\",\"properties\":{}}}}],\"tool_choice\":\"auto\",\"stream\":true}",
+               "{\"model\":\"gpt-5.5\",\"input\":[{\"type\":\"message\",\"role\":\"user\",\"content\":\"go\"},{\"type\":\"message\",\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"Let me check.\"}]},{\"type\":\"function_call\",\"call_id\":\"call_a\",\"name\":\"f\",\"arguments\":\"{\\\"y\\\":2}\"},{\"type\":\"function_call\",\"call_id\":\"call_b\",\"name\":\"g\",\"arguments\":\"{\\\"x\\\":1}\"},{\"type\":\"function_call_output\",\"call_id\":\"call_a\",\"output\":\"done\"},{\"type\":\"function_call_output\",\"call_id\":\"call_b\",\"output\":\"done\"}],\"stream\":true,\"tools\":[{\"type\":\"function\",\"name\":\"f\",\"parameters\":{\"type\":\"object\",\"properties\":{}},\"strict\":false},{\"type\":\"function\",\"name\":\"g\",\"parameters\":{\"type\":\"object\",\"properties\":{}},\"strict\":false}],\"tool_choice\":\"auto\",\"store\":false}");
 }
