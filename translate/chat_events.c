@@ -140,7 +140,7 @@ static int join_parts(const dw_spans_t *items, const char *kind, const char *fie
     return nparts;
 }
 
-int dw_chat_message(dw_span_t output, dw_buf_t *out, int *hidden, int *tool_calls)
+int dw_chat_message(dw_span_t output, int legacy, dw_buf_t *out, int *hidden, int *tool_calls)
 {
     dw_spans_t items = {0};
     int rc = -1, n;
@@ -179,7 +179,17 @@ int dw_chat_message(dw_span_t output, dw_buf_t *out, int *hidden, int *tool_call
     }
     if (put(out, ",\"annotations\":[]"))
         goto done;
-    if (*tool_calls > 0) {
+    if (*tool_calls > 0 && legacy) {
+        /* the legacy answer holds one call (the request set parallel_tool_calls false) */
+        for (size_t i = 0; i < items.n; i++) {
+            if (!str_is(get(items.v[i], "type"), "function_call"))
+                continue;
+            if (put(out, ",\"function_call\":{\"name\":") || put_str_or(out, get(items.v[i], "name"), "\"\"") ||
+                put(out, ",\"arguments\":") || put_str_or(out, get(items.v[i], "arguments"), "\"\"") || put(out, "}"))
+                goto done;
+            break;
+        }
+    } else if (*tool_calls > 0) {
         int k = 0;
         if (put(out, ",\"tool_calls\":["))
             goto done;
@@ -202,7 +212,7 @@ done:
 }
 
 /* finish_reason for a final response object with `ntools` function calls. */
-static const char *finish_reason(dw_span_t response, int ntools)
+static const char *finish_reason(dw_span_t response, int ntools, int legacy)
 {
     if (str_is(get(response, "status"), "incomplete")) {
         dw_span_t why = get(get(response, "incomplete_details"), "reason");
@@ -211,16 +221,18 @@ static const char *finish_reason(dw_span_t response, int ntools)
         if (str_is(why, "content_filter"))
             return "\"content_filter\"";
     }
-    return ntools > 0 ? "\"tool_calls\"" : "\"stop\"";
+    if (ntools > 0)
+        return legacy ? "\"function_call\"" : "\"tool_calls\"";
+    return "\"stop\"";
 }
 
-int dw_chat_completion(dw_span_t response, dw_buf_t *out)
+int dw_chat_completion(dw_span_t response, int legacy, dw_buf_t *out)
 {
     int hidden, ntools;
     dw_span_t usage = get(response, "usage");
     if (put_head(out, response, "chat.completion") || put(out, ",\"choices\":[{\"index\":0,\"message\":") ||
-        dw_chat_message(get(response, "output"), out, &hidden, &ntools) || put(out, ",\"logprobs\":null,\"finish_reason\":") ||
-        put(out, finish_reason(response, ntools)) || put(out, "}]"))
+        dw_chat_message(get(response, "output"), legacy, out, &hidden, &ntools) || put(out, ",\"logprobs\":null,\"finish_reason\":") ||
+        put(out, finish_reason(response, ntools, legacy)) || put(out, "}]"))
         return -1;
     if (usage.p != NULL && dw_json_kind(usage) == '{' && (put(out, ",\"usage\":") || dw_chat_usage(usage, out)))
         return -1;
@@ -229,10 +241,11 @@ int dw_chat_completion(dw_span_t response, dw_buf_t *out)
 
 /* --- streaming ------------------------------------------------------------------------------- */
 
-void dw_chat_stream_init(dw_chat_stream_t *s, int include_usage)
+void dw_chat_stream_init(dw_chat_stream_t *s, int include_usage, int legacy_functions)
 {
     memset(s, 0, sizeof *s);
     s->include_usage = include_usage != 0;
+    s->legacy = legacy_functions != 0;
 }
 
 void dw_chat_stream_free(dw_chat_stream_t *s)
@@ -306,6 +319,8 @@ static int on_item_added(dw_chat_stream_t *s, const dw_event_t *ev, dw_buf_t *ou
     dw_chat_slot_t *sl = slot(s, ev->output_index);
     if (sl == NULL)
         return -1;
+    if (s->legacy && s->ntools > 0)
+        return 0; /* one call per legacy answer; parallel_tool_calls was false */
     sl->tool = s->ntools++;
     char idx[24];
     snprintf(idx, sizeof idx, "%d", sl->tool);
@@ -313,6 +328,10 @@ static int on_item_added(dw_chat_stream_t *s, const dw_event_t *ev, dw_buf_t *ou
     dw_span_t args = get(ev->item, "arguments");
     sl->args = is_str(args) && args.n > 2;
     int first = !s->emitted;
+    if (s->legacy)
+        return open_chunk(s, out) || (first && put(out, "\"role\":\"assistant\",\"content\":null,")) ||
+               put(out, "\"function_call\":{\"name\":") || put_str_or(out, get(ev->item, "name"), "\"\"") ||
+               put(out, ",\"arguments\":") || put_str_or(out, args, "\"\"") || put(out, "}") || close_chunk(s, out, NULL);
     return open_chunk(s, out) || (first && put(out, "\"role\":\"assistant\",\"content\":null,")) ||
            put(out, "\"tool_calls\":[{\"index\":") || put(out, idx) || put(out, ",\"id\":") ||
            put_str_or(out, get(ev->item, "call_id"), "\"\"") || put(out, ",\"type\":\"function\",\"function\":{\"name\":") ||
@@ -324,6 +343,9 @@ static int tool_args_chunk(dw_chat_stream_t *s, const dw_chat_slot_t *sl, dw_spa
 {
     char idx[24];
     snprintf(idx, sizeof idx, "%d", sl->tool);
+    if (s->legacy)
+        return open_chunk(s, out) || put(out, "\"function_call\":{\"arguments\":") || put_span(out, args) || put(out, "}") ||
+               close_chunk(s, out, NULL);
     return open_chunk(s, out) || put(out, "\"tool_calls\":[{\"index\":") || put(out, idx) ||
            put(out, ",\"function\":{\"arguments\":") || put_span(out, args) || put(out, "}}]") || close_chunk(s, out, NULL);
 }
@@ -354,7 +376,7 @@ static int on_args_delta(dw_chat_stream_t *s, const dw_event_t *ev, dw_span_t de
 static int on_terminal(dw_chat_stream_t *s, dw_span_t response, dw_buf_t *out)
 {
     if (role_chunk(s, out, "\"content\":\"\",\"refusal\":null") || open_chunk(s, out) ||
-        close_chunk(s, out, finish_reason(response, s->ntools)))
+        close_chunk(s, out, finish_reason(response, s->ntools, s->legacy)))
         return -1;
     dw_span_t usage = get(response, "usage");
     if (s->include_usage) {

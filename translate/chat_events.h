@@ -23,6 +23,8 @@
  *  - reasoning items and every other item write nothing (Chat Completions has no such output);
  *  - finish_reason: `length` (incomplete, max_output_tokens), `content_filter` (incomplete,
  *    content_filter), else `tool_calls` when the answer has function calls, else `stop`;
+ *  - legacy functions (the request used `functions`): the call is `delta.function_call` {name,
+ *    arguments} then {arguments}, `message.function_call`, finish_reason `function_call`;
  *  - with include_usage, every chunk carries `"usage":null` and a last chunk `choices: []` the
  *    usage (see dw_chat_usage).
  */
@@ -51,11 +53,12 @@ typedef struct {
     size_t nslots;
     int ntools;
     unsigned include_usage : 1;
+    unsigned legacy : 1;  /* legacy functions: `function_call` instead of `tool_calls` */
     unsigned emitted : 1; /* something was written for the client (the role chunk at least) */
 } dw_chat_stream_t;
 
-/* Starts a translation; include_usage from dw_chat_request_t. */
-void dw_chat_stream_init(dw_chat_stream_t *s, int include_usage);
+/* Starts a translation; include_usage and legacy_functions from dw_chat_request_t. */
+void dw_chat_stream_init(dw_chat_stream_t *s, int include_usage, int legacy_functions);
 
 /* Translates one event [p, p+n), appending to out. Returns one of DW_CHAT_EV_*. After DONE or
  * FAILED the caller ends the stream. On FAILED with s->emitted == 0 the caller may instead discard
@@ -70,16 +73,17 @@ void dw_chat_stream_free(dw_chat_stream_t *s);
  * e.g. `response` of response.completed), appended to out. Returns 0 or -1 (out of memory, or
  * response is not an object with a string id).
  */
-int dw_chat_completion(dw_span_t response, dw_buf_t *out);
+int dw_chat_completion(dw_span_t response, int legacy_functions, dw_buf_t *out);
 
 /*
  * The assistant message a Chat client receives for a response's `output` array (and echoes on its
  * next turn): {"role":"assistant","content":<joined output_text or null>,"refusal":<joined refusal
  * or null>,"annotations":[],"tool_calls":[...] when any}. *hidden is set to 1 when the output holds
  * items a Chat client never sees (reasoning, or any type other than message and function_call),
- * *tool_calls to the number of function calls. Returns 0 or -1.
+ * *tool_calls to the number of function calls. With legacy_functions the first call is rendered as
+ * `"function_call":{"name","arguments"}` instead of tool_calls. Returns 0 or -1.
  */
-int dw_chat_message(dw_span_t output, dw_buf_t *out, int *hidden, int *tool_calls);
+int dw_chat_message(dw_span_t output, int legacy_functions, dw_buf_t *out, int *hidden, int *tool_calls);
 
 /* The CompletionUsage object for a Responses usage object: prompt_tokens, completion_tokens,
  * total_tokens, prompt_tokens_details.cached_tokens, completion_tokens_details.reasoning_tokens.

@@ -26,19 +26,19 @@ static int same_item(dw_span_t mine, dw_span_t theirs, int *err)
     return same;
 }
 
-int dw_chat_project(dw_span_t output, dw_chat_projection_t *pj)
+int dw_chat_project(dw_span_t output, int legacy_functions, dw_chat_projection_t *pj)
 {
     int hidden = 0, ncalls = 0;
     char reason[DW_CHAT_REASON_MAX];
-    size_t count = 0;
+    dw_chat_items_t st = {0};
     memset(pj, 0, sizeof *pj);
 
-    if (dw_chat_message(output, &pj->message, &hidden, &ncalls) != 0)
+    if (dw_chat_message(output, legacy_functions, &pj->message, &hidden, &ncalls) != 0)
         return DW_CHAT_ENOMEM;
     pj->hidden = hidden != 0;
     if (dw_buf_append_str(&pj->items, "["))
         return DW_CHAT_ENOMEM;
-    int rc = dw_chat_message_items(&pj->items, (dw_span_t){pj->message.p, pj->message.len}, 0, &count, reason);
+    int rc = dw_chat_message_items(&pj->items, (dw_span_t){pj->message.p, pj->message.len}, 0, &st, reason);
     if (rc != DW_CHAT_OK)
         return rc;
     if (dw_buf_append_str(&pj->items, "]") ||

@@ -34,11 +34,12 @@ typedef struct {
 
 /*
  * Projects a response's `output` array (a validated JSON array span) into *pj, which must be
- * zeroed or freed before. Returns DW_CHAT_OK, DW_CHAT_FALLBACK when the echo could not be
+ * zeroed or freed before. legacy_functions: the request used `functions` (the client then echoes a
+ * `function_call`, whose invented call id never equals the recorded one: never exact). Returns DW_CHAT_OK, DW_CHAT_FALLBACK when the echo could not be
  * translated (an output with no text and no call: its echo goes over HTTP, record nothing), or
  * DW_CHAT_ENOMEM (also when an item cannot be digested).
  */
-int dw_chat_project(dw_span_t output, dw_chat_projection_t *pj);
+int dw_chat_project(dw_span_t output, int legacy_functions, dw_chat_projection_t *pj);
 
 /* Frees what *pj holds and zeroes it. */
 void dw_chat_projection_free(dw_chat_projection_t *pj);

@@ -153,7 +153,7 @@ static int elems_of(dw_span_t arr, dw_spans_t *elems)
 enum { P_TYPE, P_TEXT, P_IMAGE_URL, P_FILE, P_INPUT_AUDIO, P_REFUSAL, P_BREAKPOINT, P_N };
 static const char *const part_keys[P_N] = {"type", "text", "image_url", "file", "input_audio", "refusal", "prompt_cache_breakpoint"};
 
-enum { ROLE_SYSTEM, ROLE_USER, ROLE_ASSISTANT, ROLE_TOOL };
+enum { ROLE_SYSTEM, ROLE_USER, ROLE_ASSISTANT, ROLE_TOOL, ROLE_FUNCTION };
 
 /* One content part of a message with the given role, translated. */
 static int put_part(dw_buf_t *out, dw_span_t part, int role, size_t mi, char reason[DW_CHAT_REASON_MAX])
@@ -230,9 +230,55 @@ enum { M_ROLE, M_CONTENT, M_NAME, M_REFUSAL, M_TOOL_CALLS, M_FUNCTION_CALL, M_AU
 static const char *const msg_keys[M_N] = {"role", "content", "name", "refusal", "tool_calls", "function_call",
                                           "audio", "tool_call_id", "annotations", "parsed"};
 
-static int sep(dw_buf_t *out, size_t *count)
+static int sep(dw_buf_t *out, dw_chat_items_t *st)
 {
-    return (*count)++ > 0 && put(out, ",");
+    return st->count++ > 0 && put(out, ",");
+}
+
+/* The call id a legacy function_call (which has none) gets: stable, from its message's index, so
+ * the translation of a growing history keeps its prefix. */
+static int put_legacy_call_id(dw_buf_t *out, size_t mi)
+{
+    char id[48];
+    snprintf(id, sizeof id, "\"call_legacy_%zu\"", mi);
+    return put(out, id);
+}
+
+/* assistant {"function_call":{"name","arguments"}} → a function_call item; its result (the next
+ * role "function" message) pairs with it through st. */
+static int legacy_call_item(dw_buf_t *out, dw_span_t fc, size_t mi, dw_chat_items_t *st, char reason[DW_CHAT_REASON_MAX])
+{
+    static const char *const keys[] = {"name", "arguments"};
+    dw_span_t v[2];
+    int rc = pick_at(fc, keys, 2, v, reason, "messages[%zu].function_call", mi);
+    if (rc != DW_CHAT_OK)
+        return rc;
+    if (!is_str(v[0]) || !is_str(v[1]))
+        return fallback(reason, "messages[%zu].function_call lacks name or arguments", mi);
+    if (st->open_fn)
+        return fallback(reason, "messages[%zu].function_call while another awaits its result", mi);
+    st->open_fn = mi + 1;
+    st->open_name = v[0];
+    return sep(out, st) || put(out, "{\"type\":\"function_call\",\"call_id\":") || put_legacy_call_id(out, mi) ||
+                   put(out, ",\"name\":") || put_span(out, v[0]) || put(out, ",\"arguments\":") || put_span(out, v[1]) ||
+                   put(out, "}")
+               ? DW_CHAT_ENOMEM : DW_CHAT_OK;
+}
+
+/* role "function" {name, content} → the function_call_output of the open legacy call. */
+static int legacy_result_item(dw_buf_t *out, const dw_span_t *v, size_t mi, dw_chat_items_t *st,
+                              char reason[DW_CHAT_REASON_MAX])
+{
+    if (!st->open_fn || !is_str(v[M_NAME]) || v[M_NAME].n != st->open_name.n ||
+        memcmp(v[M_NAME].p, st->open_name.p, v[M_NAME].n) != 0)
+        return fallback(reason, "messages[%zu]: function result without its function_call", mi);
+    if (!is_str(v[M_CONTENT]))
+        return fallback(reason, "messages[%zu].content is not a string", mi);
+    size_t call = st->open_fn - 1;
+    st->open_fn = 0;
+    return sep(out, st) || put(out, "{\"type\":\"function_call_output\",\"call_id\":") || put_legacy_call_id(out, call) ||
+                   put(out, ",\"output\":") || put_span(out, v[M_CONTENT]) || put(out, "}")
+               ? DW_CHAT_ENOMEM : DW_CHAT_OK;
 }
 
 /* Content that is a string or an array: the "content" value of an input message. */
@@ -251,10 +297,8 @@ static int put_input_content(dw_buf_t *out, dw_span_t content, int role, size_t 
     return put(out, "]") ? DW_CHAT_ENOMEM : DW_CHAT_OK;
 }
 
-static int assistant_items(dw_buf_t *out, const dw_span_t *v, size_t mi, size_t *count, char reason[DW_CHAT_REASON_MAX])
+static int assistant_items(dw_buf_t *out, const dw_span_t *v, size_t mi, dw_chat_items_t *st, char reason[DW_CHAT_REASON_MAX])
 {
-    if (present(v[M_FUNCTION_CALL]))
-        return fallback(reason, "messages[%zu].function_call (legacy functions)", mi);
     if (present(v[M_AUDIO]))
         return fallback(reason, "messages[%zu].audio", mi);
     int has_calls = dw_json_kind(v[M_TOOL_CALLS]) == '[' && v[M_TOOL_CALLS].n > 2;
@@ -271,13 +315,18 @@ static int assistant_items(dw_buf_t *out, const dw_span_t *v, size_t mi, size_t 
     if (has_calls && has_content && (content.n == 2))
         has_content = 0;
     int has_refusal = present(v[M_REFUSAL]);
-    if (!has_content && !has_refusal && !has_calls)
+    int has_legacy = present(v[M_FUNCTION_CALL]);
+    if (has_legacy && has_calls)
+        return fallback(reason, "messages[%zu] has both function_call and tool_calls", mi);
+    if (has_legacy && has_content && content.n == 2)
+        has_content = 0;
+    if (!has_content && !has_refusal && !has_calls && !has_legacy)
         return fallback(reason, "messages[%zu]: assistant message without content or tool_calls", mi);
 
     int rc;
     if (has_content || has_refusal) {
         size_t np = 0;
-        if (sep(out, count) || put(out, "{\"type\":\"message\",\"role\":\"assistant\",\"content\":["))
+        if (sep(out, st) || put(out, "{\"type\":\"message\",\"role\":\"assistant\",\"content\":["))
             return DW_CHAT_ENOMEM;
         if (has_content && is_str(content)) {
             if (put(out, "{\"type\":\"output_text\",\"text\":") || put_span(out, content) || put(out, "}"))
@@ -292,6 +341,8 @@ static int assistant_items(dw_buf_t *out, const dw_span_t *v, size_t mi, size_t 
         if (put(out, "]}"))
             return DW_CHAT_ENOMEM;
     }
+    if (has_legacy)
+        return legacy_call_item(out, v[M_FUNCTION_CALL], mi, st, reason);
     if (!has_calls)
         return DW_CHAT_OK;
 
@@ -313,7 +364,7 @@ static int assistant_items(dw_buf_t *out, const dw_span_t *v, size_t mi, size_t 
             rc = fallback(reason, "messages[%zu].tool_calls[%zu] lacks id, name or arguments", mi, i);
             break;
         }
-        if (sep(out, count) || put(out, "{\"type\":\"function_call\",\"call_id\":") || put_span(out, cv[0]) ||
+        if (sep(out, st) || put(out, "{\"type\":\"function_call\",\"call_id\":") || put_span(out, cv[0]) ||
             put(out, ",\"name\":") || put_span(out, fv[0]) || put(out, ",\"arguments\":") || put_span(out, fv[1]) ||
             put(out, "}"))
             rc = DW_CHAT_ENOMEM;
@@ -322,7 +373,7 @@ static int assistant_items(dw_buf_t *out, const dw_span_t *v, size_t mi, size_t 
     return rc;
 }
 
-int dw_chat_message_items(dw_buf_t *out, dw_span_t msg, size_t mi, size_t *count, char reason[DW_CHAT_REASON_MAX])
+int dw_chat_message_items(dw_buf_t *out, dw_span_t msg, size_t mi, dw_chat_items_t *st, char reason[DW_CHAT_REASON_MAX])
 {
     dw_span_t v[M_N];
     int rc = pick_at(msg, msg_keys, M_N, v, reason, "messages[%zu]", mi);
@@ -339,10 +390,10 @@ int dw_chat_message_items(dw_buf_t *out, dw_span_t msg, size_t mi, size_t *count
     else if (str_is(role, "tool"))
         r = ROLE_TOOL;
     else if (str_is(role, "function"))
-        return fallback(reason, "messages[%zu]: role function (legacy functions)", mi);
+        r = ROLE_FUNCTION;
     else
         return fallback(reason, "messages[%zu].role is not supported", mi);
-    if (v[M_NAME].p)
+    if (v[M_NAME].p && r != ROLE_FUNCTION)
         return fallback(reason, "messages[%zu].name (Responses messages have no name)", mi);
 
     /* which fields each role may carry; annotations/parsed are echoes of the API's own answer */
@@ -352,19 +403,22 @@ int dw_chat_message_items(dw_buf_t *out, dw_span_t msg, size_t mi, size_t *count
         [ROLE_ASSISTANT] = 1u << M_ROLE | 1u << M_CONTENT | 1u << M_REFUSAL | 1u << M_TOOL_CALLS |
                            1u << M_FUNCTION_CALL | 1u << M_AUDIO | 1u << M_ANNOTATIONS | 1u << M_PARSED,
         [ROLE_TOOL] = 1u << M_ROLE | 1u << M_CONTENT | 1u << M_TOOL_CALL_ID,
+        [ROLE_FUNCTION] = 1u << M_ROLE | 1u << M_CONTENT | 1u << M_NAME,
     };
     for (int k = 0; k < M_N; k++)
         if (v[k].p && !(allowed[r] >> k & 1u))
             return fallback(reason, "messages[%zu].%s is not supported on this role", mi, msg_keys[k]);
 
     if (r == ROLE_ASSISTANT)
-        return assistant_items(out, v, mi, count, reason);
+        return assistant_items(out, v, mi, st, reason);
+    if (r == ROLE_FUNCTION)
+        return legacy_result_item(out, v, mi, st, reason);
     if (!present(v[M_CONTENT]))
         return fallback(reason, "messages[%zu] has no content", mi);
     if (r == ROLE_TOOL) {
         if (!is_str(v[M_TOOL_CALL_ID]))
             return fallback(reason, "messages[%zu] has no tool_call_id", mi);
-        if (sep(out, count) || put(out, "{\"type\":\"function_call_output\",\"call_id\":") || put_span(out, v[M_TOOL_CALL_ID]) ||
+        if (sep(out, st) || put(out, "{\"type\":\"function_call_output\",\"call_id\":") || put_span(out, v[M_TOOL_CALL_ID]) ||
             put(out, ",\"output\":"))
             return DW_CHAT_ENOMEM;
         /* text parts become input_text parts of the output array */
@@ -372,7 +426,7 @@ int dw_chat_message_items(dw_buf_t *out, dw_span_t msg, size_t mi, size_t *count
             return rc;
         return put(out, "}") ? DW_CHAT_ENOMEM : DW_CHAT_OK;
     }
-    if (sep(out, count) || put(out, "{\"type\":\"message\",\"role\":") || put_span(out, role) || put(out, ",\"content\":"))
+    if (sep(out, st) || put(out, "{\"type\":\"message\",\"role\":") || put_span(out, role) || put(out, ",\"content\":"))
         return DW_CHAT_ENOMEM;
     if ((rc = put_input_content(out, v[M_CONTENT], r, mi, reason)) != DW_CHAT_OK)
         return rc;
@@ -477,6 +531,52 @@ static int put_tool_choice(dw_buf_t *out, dw_span_t tc, char reason[DW_CHAT_REAS
     return put(out, "]}") ? DW_CHAT_ENOMEM : DW_CHAT_OK;
 }
 
+/* legacy functions: [{name, description?, parameters}] → function tools, strict false (the legacy
+ * API has no strict mode), and parallel_tool_calls false: a legacy answer holds one call. */
+static int put_functions(dw_buf_t *out, dw_span_t fns, char reason[DW_CHAT_REASON_MAX])
+{
+    if (dw_json_kind(fns) != '[')
+        return fallback(reason, "functions is not an array");
+    dw_spans_t el = {0};
+    int rc = elems_of(fns, &el);
+    if (rc == DW_CHAT_OK && put(out, ",\"tools\":["))
+        rc = DW_CHAT_ENOMEM;
+    for (size_t i = 0; i < el.n && rc == DW_CHAT_OK; i++) {
+        static const char *const fkeys[] = {"name", "description", "parameters"};
+        dw_span_t fv[3];
+        if ((rc = pick_at(el.v[i], fkeys, 3, fv, reason, "functions[%zu]", i)) != DW_CHAT_OK)
+            break;
+        if (!is_str(fv[0]) || !present(fv[2])) {
+            rc = fallback(reason, "functions[%zu] without name or parameters", i);
+            break;
+        }
+        if ((i > 0 && put(out, ",")) || put(out, "{\"type\":\"function\",\"name\":") || put_span(out, fv[0]) ||
+            (present(fv[1]) && put_member(out, "description", fv[1])) || put_member(out, "parameters", fv[2]) ||
+            put(out, ",\"strict\":false}"))
+            rc = DW_CHAT_ENOMEM;
+    }
+    if (rc == DW_CHAT_OK && put(out, "],\"parallel_tool_calls\":false"))
+        rc = DW_CHAT_ENOMEM;
+    dw_spans_free(&el);
+    return rc;
+}
+
+/* legacy function_call: "none" / "auto" / {"name"} → tool_choice. */
+static int put_function_call(dw_buf_t *out, dw_span_t fc, char reason[DW_CHAT_REASON_MAX])
+{
+    if (str_is(fc, "auto") || str_is(fc, "none"))
+        return put_member(out, "tool_choice", fc) ? DW_CHAT_ENOMEM : DW_CHAT_OK;
+    static const char *const keys[] = {"name"};
+    dw_span_t v[1];
+    int rc = pick_at(fc, keys, 1, v, reason, "function_call");
+    if (rc != DW_CHAT_OK)
+        return rc;
+    if (!is_str(v[0]))
+        return fallback(reason, "function_call without name");
+    return put(out, ",\"tool_choice\":{\"type\":\"function\",\"name\":") || put_span(out, v[0]) || put(out, "}")
+               ? DW_CHAT_ENOMEM : DW_CHAT_OK;
+}
+
 /* response_format → the text.format value. */
 static int put_format(dw_buf_t *out, dw_span_t rf, char reason[DW_CHAT_REASON_MAX])
 {
@@ -549,8 +649,8 @@ static int unsupported(const dw_span_t *v, char reason[DW_CHAT_REASON_MAX])
         return fallback(reason, "web_search_options");
     if (present(v[T_MODERATION]))
         return fallback(reason, "moderation (its results have no Chat Completions rendering here)");
-    if (present(v[T_FUNCTIONS]) || present(v[T_FUNCTION_CALL]))
-        return fallback(reason, present(v[T_TOOLS]) ? "functions mixed with tools" : "functions/function_call (legacy functions)");
+    if ((present(v[T_FUNCTIONS]) || present(v[T_FUNCTION_CALL])) && (present(v[T_TOOLS]) || present(v[T_TOOL_CHOICE])))
+        return fallback(reason, "functions mixed with tools");
     return DW_CHAT_OK;
 }
 
@@ -584,14 +684,16 @@ static int translate(const dw_span_t *v, const dw_spans_t *msgs, dw_chat_request
 
     if (put(out, "{\"model\":") || put_span(out, v[T_MODEL]) || put(out, ",\"input\":["))
         return DW_CHAT_ENOMEM;
-    size_t count = 0;
+    dw_chat_items_t st = {0};
     for (size_t i = 0; i < msgs->n; i++)
-        if ((rc = dw_chat_message_items(out, msgs->v[i], i, &count, reason)) != DW_CHAT_OK)
+        if ((rc = dw_chat_message_items(out, msgs->v[i], i, &st, reason)) != DW_CHAT_OK)
             return rc;
     if (put(out, "]"))
         return DW_CHAT_ENOMEM;
 
     /* copied unchanged; null means "the default" in Chat Completions, so it is left out */
+    if (present(v[T_PARALLEL_TOOL_CALLS]) && (present(v[T_FUNCTIONS]) || present(v[T_FUNCTION_CALL])))
+        return fallback(reason, "parallel_tool_calls with legacy functions");
     static const int same[] = {T_TEMPERATURE, T_TOP_P, T_USER, T_METADATA, T_SERVICE_TIER, T_PROMPT_CACHE_KEY,
                                T_PROMPT_CACHE_RETENTION, T_PROMPT_CACHE_OPTIONS, T_SAFETY_IDENTIFIER,
                                T_PARALLEL_TOOL_CALLS, T_STREAM};
@@ -622,6 +724,11 @@ static int translate(const dw_span_t *v, const dw_spans_t *msgs, dw_chat_request
         return rc;
     if (present(v[T_TOOL_CHOICE]) && (rc = put_tool_choice(out, v[T_TOOL_CHOICE], reason)) != DW_CHAT_OK)
         return rc;
+    if (present(v[T_FUNCTIONS]) && (rc = put_functions(out, v[T_FUNCTIONS], reason)) != DW_CHAT_OK)
+        return rc;
+    if (present(v[T_FUNCTION_CALL]) && (rc = put_function_call(out, v[T_FUNCTION_CALL], reason)) != DW_CHAT_OK)
+        return rc;
+    req->legacy_functions = present(v[T_FUNCTIONS]) || present(v[T_FUNCTION_CALL]);
     /* Chat's store (keep for distillation/evals) is opt-in; Responses stores unless told not to */
     if (put(out, dw_json_is_true(v[T_STORE]) ? ",\"store\":true}" : ",\"store\":false}"))
         return DW_CHAT_ENOMEM;
@@ -637,7 +744,7 @@ int dw_chat_request(const char *p, size_t n, dw_chat_request_t *req)
     int rc;
 
     req->reason[0] = '\0';
-    req->stream = req->include_usage = 0;
+    req->stream = req->include_usage = req->legacy_functions = 0;
     dw_buf_reset(&req->body);
     memset(v, 0, sizeof v);
 

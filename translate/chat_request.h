@@ -39,7 +39,15 @@ typedef struct {
     char reason[DW_CHAT_REASON_MAX]; /* DW_CHAT_FALLBACK: why, naming the field (printable ASCII, for the log) */
     unsigned stream : 1;        /* the client asked for `stream: true` */
     unsigned include_usage : 1; /* `stream_options.include_usage: true`: the output side adds the usage chunk */
+    unsigned legacy_functions : 1; /* `functions`/`function_call`: the output side answers with `function_call` */
 } dw_chat_request_t;
+
+/* Translation state across the messages of one request: start zeroed. */
+typedef struct {
+    size_t count;       /* items written so far */
+    size_t open_fn;     /* 1 + index of the assistant message whose legacy function_call awaits its result, or 0 */
+    dw_span_t open_name; /* that call's name (raw JSON string) */
+} dw_chat_items_t;
 
 /*
  * Translates the Chat Completions body [p, p+n) into req->body. *req must be zeroed before the
@@ -53,12 +61,14 @@ void dw_chat_request_free(dw_chat_request_t *req);
 
 /*
  * The Responses input items of one chat message (msg: a validated JSON object, e.g. an element of
- * `messages`), appended to out comma-separated: a leading ',' before each item when *count > 0;
- * *count is increased by the items written. index only names the message in the reason. Returns
+ * `messages`), appended to out comma-separated: a leading ',' before each item when st->count > 0;
+ * st->count is increased by the items written. index names the message in the reason and in the
+ * call id a legacy function_call gets ("call_legacy_<index>"); st pairs it with its role "function"
+ * result, so one st serves all messages of a request, in order. Returns
  * DW_CHAT_OK, DW_CHAT_FALLBACK (reason filled, out may hold a partial item) or DW_CHAT_ENOMEM.
  * Used by dw_chat_request and by the chat-visible projection (translate/chat_project.h), so an
  * echoed message and the recorded output go through the same function.
  */
-int dw_chat_message_items(dw_buf_t *out, dw_span_t msg, size_t index, size_t *count, char reason[DW_CHAT_REASON_MAX]);
+int dw_chat_message_items(dw_buf_t *out, dw_span_t msg, size_t index, dw_chat_items_t *st, char reason[DW_CHAT_REASON_MAX]);
 
 #endif

@@ -30,12 +30,12 @@ typedef struct {
 } run_t;
 
 /* Feeds events (NULL-terminated) and parses what came out as SSE "data: ...\n\n" blocks. */
-static run_t feed(int include_usage, const char *const *events)
+static run_t feed_mode(int include_usage, int legacy, const char *const *events)
 {
     dw_chat_stream_t s;
     dw_buf_t out = {0};
     run_t r = {json_array(), 0, 0};
-    dw_chat_stream_init(&s, include_usage);
+    dw_chat_stream_init(&s, include_usage, legacy);
     for (size_t i = 0; events[i]; i++) {
         char *e = J(events[i]);
         r.rc = dw_chat_stream_event(&s, e, strlen(e), &out);
@@ -62,6 +62,11 @@ static run_t feed(int include_usage, const char *const *events)
     }
     dw_buf_free(&out);
     return r;
+}
+
+static run_t feed(int include_usage, const char *const *events)
+{
+    return feed_mode(include_usage, 0, events);
 }
 
 static void assert_json(const json_t *got, const char *want)
@@ -320,7 +325,7 @@ Test(chat_completion, non_streaming_object)
                        "{'id':'fc_1','type':'function_call','status':'completed','call_id':'call_1','name':'f','arguments':'{}'},"
                        "{'id':'fc_2','type':'function_call','status':'completed','call_id':'call_2','name':'g','arguments':'{\\'a\\':1}'}]" USAGE));
     dw_buf_t out = {0};
-    cr_assert_eq(dw_chat_completion((dw_span_t){resp, strlen(resp)}, &out), 0);
+    cr_assert_eq(dw_chat_completion((dw_span_t){resp, strlen(resp)}, 0, &out), 0);
     json_t *got = json_loadb(out.p, out.len, 0, NULL);
     cr_assert_not_null(got, "%.*s", (int)out.len, out.p);
     assert_json(got, "{'id':'chatcmpl-abc','object':'chat.completion','created':1700000000,'model':'gpt-x','service_tier':'default',"
@@ -340,12 +345,42 @@ Test(chat_completion, refusal_and_length)
     char *resp = J(RESP("incomplete", ",'incomplete_details':{'reason':'max_output_tokens'},'output':["
                        "{'type':'message','role':'assistant','content':[{'type':'refusal','refusal':'no'}]}]"));
     dw_buf_t out = {0};
-    cr_assert_eq(dw_chat_completion((dw_span_t){resp, strlen(resp)}, &out), 0);
+    cr_assert_eq(dw_chat_completion((dw_span_t){resp, strlen(resp)}, 0, &out), 0);
     json_t *got = json_loadb(out.p, out.len, 0, NULL);
     assert_json(json_object_get(got, "choices"), "[{'index':0,'message':{'role':'assistant','content':null,'refusal':'no','annotations':[]},"
                                                  "'logprobs':null,'finish_reason':'length'}]");
     cr_assert_null(json_object_get(got, "usage"));
     cr_assert_null(json_object_get(got, "system_fingerprint"));
+    json_decref(got);
+    dw_buf_free(&out);
+    free(resp);
+}
+
+/* Legacy functions: the call is delta.function_call / message.function_call, finish function_call. */
+Test(chat_stream, legacy_function_call)
+{
+    const char *ev[] = {
+        CREATED,
+        "{'type':'response.output_item.added','output_index':0,'item':{'type':'function_call','call_id':'call_a','name':'f','arguments':''}}",
+        "{'type':'response.function_call_arguments.delta','output_index':0,'delta':'{\\'y\\''}",
+        "{'type':'response.function_call_arguments.delta','output_index':0,'delta':':2}'}",
+        "{'type':'response.completed','response':" RESP("completed", "") "}",
+        NULL,
+    };
+    run_t r = feed_mode(0, 1, ev);
+    assert_json(delta(&r, 0, NULL), "{'role':'assistant','content':null,'function_call':{'name':'f','arguments':''}}");
+    assert_json(delta(&r, 1, NULL), "{'function_call':{'arguments':'{\\'y\\''}}");
+    assert_json(delta(&r, 2, NULL), "{'function_call':{'arguments':':2}'}}");
+    delta(&r, 3, "function_call");
+    assert_done(&r, 4);
+    json_decref(r.chunks);
+
+    char *resp = J(RESP("completed", ",'output':[{'type':'function_call','call_id':'call_a','name':'f','arguments':'{}'}]"));
+    dw_buf_t out = {0};
+    cr_assert_eq(dw_chat_completion((dw_span_t){resp, strlen(resp)}, 1, &out), 0);
+    json_t *got = json_loadb(out.p, out.len, 0, NULL);
+    assert_json(json_object_get(got, "choices"), "[{'index':0,'message':{'role':'assistant','content':null,'refusal':null,'annotations':[],"
+                                                 "'function_call':{'name':'f','arguments':'{}'}},'logprobs':null,'finish_reason':'function_call'}]");
     json_decref(got);
     dw_buf_free(&out);
     free(resp);

@@ -104,7 +104,7 @@ Test(chat_project, conversation_round_trips_for_a_model_without_reasoning)
             cr_assert_eq(dw_json_array_elems((dw_span_t){plain.p, plain.len}, &recorded), 0);
 
             dw_chat_projection_t pj;
-            cr_assert_eq(dw_chat_project((dw_span_t){plain.p, plain.len}, &pj), DW_CHAT_OK);
+            cr_assert_eq(dw_chat_project((dw_span_t){plain.p, plain.len}, 0, &pj), DW_CHAT_OK);
             cr_assert(!pj.hidden && pj.exact, "%s turn %d: projection differs from the output", dirs[d], t);
 
             /* the client's next turn: its history, the message it was given, its tool answers */
@@ -158,7 +158,7 @@ Test(chat_project, reasoning_is_hidden)
             dw_span_t output;
             cr_assert(dw_json_object_get((dw_span_t){body, strlen(body)}, "output", &output));
             dw_chat_projection_t pj;
-            cr_assert_eq(dw_chat_project(output, &pj), DW_CHAT_OK);
+            cr_assert_eq(dw_chat_project(output, 0, &pj), DW_CHAT_OK);
             int has_reasoning = 0;
             size_t k = 0;
             for (size_t i = 0; i < out.n; i++) {
@@ -182,7 +182,7 @@ Test(chat_project, reasoning_is_hidden)
 
 static void project(const char *output, dw_chat_projection_t *pj, int want_rc)
 {
-    cr_assert_eq(dw_chat_project((dw_span_t){output, strlen(output)}, pj), want_rc, "%s", output);
+    cr_assert_eq(dw_chat_project((dw_span_t){output, strlen(output)}, 0, pj), want_rc, "%s", output);
 }
 
 /* Two messages become one chat message: not hidden, yet the echo is not the output. */
@@ -219,5 +219,19 @@ Test(chat_project, reasoning_only_output_cannot_be_echoed)
 {
     dw_chat_projection_t pj;
     project("[{\"id\":\"rs_1\",\"type\":\"reasoning\",\"summary\":[]}]", &pj, DW_CHAT_FALLBACK);
+    dw_chat_projection_free(&pj);
+}
+
+/* A legacy echo carries an invented call id: translatable, never exact. */
+Test(chat_project, legacy_function_call_is_never_exact)
+{
+    dw_chat_projection_t pj;
+    const char *out = "[{\"type\":\"function_call\",\"call_id\":\"call_a\",\"name\":\"f\",\"arguments\":\"{}\"}]";
+    cr_assert_eq(dw_chat_project((dw_span_t){out, strlen(out)}, 1, &pj), DW_CHAT_OK);
+    cr_assert(!pj.hidden && !pj.exact);
+    cr_assert_eq(pj.spans.n, 1);
+    dw_chat_projection_free(&pj);
+    cr_assert_eq(dw_chat_project((dw_span_t){out, strlen(out)}, 0, &pj), DW_CHAT_OK);
+    cr_assert(!pj.hidden && pj.exact);
     dw_chat_projection_free(&pj);
 }

@@ -146,6 +146,33 @@ Test(chat_request, tools_are_flattened_strict_defaults_to_false)
            "'parallel_tool_calls':false,'store':false}");
 }
 
+/* Legacy functions: function tools (strict false, one call at a time), function_call as
+ * tool_choice, and the history's calls paired with their results by an invented, stable call id. */
+Test(chat_request, legacy_functions)
+{
+    expect("{'model':'m','messages':[" USER ",{'role':'assistant','content':null,'function_call':{'name':'f','arguments':'{}'}},"
+           "{'role':'function','name':'f','content':'out'},{'role':'assistant','content':'','function_call':{'name':'f','arguments':'{}'}},"
+           "{'role':'function','name':'f','content':'out2'}],"
+           "'functions':[{'name':'f','description':'d','parameters':{'type':'object'}}],'function_call':{'name':'f'}}",
+           "{'model':'m','input':[" USER_ITEM ",{'type':'function_call','call_id':'call_legacy_1','name':'f','arguments':'{}'},"
+           "{'type':'function_call_output','call_id':'call_legacy_1','output':'out'},"
+           "{'type':'function_call','call_id':'call_legacy_3','name':'f','arguments':'{}'},"
+           "{'type':'function_call_output','call_id':'call_legacy_3','output':'out2'}],"
+           "'tools':[{'type':'function','name':'f','description':'d','parameters':{'type':'object'},'strict':false}],"
+           "'parallel_tool_calls':false,'tool_choice':{'type':'function','name':'f'},'store':false}");
+    const char *fc[] = {"'auto'", "'none'"};
+    for (size_t i = 0; i < 2; i++) {
+        char b[512], w[512];
+        snprintf(b, sizeof b, "{'model':'m','messages':[" USER "],'function_call':%s}", fc[i]);
+        snprintf(w, sizeof w, "{'model':'m','input':[" USER_ITEM "],'tool_choice':%s,'store':false}", fc[i]);
+        expect(b, w);
+    }
+    dw_chat_request_t r;
+    cr_assert_eq(run("{'model':'m','messages':[" USER "],'functions':[{'name':'f','parameters':{}}]}", &r), DW_CHAT_OK);
+    cr_assert(r.legacy_functions);
+    dw_chat_request_free(&r);
+}
+
 Test(chat_request, tool_choice_forms)
 {
     const char *in[] = {"'auto'", "'none'", "'required'", "{'type':'function','function':{'name':'f'}}",
@@ -238,9 +265,18 @@ Test(chat_request, fallbacks_name_the_field)
         {"{'model':'m','messages':[" USER "],'stop':'x'}", "stop"},
         {"{'model':'m','messages':[" USER "],'web_search_options':{}}", "web_search_options"},
         {"{'model':'m','messages':[" USER "],'moderation':{'model':'omni-moderation-latest'}}", "moderation"},
-        {"{'model':'m','messages':[" USER "],'functions':[{'name':'f'}]}", "legacy functions"},
-        {"{'model':'m','messages':[" USER "],'function_call':'auto'}", "legacy functions"},
-        {"{'model':'m','messages':[" USER "],'functions':[{'name':'f'}],'tools':[]}", "functions mixed with tools"},
+        {"{'model':'m','messages':[" USER "],'functions':[{'name':'f'}]}", "functions[0] without name or parameters"},
+        {"{'model':'m','messages':[" USER "],'functions':[{'name':'f','parameters':{}}],'tools':[]}", "functions mixed with tools"},
+        {"{'model':'m','messages':[" USER "],'function_call':'auto','tool_choice':'auto'}", "functions mixed with tools"},
+        {"{'model':'m','messages':[" USER "],'functions':[{'name':'f','parameters':{}}],'parallel_tool_calls':true}",
+         "parallel_tool_calls with legacy functions"},
+        {"{'model':'m','messages':[" USER ",{'role':'function','name':'f','content':'x'}]}", "function result without its function_call"},
+        {"{'model':'m','messages':[" USER ",{'role':'assistant','function_call':{'name':'f','arguments':'{}'}},"
+         "{'role':'function','name':'g','content':'x'}]}", "function result without its function_call"},
+        {"{'model':'m','messages':[" USER ",{'role':'assistant','function_call':{'name':'f','arguments':'{}'}},"
+         "{'role':'assistant','function_call':{'name':'f','arguments':'{}'}}]}", "while another awaits its result"},
+        {"{'model':'m','messages':[{'role':'assistant','function_call':{'name':'f','arguments':'{}'},"
+         "'tool_calls':[{'id':'c','type':'function','function':{'name':'f','arguments':'{}'}}]}]}", "both function_call and tool_calls"},
         {"{'model':'m','messages':[" USER "],'frobnicate':1}", "unknown field frobnicate"},
         {"{'model':'m','messages':[" USER "],'model':'n'}", "model given twice"},
         {"{'model':'m','messages':[" USER "],'max_tokens':5}", "below 16"},
@@ -253,13 +289,10 @@ Test(chat_request, fallbacks_name_the_field)
         {"{'model':'m','messages':[{'role':'user','content':'x','name':'bob'}]}", "messages[0].name"},
         {"{'model':'m','messages':[{'role':'user','content':[{'type':'input_audio','input_audio':{'data':'','format':'wav'}}]}]}",
          "input_audio"},
-        {"{'model':'m','messages':[{'role':'function','name':'f','content':'x'}]}", "role function"},
         {"{'model':'m','messages':[{'role':'wizard','content':'x'}]}", "messages[0].role"},
         {"{'model':'m','messages':[{'role':'user','content':'x','extra':1}]}", "messages[0].extra"},
         {"{'model':'m','messages':[{'role':'user','content':'x','content':'y'}]}", "given twice"},
         {"{'model':'m','messages':[{'role':'user','content':'x','tool_call_id':'c'}]}", "tool_call_id is not supported"},
-        {"{'model':'m','messages':[{'role':'assistant','content':null,'function_call':{'name':'f','arguments':'{}'}}]}",
-         "function_call (legacy"},
         {"{'model':'m','messages':[{'role':'assistant','content':null,'audio':{'id':'a'}}]}", "messages[0].audio"},
         {"{'model':'m','messages':[{'role':'assistant','content':null}]}", "without content"},
         {"{'model':'m','messages':[{'role':'assistant','tool_calls':[{'id':'c','type':'custom','custom':{}}]}]}",
