@@ -162,36 +162,33 @@ static int put_part(dw_buf_t *out, dw_span_t part, int role, size_t mi, char rea
     int rc = pick_at(part, part_keys, P_N, v, reason, "messages[%zu].content[]", mi);
     if (rc != DW_CHAT_OK)
         return rc;
-    if (str_is(v[P_TYPE], "text") && is_str(v[P_TEXT]) && !v[P_IMAGE_URL].p && !v[P_FILE].p && !v[P_INPUT_AUDIO].p &&
-        !v[P_REFUSAL].p) {
-        if (role == ROLE_ASSISTANT && v[P_BREAKPOINT].p)
-            return fallback(reason, "messages[%zu].content: prompt_cache_breakpoint on assistant text", mi);
+    unsigned have = 0;
+    for (int k = 0; k < P_N; k++)
+        have |= v[k].p ? 1u << k : 0;
+#define ONLY(mask) ((have & ~(1u << P_TYPE | (mask))) == 0)
+    const unsigned brk = role == ROLE_ASSISTANT ? 0 : 1u << P_BREAKPOINT; /* output_text has no breakpoint */
+    if (str_is(v[P_TYPE], "text") && is_str(v[P_TEXT]) && ONLY(1u << P_TEXT | brk)) {
         if (put(out, role == ROLE_ASSISTANT ? "{\"type\":\"output_text\",\"text\":" : "{\"type\":\"input_text\",\"text\":") ||
             put_span(out, v[P_TEXT]))
             return DW_CHAT_ENOMEM;
-    } else if (role == ROLE_ASSISTANT && str_is(v[P_TYPE], "refusal") && is_str(v[P_REFUSAL]) && !v[P_TEXT].p &&
-               !v[P_IMAGE_URL].p && !v[P_FILE].p && !v[P_INPUT_AUDIO].p && !v[P_BREAKPOINT].p) {
-        return put(out, "{\"type\":\"refusal\",\"refusal\":") || put_span(out, v[P_REFUSAL]) || put(out, "}")
-                   ? DW_CHAT_ENOMEM : DW_CHAT_OK;
-    } else if (role == ROLE_USER && str_is(v[P_TYPE], "image_url") && dw_json_kind(v[P_IMAGE_URL]) == '{' &&
-               !v[P_TEXT].p && !v[P_FILE].p && !v[P_INPUT_AUDIO].p && !v[P_REFUSAL].p) {
+    } else if (role == ROLE_ASSISTANT && str_is(v[P_TYPE], "refusal") && is_str(v[P_REFUSAL]) && ONLY(1u << P_REFUSAL)) {
+        if (put(out, "{\"type\":\"refusal\",\"refusal\":") || put_span(out, v[P_REFUSAL]))
+            return DW_CHAT_ENOMEM;
+    } else if (role == ROLE_USER && str_is(v[P_TYPE], "image_url") && ONLY(1u << P_IMAGE_URL | brk)) {
         static const char *const keys[] = {"url", "detail"};
         dw_span_t iv[2];
-        rc = pick_at(v[P_IMAGE_URL], keys, 2, iv, reason, "messages[%zu].content[].image_url", mi);
-        if (rc != DW_CHAT_OK)
+        if ((rc = pick_at(v[P_IMAGE_URL], keys, 2, iv, reason, "messages[%zu].content[].image_url", mi)) != DW_CHAT_OK)
             return rc;
         if (!is_str(iv[0]))
-            return fallback(reason, "messages[%zu].content: image_url without url", mi);
+            return fallback(reason, "messages[%zu].content[]: image_url without url", mi);
         /* detail defaults to auto in both APIs; Responses requires it */
         if (put(out, "{\"type\":\"input_image\",\"image_url\":") || put_span(out, iv[0]) || put(out, ",\"detail\":") ||
             (present(iv[1]) ? put_span(out, iv[1]) : put(out, "\"auto\"")))
             return DW_CHAT_ENOMEM;
-    } else if (role == ROLE_USER && str_is(v[P_TYPE], "file") && dw_json_kind(v[P_FILE]) == '{' && !v[P_TEXT].p &&
-               !v[P_IMAGE_URL].p && !v[P_INPUT_AUDIO].p && !v[P_REFUSAL].p) {
+    } else if (role == ROLE_USER && str_is(v[P_TYPE], "file") && ONLY(1u << P_FILE | brk)) {
         static const char *const keys[] = {"file_data", "file_id", "filename"};
         dw_span_t fv[3];
-        rc = pick_at(v[P_FILE], keys, 3, fv, reason, "messages[%zu].content[].file", mi);
-        if (rc != DW_CHAT_OK)
+        if ((rc = pick_at(v[P_FILE], keys, 3, fv, reason, "messages[%zu].content[].file", mi)) != DW_CHAT_OK)
             return rc;
         if (put(out, "{\"type\":\"input_file\""))
             return DW_CHAT_ENOMEM;
@@ -201,8 +198,9 @@ static int put_part(dw_buf_t *out, dw_span_t part, int role, size_t mi, char rea
     } else if (str_is(v[P_TYPE], "input_audio")) {
         return fallback(reason, "messages[%zu]: input_audio content (audio)", mi);
     } else {
-        return fallback(reason, "messages[%zu]: a content part of this type is not carried for this role", mi);
+        return fallback(reason, "messages[%zu]: a content part of this type or shape is not carried for this role", mi);
     }
+#undef ONLY
     if (v[P_BREAKPOINT].p && put_member(out, "prompt_cache_breakpoint", v[P_BREAKPOINT]))
         return DW_CHAT_ENOMEM;
     return put(out, "}") ? DW_CHAT_ENOMEM : DW_CHAT_OK;
