@@ -295,28 +295,23 @@ static int put_input_content(dw_buf_t *out, dw_span_t content, int role, size_t 
     return put(out, "]") ? DW_CHAT_ENOMEM : DW_CHAT_OK;
 }
 
-static int assistant_items(dw_buf_t *out, const dw_span_t *v, size_t mi, dw_chat_items_t *st, char reason[DW_CHAT_REASON_MAX])
+/* The message item of an assistant message (text and refusal), and its legacy call if any. */
+static int assistant_message(dw_buf_t *out, const dw_span_t *v, int has_calls, size_t mi, dw_chat_items_t *st,
+                             char reason[DW_CHAT_REASON_MAX])
 {
-    if (present(v[M_AUDIO]))
-        return fallback(reason, "messages[%zu].audio", mi);
-    int has_calls = dw_json_kind(v[M_TOOL_CALLS]) == '[' && v[M_TOOL_CALLS].n > 2;
-    if (present(v[M_TOOL_CALLS]) && dw_json_kind(v[M_TOOL_CALLS]) != '[')
-        return fallback(reason, "messages[%zu].tool_calls is not an array", mi);
     if (present(v[M_REFUSAL]) && !is_str(v[M_REFUSAL]))
         return fallback(reason, "messages[%zu].refusal is not a string", mi);
     dw_span_t content = v[M_CONTENT];
     int has_content = present(content);
     if (has_content && !is_str(content) && dw_json_kind(content) != '[')
         return fallback(reason, "messages[%zu].content is neither a string nor an array", mi);
-    /* An empty text next to tool calls is how several clients write "no text" (content: null
-     * in the API's own answer); the Chat API renders both as one assistant turn with calls. */
-    if (has_calls && has_content && (content.n == 2))
-        has_content = 0;
     int has_refusal = present(v[M_REFUSAL]);
     int has_legacy = present(v[M_FUNCTION_CALL]);
     if (has_legacy && has_calls)
         return fallback(reason, "messages[%zu] has both function_call and tool_calls", mi);
-    if (has_legacy && has_content && content.n == 2)
+    /* An empty text next to calls is how several clients write "no text" (content: null in the
+     * API's own answer); the Chat API renders both as one assistant turn with calls. */
+    if ((has_calls || has_legacy) && has_content && content.n == 2)
         has_content = 0;
     if (!has_content && !has_refusal && !has_calls && !has_legacy)
         return fallback(reason, "messages[%zu]: assistant message without content or tool_calls", mi);
@@ -339,34 +334,43 @@ static int assistant_items(dw_buf_t *out, const dw_span_t *v, size_t mi, dw_chat
         if (put(out, "]}"))
             return DW_CHAT_ENOMEM;
     }
-    if (has_legacy)
-        return legacy_call_item(out, v[M_FUNCTION_CALL], mi, st, reason);
-    if (!has_calls)
-        return DW_CHAT_OK;
+    return has_legacy ? legacy_call_item(out, v[M_FUNCTION_CALL], mi, st, reason) : DW_CHAT_OK;
+}
 
+/* {"id","type":"function","function":{"name","arguments"}} → a function_call item. */
+static int call_item(dw_buf_t *out, dw_span_t call, size_t mi, size_t i, dw_chat_items_t *st, char reason[DW_CHAT_REASON_MAX])
+{
+    static const char *const call_keys[] = {"id", "type", "function", "index"};
+    static const char *const fn_keys[] = {"name", "arguments", "parsed_arguments"};
+    dw_span_t cv[4], fv[3];
+    int rc = pick_at(call, call_keys, 4, cv, reason, "messages[%zu].tool_calls[%zu]", mi, i);
+    if (rc != DW_CHAT_OK)
+        return rc;
+    if (!str_is(cv[1], "function"))
+        return fallback(reason, "messages[%zu].tool_calls[%zu] is not a function call", mi, i);
+    if ((rc = pick_at(cv[2], fn_keys, 3, fv, reason, "messages[%zu].tool_calls[%zu].function", mi, i)) != DW_CHAT_OK)
+        return rc;
+    if (!is_str(cv[0]) || !is_str(fv[0]) || !is_str(fv[1]))
+        return fallback(reason, "messages[%zu].tool_calls[%zu] lacks id, name or arguments", mi, i);
+    return sep(out, st) || put(out, "{\"type\":\"function_call\",\"call_id\":") || put_span(out, cv[0]) ||
+                   put(out, ",\"name\":") || put_span(out, fv[0]) || put(out, ",\"arguments\":") || put_span(out, fv[1]) ||
+                   put(out, "}")
+               ? DW_CHAT_ENOMEM : DW_CHAT_OK;
+}
+
+/* An assistant message: its text/refusal message item, then its calls. */
+static int assistant_items(dw_buf_t *out, const dw_span_t *v, size_t mi, dw_chat_items_t *st, char reason[DW_CHAT_REASON_MAX])
+{
+    if (present(v[M_AUDIO]))
+        return fallback(reason, "messages[%zu].audio", mi);
+    if (present(v[M_TOOL_CALLS]) && dw_json_kind(v[M_TOOL_CALLS]) != '[')
+        return fallback(reason, "messages[%zu].tool_calls is not an array", mi);
     dw_spans_t calls = {0};
-    rc = elems_of(v[M_TOOL_CALLS], &calls);
-    for (size_t i = 0; i < calls.n && rc == DW_CHAT_OK; i++) {
-        static const char *const call_keys[] = {"id", "type", "function", "index"};
-        static const char *const fn_keys[] = {"name", "arguments", "parsed_arguments"};
-        dw_span_t cv[4], fv[3];
-        if ((rc = pick_at(calls.v[i], call_keys, 4, cv, reason, "messages[%zu].tool_calls[%zu]", mi, i)) != DW_CHAT_OK)
-            break;
-        if (!str_is(cv[1], "function")) {
-            rc = fallback(reason, "messages[%zu].tool_calls[%zu] is not a function call", mi, i);
-            break;
-        }
-        if ((rc = pick_at(cv[2], fn_keys, 3, fv, reason, "messages[%zu].tool_calls[%zu].function", mi, i)) != DW_CHAT_OK)
-            break;
-        if (!is_str(cv[0]) || !is_str(fv[0]) || !is_str(fv[1])) {
-            rc = fallback(reason, "messages[%zu].tool_calls[%zu] lacks id, name or arguments", mi, i);
-            break;
-        }
-        if (sep(out, st) || put(out, "{\"type\":\"function_call\",\"call_id\":") || put_span(out, cv[0]) ||
-            put(out, ",\"name\":") || put_span(out, fv[0]) || put(out, ",\"arguments\":") || put_span(out, fv[1]) ||
-            put(out, "}"))
-            rc = DW_CHAT_ENOMEM;
-    }
+    int rc = present(v[M_TOOL_CALLS]) ? elems_of(v[M_TOOL_CALLS], &calls) : DW_CHAT_OK;
+    if (rc == DW_CHAT_OK)
+        rc = assistant_message(out, v, calls.n > 0, mi, st, reason);
+    for (size_t i = 0; i < calls.n && rc == DW_CHAT_OK; i++)
+        rc = call_item(out, calls.v[i], mi, i, st, reason);
     dw_spans_free(&calls);
     return rc;
 }

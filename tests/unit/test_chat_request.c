@@ -126,6 +126,12 @@ Test(chat_request, assistant_without_text_is_calls_only)
     }
 }
 
+Test(chat_request, assistant_with_empty_tool_calls_is_text)
+{
+    expect_input("[" USER ",{'role':'assistant','content':'','tool_calls':[]}]",
+                 "[" USER_ITEM ",{'type':'message','role':'assistant','content':[{'type':'output_text','text':''}]}]");
+}
+
 Test(chat_request, assistant_refusal)
 {
     expect_input("[" USER ",{'role':'assistant','content':null,'refusal':'no'},"
@@ -295,6 +301,7 @@ Test(chat_request, fallbacks_name_the_field)
         {"{'model':'m','messages':[{'role':'user','content':'x','tool_call_id':'c'}]}", "tool_call_id is not supported"},
         {"{'model':'m','messages':[{'role':'assistant','content':null,'audio':{'id':'a'}}]}", "messages[0].audio"},
         {"{'model':'m','messages':[{'role':'assistant','content':null}]}", "without content"},
+        {"{'model':'m','messages':[{'role':'assistant','content':null,'tool_calls':[ ]}]}", "without content"},
         {"{'model':'m','messages':[{'role':'assistant','tool_calls':[{'id':'c','type':'custom','custom':{}}]}]}",
          "messages[0].tool_calls[0]"},
         {"{'model':'m','messages':[{'role':'tool','content':'x'}]}", "tool_call_id"},
