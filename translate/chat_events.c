@@ -255,11 +255,12 @@ void dw_chat_stream_free(dw_chat_stream_t *s)
     memset(s, 0, sizeof *s);
 }
 
-/* The slot of an output index, created on first use; NULL when out of memory or no index. */
+/* Output indexes above this are refused as malformed (the slots array is indexed by them). */
+#define MAX_OUTPUT_INDEX 65535
+
+/* The slot of a valid output index, created on first use; NULL when out of memory. */
 static dw_chat_slot_t *slot(dw_chat_stream_t *s, long index)
 {
-    if (index < 0 || index > 1000000)
-        return NULL;
     size_t i = (size_t)index;
     if (i >= s->nslots) {
         size_t n = s->nslots ? s->nslots : 8;
@@ -312,10 +313,13 @@ static int role_chunk(dw_chat_stream_t *s, dw_buf_t *out, const char *first)
     return open_chunk(s, out) || put(out, "\"role\":\"assistant\",") || put(out, first) || close_chunk(s, out, NULL);
 }
 
+/* Returns 0, -1 (no memory) or 1 (a function call without a usable output_index). */
 static int on_item_added(dw_chat_stream_t *s, const dw_event_t *ev, dw_buf_t *out)
 {
     if (!str_is(get(ev->item, "type"), "function_call"))
         return 0;
+    if (ev->output_index < 0 || ev->output_index > MAX_OUTPUT_INDEX)
+        return 1;
     dw_chat_slot_t *sl = slot(s, ev->output_index);
     if (sl == NULL)
         return -1;
@@ -412,7 +416,8 @@ int dw_chat_stream_event(dw_chat_stream_t *s, const char *p, size_t n, dw_buf_t 
         if (is_str(d))
             rc = role_chunk(s, out, "\"content\":null,\"refusal\":\"\"") || chunk(s, out, "\"refusal\":", d, "");
     } else if (dw_event_is(&ev, "response.output_item.added")) {
-        rc = on_item_added(s, &ev, out);
+        if ((rc = on_item_added(s, &ev, out)) > 0)
+            return DW_CHAT_EV_EBADEVENT;
     } else if (dw_event_is(&ev, "response.function_call_arguments.delta")) {
         rc = on_args_delta(s, &ev, get(whole, "delta"), out);
     } else if (dw_event_is(&ev, "response.output_item.done")) {

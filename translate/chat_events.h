@@ -21,6 +21,8 @@
  *    `{index, function: {arguments}}` (index = order of the call among the function calls,
  *    found by the event's output_index, so interleaved parallel calls stay apart);
  *  - reasoning items and every other item write nothing (Chat Completions has no such output);
+ *  - the envelope fields come from response.created; events before it (never seen) would get an
+ *    empty id and model;
  *  - finish_reason: `length` (incomplete, max_output_tokens), `content_filter` (incomplete,
  *    content_filter), else `tool_calls` when the answer has function calls, else `stop`;
  *  - legacy functions (the request used `functions`): the call is `delta.function_call` {name,
@@ -40,7 +42,9 @@
 #define DW_CHAT_EV_DONE   1 /* terminal event translated, `data: [DONE]` written */
 #define DW_CHAT_EV_FAILED 2 /* response.failed or an error envelope: `data: {"error":{...}}` written, the stream ends */
 #define DW_CHAT_EV_ENOMEM (-1)
-#define DW_CHAT_EV_EBADEVENT (-2) /* not a JSON object with a string "type": nothing written */
+#define DW_CHAT_EV_EBADEVENT (-2) /* not a JSON object with a string "type", or a function call item without
+                                    * a usable output_index: nothing written; the caller ends the turn as for
+                                    * a broken upstream */
 
 typedef struct {
     int tool;          /* index among function calls, -1 for other items */

@@ -385,3 +385,17 @@ Test(chat_stream, legacy_function_call)
     dw_buf_free(&out);
     free(resp);
 }
+
+Test(chat_stream, malformed_events_are_refused)
+{
+    const char *bad[] = {"[1]", "{\"no\":\"type\"}", "{\"type\":\"response.output_item.added\",\"item\":{\"type\":\"function_call\"}}",
+                         "{\"type\":\"response.output_item.added\",\"output_index\":70000,\"item\":{\"type\":\"function_call\"}}"};
+    for (size_t i = 0; i < 4; i++) {
+        dw_chat_stream_t s;
+        dw_buf_t out = {0};
+        dw_chat_stream_init(&s, 0, 0);
+        cr_assert_eq(dw_chat_stream_event(&s, bad[i], strlen(bad[i]), &out), DW_CHAT_EV_EBADEVENT, "%s", bad[i]);
+        cr_assert_eq(out.len, 0);
+        dw_chat_stream_free(&s);
+    }
+}
