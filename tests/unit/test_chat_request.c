@@ -182,8 +182,8 @@ Test(chat_request, legacy_functions)
 Test(chat_request, tool_choice_forms)
 {
     const char *in[] = {"'auto'", "'none'", "'required'", "{'type':'function','function':{'name':'f'}}",
-                        "{'type':'allowed_tools','allowed_tools':{'mode':'required','tools':["
-                        "{'type':'function','function':{'name':'a'}},{'type':'function','function':{'name':'b'}}]}}"};
+                        ("{'type':'allowed_tools','allowed_tools':{'mode':'required','tools':["
+                         "{'type':'function','function':{'name':'a'}},{'type':'function','function':{'name':'b'}}]}}")};
     const char *out[] = {"'auto'", "'none'", "'required'", "{'type':'function','name':'f'}",
                          "{'type':'allowed_tools','mode':'required','tools':[{'type':'function','name':'a'},{'type':'function','name':'b'}]}"};
     for (size_t i = 0; i < 5; i++) {
