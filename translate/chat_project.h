@@ -9,9 +9,9 @@
  * before it arrives.
  *
  * The caller records, for the response:
- *  - the output itself when `exact` (the projection equals the output item for item under the
- *    canonical digest of translate/canon.h): the echo then chains by previous_response_id and the
- *    model sees exactly what the client sent;
+ *  - the output itself when `exact` (the projection is the output item for item, as an echo may
+ *    carry it under the rules of translate/canon.h, dw_canon_within): the echo then chains by
+ *    previous_response_id and the model sees exactly what the client sent;
  *  - otherwise (`hidden`: reasoning or other items the client never sees; or messages merged):
  *    nothing by default, so the next turn goes in full; the projection's items with
  *    `--chat-reasoning carry`, so turns chain and the model keeps its own earlier reasoning, which
@@ -29,7 +29,7 @@ typedef struct {
     dw_buf_t items;    /* JSON array: the Responses input items its echo translates to */
     dw_spans_t spans;  /* each item of `items`, spans into items.p */
     unsigned hidden : 1; /* the output holds items a Chat client never echoes (reasoning...) */
-    unsigned exact : 1;  /* the projection equals the output item for item (canonical digests) */
+    unsigned exact : 1;  /* the projection is the output item for item, as an echo may carry it (dw_canon_within) */
 } dw_chat_projection_t;
 
 /*
