@@ -74,8 +74,9 @@ void dw_chat_stream_free(dw_chat_stream_t *s);
 
 /*
  * The `chat.completion` object for a final response object (a completed or incomplete response,
- * e.g. `response` of response.completed), appended to out. Returns 0 or -1 (out of memory, or
- * response is not an object with a string id).
+ * e.g. `response` of response.completed, or the body of a non-streaming HTTP answer), appended to
+ * out. A failed response is answered with dw_chat_error_body(<its "error">, 0, ...) instead.
+ * Returns 0 or -1 (out of memory, or response is not an object with a string id).
  */
 int dw_chat_completion(dw_span_t response, int legacy_functions, dw_buf_t *out);
 

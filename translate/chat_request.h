@@ -18,7 +18,14 @@
  *
  * Work is linear in the body's bytes: one validating scan, then every value that passes through is
  * copied as its raw JSON bytes (already valid, escapes untouched); nothing is decoded but enum
- * strings.
+ * strings (about 2 ns/byte on a 4 MB history, debugoptimized build).
+ *
+ * The caller: on DW_CHAT_FALLBACK logs req->reason and forwards the original body unchanged to the
+ * upstream's /chat/completions; on DW_CHAT_OK runs req->body through the Responses path and turns
+ * what comes back into Chat Completions output with translate/chat_events.h (req->stream,
+ * req->include_usage, req->legacy_functions say how), retrying once as the original request if the
+ * upstream refuses the translation before anything reached the client; after a completed turn it
+ * consults translate/chat_project.h to decide what to record.
  */
 #ifndef DW_CHAT_REQUEST_H
 #define DW_CHAT_REQUEST_H
