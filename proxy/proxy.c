@@ -3,6 +3,8 @@
  * again) and the gauges. */
 #include "proxy/proxy.h"
 
+#include <string.h>
+
 #define DW_WS_BACKOFF_MIN_MS 1000
 #define DW_WS_BACKOFF_MAX_MS (10 * 60 * 1000)
 
@@ -34,12 +36,21 @@ void dw_proxy_ws_accepted(dw_proxy_t *px)
     px->ws_retry_at_ms = 0;
 }
 
+int dw_proxy_upstream_reachable(dw_proxy_t *px)
+{
+    dw_pool_stats_t ps;
+    dw_pool_stats(px->pool, &ps);
+    return ps.reachable;
+}
+
 void dw_proxy_gauges(dw_proxy_t *px, dw_gauges_t *g)
 {
     dw_pool_stats_t ps;
     dw_transcripts_counts_t tc;
     dw_pool_stats(px->pool, &ps);
     dw_transcripts_counts(px->transcripts, &tc);
+    px->metrics.connects = ps.connects;
+    memcpy(px->metrics.handshake_failures, ps.handshake_failures, sizeof(px->metrics.handshake_failures));
     g->conns_open = ps.open;
     g->conns_busy = ps.busy;
     g->conns_connecting = ps.connecting;
