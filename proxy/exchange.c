@@ -48,155 +48,265 @@ typedef struct dw_exchange {
     char error[320];      /* why the request failed (or fell back), "" when it did not */
 } dw_exchange_t;
 
+static void plan(dw_exchange_t *ex);
 static void dispatch(dw_exchange_t *ex);
+static void on_lease(void *data, dw_upconn_t *c, int http_status, const char *reason);
+static void send_on(dw_exchange_t *ex, dw_upconn_t *c);
+static void on_conn_open(dw_upconn_t *c);
+static void on_conn_message(dw_upconn_t *c, const char *p, size_t n);
+static int is_terminal(const dw_event_t *ev);
+static int relay(dw_exchange_t *ex, const char *p, size_t n, const dw_event_t *ev, int terminal);
+static int error_code_is(const dw_event_t *ev, const char *code);
+static void on_error_envelope(dw_exchange_t *ex, const char *p, size_t n, const dw_event_t *ev);
+static void give_back(dw_exchange_t *ex, int close);
+static void on_conn_closed(dw_upconn_t *c, int http_status, const char *reason);
+static void upstream_failed(dw_exchange_t *ex, enum dw_failure f, int http_status, const char *reason);
+static void on_backoff(uv_timer_t *t);
+static void fail(dw_exchange_t *ex, int status, const char *code, const char *param, const char *message);
+static void hand_on(dw_exchange_t *ex, int outcome);
+static void on_req_dispose(void *p);
+static void enter(dw_exchange_t *ex);
+static void leave(dw_exchange_t *ex);
+static void maybe_end(dw_exchange_t *ex);
+static void account(dw_exchange_t *ex);
+static void json_escape(char *out, size_t cap, const char *s);
+static void exchange_free(dw_exchange_t *ex);
+static void on_timer_closed(uv_handle_t *h);
 
-/* --- the end of a request ------------------------------------------------------------------ */
+/* The callbacks of a connection while this exchange holds it. */
+static const dw_upconn_cb_t conn_cb = {on_conn_open, on_conn_message, on_conn_closed};
 
-/* Appends s to out as the inside of a JSON string (out has room for cap bytes). */
-static void json_escape(char *out, size_t cap, const char *s)
+/* --- the request arrives: its body is checked, the delta planned ------------------------------ */
+
+int dw_exchange_start(dw_proxy_t *px, h2o_req_t *req)
 {
-    size_t o = 0;
-    for (; *s && o + 7 < cap; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)ch;
-        } else if (ch < 0x20) {
-            o += (size_t)snprintf(out + o, cap - o, "\\u%04x", ch);
-        } else {
-            out[o++] = (char)ch;
-        }
+    dw_exchange_t *ex = calloc(1, sizeof(*ex));
+    if (ex == NULL) {
+        dw_respond_error_body(req, 500, NULL, NULL, "deltawire ran out of memory for a new request");
+        return 0;
     }
-    out[o] = '\0';
+    dw_exchange_t **link = h2o_mem_alloc_shared(&req->pool, sizeof(*link), on_req_dispose);
+    *link = ex;
+    ex->px = px;
+    ex->t_start_ns = uv_hrtime();
+    ex->body_len = req->entity.len;
+    ex->outcome = DW_OUT_ERROR;
+    dw_respond_init(&ex->client, req);
+    dw_attempt_init(&ex->attempt);
+    dw_creds_from_req(&ex->creds, req);
+    px->inflight++;
+
+    dw_request_err_t err;
+    if (dw_request_parse(&ex->rq, req->entity.base, req->entity.len, px->cfg->max_body, &err) != 0) {
+        ex->up = DW_UP_DONE;
+        fail(ex, err.status, err.code, err.param, err.message);
+        return 0;
+    }
+    if (ex->rq.background || !dw_proxy_use_ws(px)) {
+        /* background responses do not exist over WebSocket; and WebSocket mode may be off */
+        hand_on(ex, ex->rq.background ? DW_OUT_PASSTHROUGH : DW_OUT_FALLBACK_HTTP);
+        return -1;
+    }
+    plan(ex);
+    dispatch(ex);
+    return 0;
 }
 
-/* The request is over: its counters and its one log line (never content or credentials). */
-static void account(dw_exchange_t *ex)
+/* The delta decision, from what each connection of these credentials caches now. */
+static void plan(dw_exchange_t *ex)
 {
-    dw_metrics_t *m = &ex->px->metrics;
-    if (ex->status >= 400 && !ex->handed_on)
-        ex->outcome = DW_OUT_ERROR;
-    int recovered = ex->outcome != DW_OUT_ERROR && ex->status > 0 && ex->status < 400;
-    m->requests[ex->outcome]++;
-    if (recovered && ex->attempt.recovery >= 0)
-        m->recoveries[ex->attempt.recovery]++;
-    m->bytes_from_clients += ex->body_len;
-    m->bytes_to_upstream += ex->bytes_up;
-    if (ex->body_len > ex->bytes_up && ex->bytes_up > 0)
-        m->bytes_saved += ex->body_len - ex->bytes_up;
-    m->items_total += ex->rq.items.n;
-    if (ex->outcome == DW_OUT_DELTA)
-        m->items_elided += ex->plan.delta_from;
-    if (ex->client.first_byte_ns != 0)
-        dw_hist_observe(&m->ttfb, (double)(ex->client.first_byte_ns - ex->t_start_ns) / 1e9);
-    if (ex->t_sent_ns != 0)
-        dw_hist_observe(&m->added_latency, (double)(ex->t_sent_ns - ex->t_start_ns) / 1e9);
-    if (dw_log_level < DW_LOG_INFO)
+    dw_sock_cache_t *socks = NULL;
+    size_t n = 0;
+    if (dw_pool_caches(ex->px->pool, &ex->creds.digest, &socks, &n) != 0)
+        n = 0; /* without the table nothing provably caches anything: full input */
+    dw_plan_make(&ex->plan, ex->px->transcripts, &ex->creds.digest, &ex->rq, socks, n);
+    free(socks);
+}
+
+/* --- a connection for it, and the frame goes out ---------------------------------------------- */
+
+/* Leases a connection for the plan and sends, now or once the lease is granted. */
+static void dispatch(dw_exchange_t *ex)
+{
+    ex->attempt.attempts++;
+    uint64_t want = ex->plan.kind != DW_PLAN_FULL ? ex->plan.want_conn : 0;
+    dw_upconn_t *c;
+    char err[160];
+    int rc = dw_pool_connect(ex->px->pool, &ex->creds, want, &conn_cb, ex, on_lease, &c, err, sizeof(err));
+    switch (rc) {
+    case DW_POOL_READY:
+        send_on(ex, c);
         return;
-    char error[720] = "";
-    if (ex->error[0] != '\0' && !recovered) {
-        char esc[680];
-        json_escape(esc, sizeof(esc), ex->error);
-        snprintf(error, sizeof(error), ",\"error\":\"%s\"", esc);
+    case DW_POOL_PENDING:
+    case DW_POOL_QUEUED:
+        ex->up = DW_UP_WAITING;
+        return;
+    case DW_POOL_EFULL:
+        ex->up = DW_UP_DONE;
+        snprintf(ex->error, sizeof(ex->error), "every upstream connection is busy and the queue is full");
+        dw_respond_busy(&ex->client,
+                        "deltawire's upstream connections are all busy and its queue is full; retry shortly.");
+        return;
+    default: {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "could not open an upstream connection: %s", err);
+        ex->up = DW_UP_DONE;
+        fail(ex, 502, "upstream_unavailable", NULL, msg);
     }
-    char line[1200];
-    double total_ms = (double)(uv_hrtime() - ex->t_start_ns) / 1e6;
-    snprintf(line, sizeof(line),
-             "\"event\":\"request\",\"outcome\":\"%s\",\"status\":%d,\"stream\":%s,\"items\":%zu,\"items_sent\":%zu,"
-             "\"bytes_in\":%llu,\"bytes_up\":%llu,\"conn\":%llu,\"attempts\":%d,\"client_gone\":%s,\"total_ms\":%.3f%s",
-             dw_outcome_name(ex->outcome), ex->status, ex->rq.stream ? "true" : "false", ex->rq.items.n,
-             ex->items_sent, (unsigned long long)ex->body_len, (unsigned long long)ex->bytes_up,
-             (unsigned long long)ex->conn_id, ex->attempt.attempts, ex->status == 0 ? "true" : "false", total_ms,
-             error);
-    dw_log(DW_LOG_INFO, line);
-}
-
-static void on_timer_closed(uv_handle_t *h)
-{
-    free(h);
-}
-
-static void exchange_free(dw_exchange_t *ex)
-{
-    dw_request_free(&ex->rq);
-    dw_plan_free(&ex->plan);
-    dw_outputs_free(&ex->outputs);
-    dw_respond_free(&ex->client);
-    if (ex->timer != NULL)
-        uv_close((uv_handle_t *)ex->timer, on_timer_closed);
-    ex->px->inflight--;
-    free(ex);
-}
-
-/* Ends the request once both sides are through and no callback of it is on the stack. */
-static void maybe_end(dw_exchange_t *ex)
-{
-    if (ex->depth == 0 && ex->client.state == DW_CLIENT_GONE && (ex->up == DW_UP_DONE || ex->up == DW_UP_IDLE)) {
-        account(ex);
-        exchange_free(ex);
     }
 }
 
-static void enter(dw_exchange_t *ex)
+/* The pool granted the lease (c), or could not (c NULL: the handshake's status and reason). */
+static void on_lease(void *data, dw_upconn_t *c, int http_status, const char *reason)
 {
-    ex->depth++;
-}
-
-static void leave(dw_exchange_t *ex)
-{
-    ex->depth--;
-    maybe_end(ex);
-}
-
-/* h2o disposes of the request: the client side is GONE, and the upstream side is detached. */
-static void on_req_dispose(void *p)
-{
-    dw_exchange_t *ex = *(dw_exchange_t **)p;
+    dw_exchange_t *ex = data;
     enter(ex);
-    ex->status = ex->client.req->res.status; /* whoever answered: us, or the plain HTTP passthrough */
-    dw_respond_gone(&ex->client);
-    if (ex->up == DW_UP_WAITING) {
-        /* the lease borrowed this request's credentials */
-        dw_pool_cancel(ex->px->pool, ex);
-        ex->up = DW_UP_DONE;
-    } else if (ex->up == DW_UP_BACKOFF) {
-        uv_timer_stop(ex->timer);
-        ex->up = DW_UP_DONE;
-    }
-    /* SENT: the response runs to its end upstream, so that it is recorded */
+    ex->up = DW_UP_IDLE;
+    if (c != NULL)
+        send_on(ex, c);
+    else
+        upstream_failed(ex, http_status != 0 ? DW_FAIL_REFUSED : DW_FAIL_UNREACHABLE, http_status, reason);
     leave(ex);
 }
 
-/* The request fails with a reason that goes to the client and into the log line. */
-static void fail(dw_exchange_t *ex, int status, const char *code, const char *param, const char *message)
+/* Holding c: the plan meets its connection, and the frame goes out. */
+static void send_on(dw_exchange_t *ex, dw_upconn_t *c)
 {
-    snprintf(ex->error, sizeof(ex->error), "%s", message);
-    if (dw_respond_started(&ex->client))
-        ex->outcome = DW_OUT_ERROR;
-    dw_respond_fail(&ex->client, status, code, param, message);
+    dw_proxy_ws_accepted(ex->px);
+    ex->conn = c;
+    ex->up = DW_UP_SENT;
+    dw_plan_settle(&ex->plan, c->id, c->cached.resp_id);
+    dw_frame_spec_t spec;
+    dw_plan_frame_spec(&ex->plan, &ex->rq, &spec);
+    dw_buf_t frame = {0};
+    const char *why = "out of memory, or an input item that is not valid JSON";
+    int rc = dw_frame_build(&frame, dw_upconn_headroom(), &spec);
+    size_t frame_bytes = rc == 0 ? frame.len - dw_upconn_headroom() : 0;
+    if (rc == 0 && (rc = dw_upconn_send(c, &frame)) != 0)
+        why = dw_upconn_strerror(rc);
+    dw_buf_free(&frame);
+    if (rc != 0) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "could not send the request upstream: %s", why);
+        give_back(ex, 1);
+        ex->up = DW_UP_DONE;
+        fail(ex, 502, "upstream_error", NULL, msg);
+        return;
+    }
+    ex->bytes_up += frame_bytes;
+    ex->items_sent = dw_plan_items_sent(&ex->plan, &ex->rq);
+    ex->outcome = ex->plan.kind == DW_PLAN_DELTA ? DW_OUT_DELTA : DW_OUT_FULL;
+    ex->conn_id = c->id;
+    if (ex->t_sent_ns == 0)
+        ex->t_sent_ns = uv_hrtime();
 }
 
-/* Hands the request, unchanged, to the plain HTTP passthrough: it is what a direct call would do. */
-static void hand_on(dw_exchange_t *ex, int outcome)
-{
-    ex->up = DW_UP_DONE;
-    ex->outcome = outcome;
-    ex->handed_on = 1;
-    ex->bytes_up += ex->body_len;
-    dw_respond_handed_on(&ex->client);
-}
+/* --- the upstream's events, back to the client ------------------------------------------------ */
 
-/* --- the upstream side ---------------------------------------------------------------------- */
-
-static void on_conn_message(dw_upconn_t *c, const char *p, size_t n);
-static void on_conn_closed(dw_upconn_t *c, int http_status, const char *reason);
 static void on_conn_open(dw_upconn_t *c)
 {
     (void)c; /* leased connections are open already */
 }
 
-/* The callbacks of a connection while this exchange holds it. */
-static const dw_upconn_cb_t conn_cb = {on_conn_open, on_conn_message, on_conn_closed};
+static void on_conn_message(dw_upconn_t *c, const char *p, size_t n)
+{
+    dw_exchange_t *ex = c->owner;
+    enter(ex);
+    dw_event_t ev;
+    if (dw_event_scan(p, n, &ev) != 0) {
+        snprintf(ex->error, sizeof(ex->error), "the upstream sent a frame that is not a JSON event");
+        dw_upconn_close(c); /* a broken peer: on_conn_closed follows */
+    } else if (dw_event_is(&ev, "error")) {
+        on_error_envelope(ex, p, n, &ev);
+    } else {
+        dw_outputs_note(&ex->outputs, &ev);
+        int terminal = is_terminal(&ev);
+        if (dw_respond_open(&ex->client) && relay(ex, p, n, &ev, terminal) != 0)
+            fail(ex, 500, "server_error", NULL, "deltawire could not render the upstream's response (out of memory)");
+        if (terminal) {
+            dw_record_response(ex->px->transcripts, &ex->creds.digest, &ex->plan, ex->rq.store, &ex->outputs, &ev, c);
+            give_back(ex, 0);
+            ex->up = DW_UP_DONE;
+        }
+    }
+    leave(ex);
+}
+
+static int is_terminal(const dw_event_t *ev)
+{
+    return ev->response.p && (dw_event_is(ev, "response.completed") || dw_event_is(ev, "response.failed") ||
+                              dw_event_is(ev, "response.incomplete"));
+}
+
+/* One upstream event to the client: an SSE event, or at the end the JSON body; each with the
+ * client's previous_response_id in place of the one deltawire sent. Returns 0 or -1 (no memory). */
+static int relay(dw_exchange_t *ex, const char *p, size_t n, const dw_event_t *ev, int terminal)
+{
+    dw_span_t prev = ex->rq.prev;
+    dw_buf_t out = {0};
+    int rc = 0;
+    if (ex->rq.stream) {
+        rc = dw_event_rewrite_prev(&out, p, n, ev->response, prev.p, prev.n);
+        if (rc == 0)
+            rc = dw_respond_event(&ex->client, ev->type.p + 1, ev->type.n - 2, out.p, out.len, terminal);
+    } else if (terminal) {
+        rc = dw_event_response_body(&out, ev->response, prev.p, prev.n);
+        if (rc == 0)
+            dw_respond_json(&ex->client, 200, out.p, out.len);
+    }
+    dw_buf_free(&out);
+    return rc;
+}
+
+static int error_code_is(const dw_event_t *ev, const char *code)
+{
+    dw_span_t v;
+    size_t n = strlen(code);
+    return ev->error.p && dw_json_object_get(ev->error, "code", &v) && v.n == n + 2 && memcmp(v.p + 1, code, n) == 0;
+}
+
+/* An error envelope ends the response: recover where the guide says how, else pass it on. */
+static void on_error_envelope(dw_exchange_t *ex, const char *p, size_t n, const dw_event_t *ev)
+{
+    int stale = error_code_is(ev, "previous_response_not_found") && ex->plan.kind == DW_PLAN_DELTA;
+    int aged = error_code_is(ev, "websocket_connection_limit_reached");
+    dw_record_evict(ex->px->transcripts, ex->conn);
+    give_back(ex, aged);
+    if (stale || aged) {
+        uint64_t delay_ms;
+        int fresh = ex->client.state == DW_CLIENT_WAITING;
+        if (dw_attempt_next(&ex->attempt, stale ? DW_FAIL_STALE : DW_FAIL_AGED, fresh, 0, &delay_ms) ==
+            DW_NEXT_RETRY) {
+            dw_plan_full(&ex->plan);
+            dispatch(ex);
+            return;
+        }
+    }
+    ex->up = DW_UP_DONE;
+    dw_span_t code = {NULL, 0};
+    char *code_s = ev->error.p && dw_json_object_get(ev->error, "code", &code) && dw_json_kind(code) == '"'
+                       ? dw_json_string_dup(code)
+                       : NULL;
+    snprintf(ex->error, sizeof(ex->error), "the upstream answered with error %s (status %d)", code_s ? code_s : "null",
+             ev->status);
+    free(code_s);
+    if (ex->client.state == DW_CLIENT_STREAMING) {
+        ex->outcome = DW_OUT_ERROR;
+        if (dw_respond_event(&ex->client, "error", 5, p, n, 1) != 0)
+            fail(ex, 502, "upstream_error", NULL, "the upstream's error event could not be relayed (out of memory)");
+        return;
+    }
+    if (ex->client.state != DW_CLIENT_WAITING)
+        return;
+    dw_buf_t body = {0};
+    if (dw_buf_append_str(&body, "{\"error\":") == 0 &&
+        dw_buf_append(&body, ev->error.p ? ev->error.p : "null", ev->error.p ? ev->error.n : 4) == 0 &&
+        dw_buf_append_str(&body, "}") == 0)
+        dw_respond_json(&ex->client, ev->status >= 400 && ev->status < 600 ? ev->status : 500, body.p, body.len);
+    else
+        fail(ex, 500, "server_error", NULL, "deltawire could not render the upstream's error (out of memory)");
+    dw_buf_free(&body);
+}
 
 /* Gives the connection back; closed first when it must not serve anyone else. */
 static void give_back(dw_exchange_t *ex, int close)
@@ -209,12 +319,20 @@ static void give_back(dw_exchange_t *ex, int close)
     dw_pool_return(ex->px->pool, c);
 }
 
-static void on_backoff(uv_timer_t *t)
+/* --- when a try fails: retry, pause, plain HTTP, or an honest error --------------------------- */
+
+static void on_conn_closed(dw_upconn_t *c, int http_status, const char *reason)
 {
-    dw_exchange_t *ex = t->data;
+    (void)http_status;
+    dw_exchange_t *ex = c->owner;
     enter(ex);
+    dw_record_evict(ex->px->transcripts, c); /* the upstream dropped what it cached there */
+    dw_pool_detach(ex->px->pool, c);
+    ex->conn = NULL;
     ex->up = DW_UP_IDLE;
-    dispatch(ex);
+    char why[320];
+    snprintf(why, sizeof(why), "%s", ex->error[0] ? ex->error : reason);
+    upstream_failed(ex, DW_FAIL_LOST, 0, why);
     leave(ex);
 }
 
@@ -262,236 +380,147 @@ static void upstream_failed(dw_exchange_t *ex, enum dw_failure f, int http_statu
     fail(ex, http_status >= 400 && http_status < 600 ? http_status : 502, "upstream_error", NULL, msg);
 }
 
-/* Holding c: the plan meets its connection, and the frame goes out. */
-static void send_on(dw_exchange_t *ex, dw_upconn_t *c)
+static void on_backoff(uv_timer_t *t)
 {
-    dw_proxy_ws_accepted(ex->px);
-    ex->conn = c;
-    ex->up = DW_UP_SENT;
-    dw_plan_settle(&ex->plan, c->id, c->cached.resp_id);
-    dw_frame_spec_t spec;
-    dw_plan_frame_spec(&ex->plan, &ex->rq, &spec);
-    dw_buf_t frame = {0};
-    const char *why = "out of memory, or an input item that is not valid JSON";
-    int rc = dw_frame_build(&frame, dw_upconn_headroom(), &spec);
-    size_t frame_bytes = rc == 0 ? frame.len - dw_upconn_headroom() : 0;
-    if (rc == 0 && (rc = dw_upconn_send(c, &frame)) != 0)
-        why = dw_upconn_strerror(rc);
-    dw_buf_free(&frame);
-    if (rc != 0) {
-        char msg[160];
-        snprintf(msg, sizeof(msg), "could not send the request upstream: %s", why);
-        give_back(ex, 1);
-        ex->up = DW_UP_DONE;
-        fail(ex, 502, "upstream_error", NULL, msg);
-        return;
-    }
-    ex->bytes_up += frame_bytes;
-    ex->items_sent = dw_plan_items_sent(&ex->plan, &ex->rq);
-    ex->outcome = ex->plan.kind == DW_PLAN_DELTA ? DW_OUT_DELTA : DW_OUT_FULL;
-    ex->conn_id = c->id;
-    if (ex->t_sent_ns == 0)
-        ex->t_sent_ns = uv_hrtime();
-}
-
-/* The pool granted the lease (c), or could not (c NULL: the handshake's status and reason). */
-static void on_lease(void *data, dw_upconn_t *c, int http_status, const char *reason)
-{
-    dw_exchange_t *ex = data;
+    dw_exchange_t *ex = t->data;
     enter(ex);
     ex->up = DW_UP_IDLE;
-    if (c != NULL)
-        send_on(ex, c);
-    else
-        upstream_failed(ex, http_status != 0 ? DW_FAIL_REFUSED : DW_FAIL_UNREACHABLE, http_status, reason);
-    leave(ex);
-}
-
-/* Leases a connection for the plan and sends, now or once the lease is granted. */
-static void dispatch(dw_exchange_t *ex)
-{
-    ex->attempt.attempts++;
-    uint64_t want = ex->plan.kind != DW_PLAN_FULL ? ex->plan.want_conn : 0;
-    dw_upconn_t *c;
-    char err[160];
-    int rc = dw_pool_connect(ex->px->pool, &ex->creds, want, &conn_cb, ex, on_lease, &c, err, sizeof(err));
-    switch (rc) {
-    case DW_POOL_READY:
-        send_on(ex, c);
-        return;
-    case DW_POOL_PENDING:
-    case DW_POOL_QUEUED:
-        ex->up = DW_UP_WAITING;
-        return;
-    case DW_POOL_EFULL:
-        ex->up = DW_UP_DONE;
-        snprintf(ex->error, sizeof(ex->error), "every upstream connection is busy and the queue is full");
-        dw_respond_busy(&ex->client,
-                        "deltawire's upstream connections are all busy and its queue is full; retry shortly.");
-        return;
-    default: {
-        char msg[200];
-        snprintf(msg, sizeof(msg), "could not open an upstream connection: %s", err);
-        ex->up = DW_UP_DONE;
-        fail(ex, 502, "upstream_unavailable", NULL, msg);
-    }
-    }
-}
-
-/* --- the upstream's events, back to the client ----------------------------------------------- */
-
-static int error_code_is(const dw_event_t *ev, const char *code)
-{
-    dw_span_t v;
-    size_t n = strlen(code);
-    return ev->error.p && dw_json_object_get(ev->error, "code", &v) && v.n == n + 2 && memcmp(v.p + 1, code, n) == 0;
-}
-
-/* An error envelope ends the response: recover where the guide says how, else pass it on. */
-static void on_error_envelope(dw_exchange_t *ex, const char *p, size_t n, const dw_event_t *ev)
-{
-    int stale = error_code_is(ev, "previous_response_not_found") && ex->plan.kind == DW_PLAN_DELTA;
-    int aged = error_code_is(ev, "websocket_connection_limit_reached");
-    dw_record_evict(ex->px->transcripts, ex->conn);
-    give_back(ex, aged);
-    if (stale || aged) {
-        uint64_t delay_ms;
-        int fresh = ex->client.state == DW_CLIENT_WAITING;
-        if (dw_attempt_next(&ex->attempt, stale ? DW_FAIL_STALE : DW_FAIL_AGED, fresh, 0, &delay_ms) ==
-            DW_NEXT_RETRY) {
-            dw_plan_full(&ex->plan);
-            dispatch(ex);
-            return;
-        }
-    }
-    ex->up = DW_UP_DONE;
-    snprintf(ex->error, sizeof(ex->error), "upstream error envelope (status %d)", ev->status);
-    if (ex->client.state == DW_CLIENT_STREAMING) {
-        ex->outcome = DW_OUT_ERROR;
-        if (dw_respond_event(&ex->client, "error", 5, p, n, 1) != 0)
-            fail(ex, 502, "upstream_error", NULL, "the upstream's error event could not be relayed (out of memory)");
-        return;
-    }
-    if (ex->client.state != DW_CLIENT_WAITING)
-        return;
-    dw_buf_t body = {0};
-    if (dw_buf_append_str(&body, "{\"error\":") == 0 &&
-        dw_buf_append(&body, ev->error.p ? ev->error.p : "null", ev->error.p ? ev->error.n : 4) == 0 &&
-        dw_buf_append_str(&body, "}") == 0)
-        dw_respond_json(&ex->client, ev->status >= 400 && ev->status < 600 ? ev->status : 500, body.p, body.len);
-    else
-        fail(ex, 500, "server_error", NULL, "deltawire could not render the upstream's error (out of memory)");
-    dw_buf_free(&body);
-}
-
-static int is_terminal(const dw_event_t *ev)
-{
-    return ev->response.p && (dw_event_is(ev, "response.completed") || dw_event_is(ev, "response.failed") ||
-                              dw_event_is(ev, "response.incomplete"));
-}
-
-/* One upstream event to the client: an SSE event, or at the end the JSON body; each with the
- * client's previous_response_id in place of the one deltawire sent. Returns 0 or -1 (no memory). */
-static int relay(dw_exchange_t *ex, const char *p, size_t n, const dw_event_t *ev, int terminal)
-{
-    dw_span_t prev = ex->rq.prev;
-    dw_buf_t out = {0};
-    int rc = 0;
-    if (ex->rq.stream) {
-        rc = dw_event_rewrite_prev(&out, p, n, ev->response, prev.p, prev.n);
-        if (rc == 0)
-            rc = dw_respond_event(&ex->client, ev->type.p + 1, ev->type.n - 2, out.p, out.len, terminal);
-    } else if (terminal) {
-        rc = dw_event_response_body(&out, ev->response, prev.p, prev.n);
-        if (rc == 0)
-            dw_respond_json(&ex->client, 200, out.p, out.len);
-    }
-    dw_buf_free(&out);
-    return rc;
-}
-
-static void on_conn_message(dw_upconn_t *c, const char *p, size_t n)
-{
-    dw_exchange_t *ex = c->owner;
-    enter(ex);
-    dw_event_t ev;
-    if (dw_event_scan(p, n, &ev) != 0) {
-        snprintf(ex->error, sizeof(ex->error), "the upstream sent a frame that is not a JSON event");
-        dw_upconn_close(c); /* a broken peer: on_conn_closed follows */
-    } else if (dw_event_is(&ev, "error")) {
-        on_error_envelope(ex, p, n, &ev);
-    } else {
-        dw_outputs_note(&ex->outputs, &ev);
-        int terminal = is_terminal(&ev);
-        if (dw_respond_open(&ex->client) && relay(ex, p, n, &ev, terminal) != 0)
-            fail(ex, 500, "server_error", NULL, "deltawire could not render the upstream's response (out of memory)");
-        if (terminal) {
-            dw_record_response(ex->px->transcripts, &ex->creds.digest, &ex->plan, ex->rq.store, &ex->outputs, &ev, c);
-            give_back(ex, 0);
-            ex->up = DW_UP_DONE;
-        }
-    }
-    leave(ex);
-}
-
-static void on_conn_closed(dw_upconn_t *c, int http_status, const char *reason)
-{
-    (void)http_status;
-    dw_exchange_t *ex = c->owner;
-    enter(ex);
-    dw_record_evict(ex->px->transcripts, c); /* the upstream dropped what it cached there */
-    dw_pool_detach(ex->px->pool, c);
-    ex->conn = NULL;
-    ex->up = DW_UP_IDLE;
-    char why[320];
-    snprintf(why, sizeof(why), "%s", ex->error[0] ? ex->error : reason);
-    upstream_failed(ex, DW_FAIL_LOST, 0, why);
-    leave(ex);
-}
-
-/* --- the request ---------------------------------------------------------------------------- */
-
-/* The delta decision, from what each connection of these credentials caches now. */
-static void plan(dw_exchange_t *ex)
-{
-    dw_sock_cache_t *socks = NULL;
-    size_t n = 0;
-    if (dw_pool_caches(ex->px->pool, &ex->creds.digest, &socks, &n) != 0)
-        n = 0; /* without the table nothing provably caches anything: full input */
-    dw_plan_make(&ex->plan, ex->px->transcripts, &ex->creds.digest, &ex->rq, socks, n);
-    free(socks);
-}
-
-int dw_exchange_start(dw_proxy_t *px, h2o_req_t *req)
-{
-    dw_exchange_t *ex = calloc(1, sizeof(*ex));
-    if (ex == NULL) {
-        dw_respond_error_body(req, 500, NULL, NULL, "deltawire ran out of memory for a new request");
-        return 0;
-    }
-    dw_exchange_t **link = h2o_mem_alloc_shared(&req->pool, sizeof(*link), on_req_dispose);
-    *link = ex;
-    ex->px = px;
-    ex->t_start_ns = uv_hrtime();
-    ex->body_len = req->entity.len;
-    ex->outcome = DW_OUT_ERROR;
-    dw_respond_init(&ex->client, req);
-    dw_attempt_init(&ex->attempt);
-    dw_creds_from_req(&ex->creds, req);
-    px->inflight++;
-
-    dw_request_err_t err;
-    if (dw_request_parse(&ex->rq, req->entity.base, req->entity.len, px->cfg->max_body, &err) != 0) {
-        ex->up = DW_UP_DONE;
-        fail(ex, err.status, err.code, err.param, err.message);
-        return 0;
-    }
-    if (ex->rq.background || !dw_proxy_use_ws(px)) {
-        /* background responses do not exist over WebSocket; and WebSocket mode may be off */
-        hand_on(ex, ex->rq.background ? DW_OUT_PASSTHROUGH : DW_OUT_FALLBACK_HTTP);
-        return -1;
-    }
-    plan(ex);
     dispatch(ex);
-    return 0;
+    leave(ex);
+}
+
+/* The request fails with a reason that goes to the client and into the log line. */
+static void fail(dw_exchange_t *ex, int status, const char *code, const char *param, const char *message)
+{
+    snprintf(ex->error, sizeof(ex->error), "%s", message);
+    if (dw_respond_started(&ex->client))
+        ex->outcome = DW_OUT_ERROR;
+    dw_respond_fail(&ex->client, status, code, param, message);
+}
+
+/* Hands the request, unchanged, to the plain HTTP passthrough: it is what a direct call would do. */
+static void hand_on(dw_exchange_t *ex, int outcome)
+{
+    ex->up = DW_UP_DONE;
+    ex->outcome = outcome;
+    ex->handed_on = 1;
+    ex->bytes_up += ex->body_len;
+    dw_respond_handed_on(&ex->client);
+}
+
+/* --- the end of a request: both sides through, counted and logged once ------------------------ */
+
+/* h2o disposes of the request: the client side is GONE, and the upstream side is detached. */
+static void on_req_dispose(void *p)
+{
+    dw_exchange_t *ex = *(dw_exchange_t **)p;
+    enter(ex);
+    ex->status = ex->client.req->res.status; /* whoever answered: us, or the plain HTTP passthrough */
+    dw_respond_gone(&ex->client);
+    if (ex->up == DW_UP_WAITING) {
+        /* the lease borrowed this request's credentials */
+        dw_pool_cancel(ex->px->pool, ex);
+        ex->up = DW_UP_DONE;
+    } else if (ex->up == DW_UP_BACKOFF) {
+        uv_timer_stop(ex->timer);
+        ex->up = DW_UP_DONE;
+    }
+    /* SENT: the response runs to its end upstream, so that it is recorded */
+    leave(ex);
+}
+
+static void enter(dw_exchange_t *ex)
+{
+    ex->depth++;
+}
+
+static void leave(dw_exchange_t *ex)
+{
+    ex->depth--;
+    maybe_end(ex);
+}
+
+/* Ends the request once both sides are through and no callback of it is on the stack. */
+static void maybe_end(dw_exchange_t *ex)
+{
+    if (ex->depth == 0 && ex->client.state == DW_CLIENT_GONE && (ex->up == DW_UP_DONE || ex->up == DW_UP_IDLE)) {
+        account(ex);
+        exchange_free(ex);
+    }
+}
+
+/* The request is over: its counters and its one log line (never content or credentials). */
+static void account(dw_exchange_t *ex)
+{
+    dw_metrics_t *m = &ex->px->metrics;
+    if (ex->status >= 400 && !ex->handed_on)
+        ex->outcome = DW_OUT_ERROR;
+    int recovered = ex->outcome != DW_OUT_ERROR && ex->status > 0 && ex->status < 400;
+    m->requests[ex->outcome]++;
+    if (recovered && ex->attempt.recovery >= 0)
+        m->recoveries[ex->attempt.recovery]++;
+    m->bytes_from_clients += ex->body_len;
+    m->bytes_to_upstream += ex->bytes_up;
+    if (ex->body_len > ex->bytes_up && ex->bytes_up > 0)
+        m->bytes_saved += ex->body_len - ex->bytes_up;
+    m->items_total += ex->rq.items.n;
+    if (ex->outcome == DW_OUT_DELTA)
+        m->items_elided += ex->plan.delta_from;
+    if (ex->client.first_byte_ns != 0)
+        dw_hist_observe(&m->ttfb, (double)(ex->client.first_byte_ns - ex->t_start_ns) / 1e9);
+    if (ex->t_sent_ns != 0)
+        dw_hist_observe(&m->added_latency, (double)(ex->t_sent_ns - ex->t_start_ns) / 1e9);
+    if (dw_log_level < DW_LOG_INFO)
+        return;
+    char error[720] = "";
+    if (ex->error[0] != '\0' && !recovered) {
+        char esc[680];
+        json_escape(esc, sizeof(esc), ex->error);
+        snprintf(error, sizeof(error), ",\"error\":\"%s\"", esc);
+    }
+    char line[1200];
+    double total_ms = (double)(uv_hrtime() - ex->t_start_ns) / 1e6;
+    snprintf(line, sizeof(line),
+             "\"event\":\"request\",\"outcome\":\"%s\",\"status\":%d,\"stream\":%s,\"items\":%zu,\"items_sent\":%zu,"
+             "\"bytes_in\":%llu,\"bytes_up\":%llu,\"conn\":%llu,\"attempts\":%d,\"client_gone\":%s,\"total_ms\":%.3f%s",
+             dw_outcome_name(ex->outcome), ex->status, ex->rq.stream ? "true" : "false", ex->rq.items.n,
+             ex->items_sent, (unsigned long long)ex->body_len, (unsigned long long)ex->bytes_up,
+             (unsigned long long)ex->conn_id, ex->attempt.attempts, ex->status == 0 ? "true" : "false", total_ms,
+             error);
+    dw_log(DW_LOG_INFO, line);
+}
+
+/* Appends s to out as the inside of a JSON string (out has room for cap bytes). */
+static void json_escape(char *out, size_t cap, const char *s)
+{
+    size_t o = 0;
+    for (; *s && o + 7 < cap; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)ch;
+        } else if (ch < 0x20) {
+            o += (size_t)snprintf(out + o, cap - o, "\\u%04x", ch);
+        } else {
+            out[o++] = (char)ch;
+        }
+    }
+    out[o] = '\0';
+}
+
+static void exchange_free(dw_exchange_t *ex)
+{
+    dw_request_free(&ex->rq);
+    dw_plan_free(&ex->plan);
+    dw_outputs_free(&ex->outputs);
+    dw_respond_free(&ex->client);
+    if (ex->timer != NULL)
+        uv_close((uv_handle_t *)ex->timer, on_timer_closed);
+    ex->px->inflight--;
+    free(ex);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    free(h);
 }
