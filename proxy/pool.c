@@ -39,6 +39,8 @@ struct dw_pool {
     dw_waiter_t *waiters, **waiters_tail;
     size_t n_waiters;
     uv_timer_t sweep;
+    dw_pool_closed_cb on_closed;
+    void *data;
     uint64_t connects;
     uint64_t handshake_failures[DW_HS_N];
     int reachable;
@@ -111,6 +113,7 @@ static void on_idle_closed(dw_upconn_t *c, int status, const char *reason)
         if (why == DW_HS_NETWORK)
             p->reachable = 0;
     }
+    p->on_closed(p->data, c);
     dw_pool_connect_cb cb = s->cb;
     void *data = s->data;
     free(s);
@@ -154,7 +157,8 @@ static void on_sweep(uv_timer_t *t)
     }
 }
 
-dw_pool_t *dw_pool_new(uv_loop_t *loop, const dw_config_t *cfg, dw_upstream_t *up)
+dw_pool_t *dw_pool_new(uv_loop_t *loop, const dw_config_t *cfg, dw_upstream_t *up, dw_pool_closed_cb on_closed,
+                       void *data)
 {
     dw_pool_t *p = calloc(1, sizeof(*p));
     if (p == NULL)
@@ -162,6 +166,8 @@ dw_pool_t *dw_pool_new(uv_loop_t *loop, const dw_config_t *cfg, dw_upstream_t *u
     p->loop = loop;
     p->cfg = cfg;
     p->up = up;
+    p->on_closed = on_closed;
+    p->data = data;
     p->reachable = 1;
     p->waiters_tail = &p->waiters;
     uv_timer_init(loop, &p->sweep);

@@ -25,7 +25,12 @@ typedef struct dw_pool dw_pool_t;
  * reason says why. */
 typedef void (*dw_pool_connect_cb)(void *data, dw_upconn_t *c, int http_status, const char *reason);
 
-dw_pool_t *dw_pool_new(uv_loop_t *loop, const dw_config_t *cfg, dw_upstream_t *up);
+/* An idle connection closed (its holder hears of a leased one itself): what it cached is gone. */
+typedef void (*dw_pool_closed_cb)(void *data, dw_upconn_t *c);
+
+/* on_closed(data, c) is called for every idle connection that closes, before it is freed. */
+dw_pool_t *dw_pool_new(uv_loop_t *loop, const dw_config_t *cfg, dw_upstream_t *up, dw_pool_closed_cb on_closed,
+                       void *data);
 /* Closes every connection; no callback is called any more. Frees the pool. */
 void dw_pool_free(dw_pool_t *p);
 

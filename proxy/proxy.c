@@ -1,9 +1,11 @@
 /* Process-wide decisions and readings: the transport (WebSocket mode when the upstream speaks it,
  * plain HTTP when it does not, retried with exponential backoff so that a restored upstream is used
- * again) and the gauges. */
+ * again), readiness, the gauges, and what an idle connection's close means for the transcripts. */
 #include "proxy/proxy.h"
 
 #include <string.h>
+
+#include "proxy/record.h"
 
 #define DW_WS_BACKOFF_MIN_MS 1000
 #define DW_WS_BACKOFF_MAX_MS (10 * 60 * 1000)
@@ -34,6 +36,12 @@ void dw_proxy_ws_accepted(dw_proxy_t *px)
 {
     px->ws_backoff_ms = 0;
     px->ws_retry_at_ms = 0;
+}
+
+void dw_proxy_conn_closed(void *data, dw_upconn_t *c)
+{
+    dw_proxy_t *px = data;
+    dw_record_evict(px->transcripts, c);
 }
 
 int dw_proxy_upstream_reachable(dw_proxy_t *px)

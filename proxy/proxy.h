@@ -29,6 +29,10 @@ typedef struct {
  * failures) into px->metrics. */
 void dw_proxy_gauges(dw_proxy_t *px, dw_gauges_t *g);
 
+/* An idle upstream connection closed: the upstream dropped what it cached there (the pool's
+ * dw_pool_closed_cb; data is the dw_proxy_t). */
+void dw_proxy_conn_closed(void *data, dw_upconn_t *c);
+
 /* 0 after an upstream connect failed on the network, until one works (readiness). */
 int dw_proxy_upstream_reachable(dw_proxy_t *px);
 

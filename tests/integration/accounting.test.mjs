@@ -3,7 +3,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { startProxy, stopAll, httpJson, waitFor } from './lib/harness.mjs';
+import { startMock, startProxy, stopAll, httpJson, waitFor } from './lib/harness.mjs';
 
 after(stopAll);
 
@@ -75,4 +75,18 @@ test('handshakes that keep failing, then plain HTTP that works: one request, one
   assert.equal(metric(text, 'deltawire_recoveries_total', '{reason="http_fallback"}'), 1);
   await proxy.stop();
   await up.stop();
+});
+
+test('an idle connection that closes takes its store=false record with it', async () => {
+  const mock = await startMock();
+  const proxy = await startProxy({ upstream: mock.base, args: ['--idle-timeout', '0.2'] });
+  const metrics = async () => (await fetch(proxy.url + '/metrics')).text();
+  const r = await httpJson('POST', proxy.base + '/responses', body, auth);
+  assert.equal(r.status, 200);
+  assert.equal(metric(await metrics(), 'deltawire_transcripts'), 1);
+  // the sweep closes the idle connection; the upstream's cache went with it, and so does the record
+  await waitFor(async () => metric(await metrics(), 'deltawire_upstream_connections', '{state="open"}') === 0);
+  assert.equal(metric(await metrics(), 'deltawire_transcripts'), 0);
+  await proxy.stop();
+  await mock.stop();
 });
