@@ -96,6 +96,7 @@ int dw_exchange_start(dw_proxy_t *px, h2o_req_t *req)
     dw_creds_from_req(&ex->creds, req);
     px->inflight++;
 
+    /* 1. the body, read and checked at the top level (translate/request.c) */
     dw_request_err_t err;
     if (dw_request_parse(&ex->rq, req->entity.base, req->entity.len, px->cfg->max_body, &err) != 0) {
         ex->up = DW_UP_DONE;
@@ -107,7 +108,9 @@ int dw_exchange_start(dw_proxy_t *px, h2o_req_t *req)
         hand_on(ex, ex->rq.background ? DW_OUT_PASSTHROUGH : DW_OUT_FALLBACK_HTTP);
         return -1;
     }
+    /* 2. the plan: what goes upstream, and on which connection (plan.c) */
     plan(ex);
+    /* 3. a leased connection and the frame; failures go to upstream_failed (attempt.c decides) */
     dispatch(ex);
     return 0;
 }

@@ -1,7 +1,8 @@
 /* One upstream WebSocket-mode connection (libwebsockets client on the shared libuv loop).
  *
- * A connection carries at most one response at a time. Its owner (the pool) sets the callbacks;
- * the connection object stays valid until on_closed has returned, after which it is freed. */
+ * A connection carries at most one response at a time. Its callbacks and owner are the pool's
+ * while it is idle or connecting, and its lease holder's while leased (pool.h); the connection
+ * object stays valid until on_closed has returned, after which it is freed. */
 #ifndef DW_UPSTREAM_H
 #define DW_UPSTREAM_H
 
@@ -23,7 +24,7 @@ typedef struct {
 } dw_header_t;
 
 /* What the upstream caches on a connection: its most recent response, the only one a delta on it
- * may chain from (the service keeps one per connection). Written by whoever records a response. */
+ * may chain from (the service keeps one per connection). */
 typedef struct {
     char resp_id[DW_RESPONSE_ID_MAX + 1]; /* "" when nothing or evicted */
     dw_digest_t key;                      /* its transcript record, if keyed */
@@ -57,7 +58,7 @@ struct dw_upconn {
     char *hdr_values[DW_UPCONN_HDRS]; /* owned value copies */
     size_t hdr_lens[DW_UPCONN_HDRS];
     size_t n_hdrs;
-    dw_upconn_cache_t cached;
+    dw_upconn_cache_t cached; /* written by record.c only */
     dw_buf_t tx;           /* frame waiting for WRITEABLE, LWS_PRE headroom included */
     size_t tx_headroom;
     dw_buf_t rx;           /* message being reassembled */
