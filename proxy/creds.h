@@ -5,16 +5,19 @@
 
 #include <h2o.h>
 
+#include "proxy/upstream.h"
 #include "translate/digest.h"
 
+/* How many end-to-end identity headers there are (authorization, api-key, openai-organization,
+ * openai-project): the only client headers copied into the upstream handshake. */
 #define DW_CREDS_N 4
-
-/* The end-to-end identity headers copied into the upstream handshake, and nothing else. */
-extern const char *const dw_creds_names[DW_CREDS_N];
 
 typedef struct {
     dw_digest_t digest;
-    h2o_iovec_t values[DW_CREDS_N]; /* borrowed from the request; len 0 when absent */
+    /* (name, value) of each identity header the request carries, in that order; values
+     * borrowed from the request */
+    dw_header_t hdrs[DW_CREDS_N];
+    size_t n;
 } dw_creds_t;
 
 /* Reads the identity headers of req (values stay owned by req) and computes their digest. */

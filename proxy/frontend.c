@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "proxy/exchange.h"
+#include "proxy/respond.h"
 #include "proxy/tls.h"
 
 struct dw_frontend {
@@ -32,17 +33,17 @@ static int on_ops(dw_frontend_t *fe, h2o_req_t *req)
     h2o_iovec_t path = req->path_normalized;
     if (h2o_memis(path.base, path.len, H2O_STRLIT("/healthz"))) {
         if (px->draining)
-            dw_exchange_send_body(req, 503, "text/plain", H2O_STRLIT("draining\n"));
+            dw_respond_body(req, 503, "text/plain", H2O_STRLIT("draining\n"));
         else
-            dw_exchange_send_body(req, 200, "text/plain", H2O_STRLIT("ok\n"));
+            dw_respond_body(req, 200, "text/plain", H2O_STRLIT("ok\n"));
         return 0;
     }
     if (h2o_memis(path.base, path.len, H2O_STRLIT("/readyz"))) {
         /* ready: listening, not draining, and the upstream answered the last connect (or plain
          * HTTP is in effect, which does not need WebSocket mode) */
-        int ready = !px->draining && (px->ready || !dw_proxy_use_ws(px));
+        int ready = !px->draining && (dw_proxy_upstream_reachable(px) || !dw_proxy_use_ws(px));
         const char *msg = ready ? "ready\n" : px->draining ? "draining\n" : "upstream unreachable\n";
-        dw_exchange_send_body(req, ready ? 200 : 503, "text/plain", msg, strlen(msg));
+        dw_respond_body(req, ready ? 200 : 503, "text/plain", msg, strlen(msg));
         return 0;
     }
     int metrics = h2o_memis(path.base, path.len, H2O_STRLIT("/metrics"));
@@ -52,9 +53,9 @@ static int on_ops(dw_frontend_t *fe, h2o_req_t *req)
         dw_proxy_gauges(px, &g);
         int rc = metrics ? dw_metrics_prometheus(&b, &px->metrics, &g) : dw_metrics_json(&b, &px->metrics, &g);
         if (rc == 0)
-            dw_exchange_send_body(req, 200, metrics ? "text/plain; version=0.0.4" : "application/json", b.p, b.len);
+            dw_respond_body(req, 200, metrics ? "text/plain; version=0.0.4" : "application/json", b.p, b.len);
         else
-            h2o_send_error_generic(req, 500, "Internal Server Error", "out of memory", 0);
+            h2o_send_error_generic(req, 500, "Internal Server Error", "deltawire ran out of memory rendering the metrics", 0);
         dw_buf_free(&b);
         return 0;
     }
@@ -75,7 +76,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     if (req->upgrade.base != NULL) {
         /* WebSocket clients (Codex with supports_websockets) fall back to HTTP on a 426 */
-        dw_exchange_send_error(req, 426, "upgrade_required", NULL,
+        dw_respond_error_body(req, 426, "upgrade_required", NULL,
                                "deltawire serves the Responses API over HTTP; WebSocket clients: use HTTP.");
         return 0;
     }

@@ -7,12 +7,26 @@
 /* How often idle and old connections are looked for. */
 #define DW_POOL_SWEEP_MS 1000
 
-typedef struct dw_waiter {
-    void *user;
-    const dw_pool_user_cb_t *ucb;
+/* One connection the pool knows: idle, connecting for a lease, or leased. */
+typedef struct dw_slot {
+    dw_upconn_t *c;
+    dw_pool_t *pool;
     dw_digest_t cred;
-    const char *vals[DW_CREDS_N]; /* borrowed from the user's request, which outlives the wait */
-    size_t lens[DW_CREDS_N];
+    int leased;
+    /* connecting for a lease: whom to tell (cb NULL once cancelled) */
+    dw_pool_connect_cb cb;
+    const dw_upconn_cb_t *ucb;
+    void *data;
+    uint64_t created_ms;
+    uint64_t idle_since_ms;
+    struct dw_slot *next;
+} dw_slot_t;
+
+typedef struct dw_waiter {
+    void *data;
+    const dw_upconn_cb_t *ucb;
+    dw_pool_connect_cb cb;
+    dw_creds_t creds; /* values borrowed from the waiting request, which cancels before it goes */
     struct dw_waiter *next;
 } dw_waiter_t;
 
@@ -20,79 +34,114 @@ struct dw_pool {
     uv_loop_t *loop;
     const dw_config_t *cfg;
     dw_upstream_t *up;
-    dw_transcripts_t *t;
-    dw_metrics_t *m;
-    int *reachable;
-    dw_pool_conn_t *conns; /* every connection, every credential */
-    size_t n_conns;
+    dw_slot_t *slots; /* every connection, every credential */
+    size_t n_slots;
     dw_waiter_t *waiters, **waiters_tail;
     size_t n_waiters;
     uv_timer_t sweep;
+    dw_pool_closed_cb on_closed;
+    void *data;
+    uint64_t connects;
+    uint64_t handshake_failures[DW_HS_N];
+    int reachable;
 };
 
+static const dw_upconn_cb_t idle_cb;
 static void serve_waiters(dw_pool_t *p);
 
-static void on_open(dw_upconn_t *c)
+static dw_slot_t *slot_of(dw_pool_t *p, const dw_upconn_t *c)
 {
-    dw_pool_conn_t *pc = c->owner;
-    if (pc == NULL)
-        return;
-    pc->pool->m->connects++;
-    *pc->pool->reachable = 1;
-    if (pc->ucb != NULL)
-        pc->ucb->on_ready(pc->user, pc);
-    else
-        serve_waiters(pc->pool);
+    for (dw_slot_t *s = p->slots; s; s = s->next)
+        if (s->c == c)
+            return s;
+    return NULL;
 }
 
-static void on_message(dw_upconn_t *c, const char *p, size_t n)
+static void unlink_slot(dw_pool_t *p, dw_slot_t *s)
 {
-    dw_pool_conn_t *pc = c->owner;
-    if (pc != NULL && pc->ucb != NULL)
-        pc->ucb->on_message(pc->user, pc, p, n);
-}
-
-static void unlink_conn(dw_pool_t *p, dw_pool_conn_t *pc)
-{
-    for (dw_pool_conn_t **at = &p->conns; *at; at = &(*at)->next) {
-        if (*at == pc) {
-            *at = pc->next;
-            p->n_conns--;
+    for (dw_slot_t **at = &p->slots; *at; at = &(*at)->next) {
+        if (*at == s) {
+            *at = s->next;
+            p->n_slots--;
             return;
         }
     }
 }
 
-static void on_closed(dw_upconn_t *c, int status, const char *reason)
+/* Hands the open connection of s to its lease holder. */
+static void grant(dw_slot_t *s, const dw_upconn_cb_t *ucb, void *data, dw_pool_connect_cb cb)
 {
-    dw_pool_conn_t *pc = c->owner;
-    if (pc == NULL)
-        return; /* the pool is gone (shutdown) */
-    dw_pool_t *p = pc->pool;
-    unlink_conn(p, pc);
+    s->leased = 1;
+    s->cb = NULL;
+    s->c->cb = ucb;
+    s->c->owner = data;
+    cb(data, s->c, 0, NULL);
+}
+
+static void on_open(dw_upconn_t *c)
+{
+    dw_slot_t *s = c->owner;
+    s->pool->connects++;
+    s->pool->reachable = 1;
+    if (s->cb != NULL)
+        grant(s, s->ucb, s->data, s->cb);
+    else
+        serve_waiters(s->pool); /* its lease was cancelled meanwhile */
+}
+
+/* An idle connection's message (nobody asked): dropped. */
+static void on_idle_message(dw_upconn_t *c, const char *p, size_t n)
+{
+    (void)c;
+    (void)p;
+    (void)n;
+}
+
+/* An idle or connecting connection closed. */
+static void on_idle_closed(dw_upconn_t *c, int status, const char *reason)
+{
+    dw_slot_t *s = c->owner;
+    dw_pool_t *p = s->pool;
+    unlink_slot(p, s);
     if (!c->was_open) {
         int why = status == 426   ? DW_HS_REFUSED_426
                   : status == 404 ? DW_HS_REFUSED_404
                   : status == 405 ? DW_HS_REFUSED_405
                   : status != 0   ? DW_HS_REFUSED_OTHER
                                   : DW_HS_NETWORK;
-        p->m->handshake_failures[why]++;
+        p->handshake_failures[why]++;
         if (why == DW_HS_NETWORK)
-            *p->reachable = 0;
+            p->reachable = 0;
     }
-    /* the upstream dropped this connection's cache: its store=false record is dead */
-    dw_pool_set_last(pc, "", NULL, 0);
-    if (pc->ucb != NULL)
-        pc->ucb->on_lost(pc->user, pc, c->was_open, status, reason);
-    free(pc);
+    p->on_closed(p->data, c);
+    dw_pool_connect_cb cb = s->cb;
+    void *data = s->data;
+    free(s);
+    if (cb != NULL)
+        cb(data, NULL, status, reason);
     serve_waiters(p);
 }
 
-static const dw_upconn_cb_t conn_cb = {on_open, on_message, on_closed};
+static const dw_upconn_cb_t idle_cb = {on_open, on_idle_message, on_idle_closed};
 
-static int is_free(const dw_pool_conn_t *pc)
+static void on_gone_open(dw_upconn_t *c)
 {
-    return pc->ucb == NULL && pc->c->open && !pc->c->closing;
+    (void)c;
+}
+
+static void on_gone_closed(dw_upconn_t *c, int status, const char *reason)
+{
+    (void)c;
+    (void)status;
+    (void)reason;
+}
+
+/* After dw_pool_free: the connections close unheard. */
+static const dw_upconn_cb_t gone_cb = {on_gone_open, on_idle_message, on_gone_closed};
+
+static int is_free(const dw_slot_t *s)
+{
+    return !s->leased && s->c->open && !s->c->closing;
 }
 
 /* Closes free connections idle too long, and retires old ones once they are free. */
@@ -102,14 +151,14 @@ static void on_sweep(uv_timer_t *t)
     uint64_t now = uv_now(p->loop);
     uint64_t idle = (uint64_t)(p->cfg->idle_timeout * 1000);
     uint64_t age = (uint64_t)(p->cfg->max_conn_age * 1000);
-    for (dw_pool_conn_t *pc = p->conns; pc; pc = pc->next) {
-        if (is_free(pc) && (now - pc->idle_since_ms >= idle || now - pc->created_ms >= age))
-            dw_upconn_close(pc->c);
+    for (dw_slot_t *s = p->slots; s; s = s->next) {
+        if (is_free(s) && (now - s->idle_since_ms >= idle || now - s->created_ms >= age))
+            dw_upconn_close(s->c);
     }
 }
 
-dw_pool_t *dw_pool_new(uv_loop_t *loop, const dw_config_t *cfg, dw_upstream_t *up, dw_transcripts_t *t,
-                       dw_metrics_t *m, int *reachable)
+dw_pool_t *dw_pool_new(uv_loop_t *loop, const dw_config_t *cfg, dw_upstream_t *up, dw_pool_closed_cb on_closed,
+                       void *data)
 {
     dw_pool_t *p = calloc(1, sizeof(*p));
     if (p == NULL)
@@ -117,9 +166,9 @@ dw_pool_t *dw_pool_new(uv_loop_t *loop, const dw_config_t *cfg, dw_upstream_t *u
     p->loop = loop;
     p->cfg = cfg;
     p->up = up;
-    p->t = t;
-    p->m = m;
-    p->reachable = reachable;
+    p->on_closed = on_closed;
+    p->data = data;
+    p->reachable = 1;
     p->waiters_tail = &p->waiters;
     uv_timer_init(loop, &p->sweep);
     p->sweep.data = p;
@@ -135,12 +184,13 @@ static void on_sweep_closed(uv_handle_t *h)
 
 void dw_pool_free(dw_pool_t *p)
 {
-    while (p->conns != NULL) {
-        dw_pool_conn_t *pc = p->conns;
-        p->conns = pc->next;
-        pc->c->owner = NULL;
-        dw_upconn_close(pc->c);
-        free(pc);
+    while (p->slots != NULL) {
+        dw_slot_t *s = p->slots;
+        p->slots = s->next;
+        s->c->owner = NULL;
+        s->c->cb = &gone_cb;
+        dw_upconn_close(s->c);
+        free(s);
     }
     while (p->waiters != NULL) {
         dw_waiter_t *w = p->waiters;
@@ -150,42 +200,40 @@ void dw_pool_free(dw_pool_t *p)
     uv_close((uv_handle_t *)&p->sweep, on_sweep_closed);
 }
 
-dw_pool_conn_t *dw_pool_find(dw_pool_t *p, const dw_digest_t *cred, uint64_t conn_id)
+int dw_pool_caches(dw_pool_t *p, const dw_digest_t *cred, dw_sock_cache_t **out, size_t *n)
 {
-    for (dw_pool_conn_t *pc = p->conns; pc; pc = pc->next)
-        if (pc->c->id == conn_id && pc->c->open && dw_digest_eq(&pc->cred, cred))
-            return pc;
-    return NULL;
-}
-
-dw_pool_conn_t *dw_pool_find_by_response(dw_pool_t *p, const dw_digest_t *cred, const char *resp_id)
-{
-    for (dw_pool_conn_t *pc = p->conns; pc; pc = pc->next)
-        if (pc->c->open && strcmp(pc->last_resp_id, resp_id) == 0 && dw_digest_eq(&pc->cred, cred))
-            return pc;
-    return NULL;
-}
-
-static void hold(dw_pool_conn_t *pc, const dw_pool_user_cb_t *ucb, void *user)
-{
-    pc->ucb = ucb;
-    pc->user = user;
+    *n = 0;
+    *out = malloc((p->n_slots ? p->n_slots : 1) * sizeof(**out));
+    if (*out == NULL)
+        return -1;
+    for (dw_slot_t *s = p->slots; s; s = s->next)
+        if (s->c->open && dw_digest_eq(&s->cred, cred))
+            (*out)[(*n)++] = (dw_sock_cache_t){s->c->id, s->c->cached.resp_id};
+    return 0;
 }
 
 /* A free connection of cred: one that caches nothing if there is one, else the least recently
  * used (its cached conversation is the least likely to come back). */
-static dw_pool_conn_t *find_free(dw_pool_t *p, const dw_digest_t *cred, int empty_only)
+static dw_slot_t *find_free(dw_pool_t *p, const dw_digest_t *cred, int empty_only)
 {
-    dw_pool_conn_t *lru = NULL;
-    for (dw_pool_conn_t *pc = p->conns; pc; pc = pc->next) {
-        if (!is_free(pc) || !dw_digest_eq(&pc->cred, cred))
+    dw_slot_t *lru = NULL;
+    for (dw_slot_t *s = p->slots; s; s = s->next) {
+        if (!is_free(s) || !dw_digest_eq(&s->cred, cred))
             continue;
-        if (pc->last_resp_id[0] == '\0')
-            return pc;
-        if (lru == NULL || pc->idle_since_ms < lru->idle_since_ms)
-            lru = pc;
+        if (s->c->cached.resp_id[0] == '\0')
+            return s;
+        if (lru == NULL || s->idle_since_ms < lru->idle_since_ms)
+            lru = s;
     }
     return empty_only ? NULL : lru;
+}
+
+static dw_slot_t *find_wanted(dw_pool_t *p, const dw_digest_t *cred, uint64_t conn_id)
+{
+    for (dw_slot_t *s = p->slots; s && conn_id != 0; s = s->next)
+        if (s->c->id == conn_id && is_free(s) && dw_digest_eq(&s->cred, cred))
+            return s;
+    return NULL;
 }
 
 /* 1 if a new connection for cred fits the limits. When only the global limit is in the way and
@@ -194,83 +242,80 @@ static dw_pool_conn_t *find_free(dw_pool_t *p, const dw_digest_t *cred, int empt
 static int room_for_new(dw_pool_t *p, const dw_digest_t *cred, int evict)
 {
     size_t mine = 0;
-    dw_pool_conn_t *victim = NULL;
-    for (dw_pool_conn_t *pc = p->conns; pc; pc = pc->next) {
-        if (dw_digest_eq(&pc->cred, cred))
+    dw_slot_t *victim = NULL;
+    for (dw_slot_t *s = p->slots; s; s = s->next) {
+        if (dw_digest_eq(&s->cred, cred))
             mine++;
-        else if (is_free(pc) && (victim == NULL || pc->idle_since_ms < victim->idle_since_ms))
-            victim = pc;
+        else if (is_free(s) && (victim == NULL || s->idle_since_ms < victim->idle_since_ms))
+            victim = s;
     }
     if (mine >= p->cfg->max_conns_per_key)
         return 0;
-    if (p->n_conns < p->cfg->max_conns)
+    if (p->n_slots < p->cfg->max_conns)
         return 1;
     if (evict && victim != NULL)
         dw_upconn_close(victim->c);
     return 0;
 }
 
-static dw_pool_conn_t *open_conn(dw_pool_t *p, const dw_digest_t *cred, const char *const *vals, const size_t *lens,
-                                 const dw_pool_user_cb_t *ucb, void *user)
+/* Starts a connection whose lease goes to data once it is open. Returns 0, or -1 with err set. */
+static int open_for(dw_pool_t *p, const dw_creds_t *cr, const dw_upconn_cb_t *ucb, void *data,
+                    dw_pool_connect_cb cb, char *err, size_t errlen)
 {
-    dw_pool_conn_t *pc = calloc(1, sizeof(*pc));
-    if (pc == NULL)
-        return NULL;
-    pc->pool = p;
-    pc->cred = *cred;
-    pc->created_ms = pc->idle_since_ms = uv_now(p->loop);
-    hold(pc, ucb, user);
-    pc->c = dw_upconn_connect(p->up, vals, lens, &conn_cb, pc);
-    if (pc->c == NULL) {
-        free(pc);
-        return NULL;
+    dw_slot_t *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory for an upstream connection");
+        return -1;
     }
-    pc->next = p->conns;
-    p->conns = pc;
-    p->n_conns++;
-    return pc;
+    s->pool = p;
+    s->cred = cr->digest;
+    s->created_ms = s->idle_since_ms = uv_now(p->loop);
+    s->cb = cb;
+    s->ucb = ucb;
+    s->data = data;
+    s->c = dw_upconn_connect(p->up, cr->hdrs, cr->n, &idle_cb, s, err, errlen);
+    if (s->c == NULL) {
+        free(s);
+        return -1;
+    }
+    s->next = p->slots;
+    p->slots = s;
+    p->n_slots++;
+    return 0;
 }
 
-int dw_pool_acquire(dw_pool_t *p, const dw_creds_t *cr, dw_pool_conn_t *want, const dw_pool_user_cb_t *ucb,
-                    void *user, dw_pool_conn_t **out)
+int dw_pool_connect(dw_pool_t *p, const dw_creds_t *cr, uint64_t want_conn, const dw_upconn_cb_t *ucb, void *data,
+                    dw_pool_connect_cb cb, dw_upconn_t **out, char *err, size_t errlen)
 {
+    *out = NULL;
     /* affinity: a new conversation takes a connection that caches nothing, or a new one, before it
      * takes one that holds another conversation's last response; queued requests go first */
-    dw_pool_conn_t *pc = want != NULL && is_free(want) && dw_digest_eq(&want->cred, &cr->digest)
-                             ? want
-                             : find_free(p, &cr->digest, 1);
-    int room = pc == NULL && p->waiters == NULL && room_for_new(p, &cr->digest, 0);
-    if (pc == NULL && !room)
-        pc = find_free(p, &cr->digest, 0);
-    if (pc != NULL) {
-        hold(pc, ucb, user);
-        *out = pc;
+    dw_slot_t *s = find_wanted(p, &cr->digest, want_conn);
+    if (s == NULL)
+        s = find_free(p, &cr->digest, 1);
+    int room = s == NULL && p->waiters == NULL && room_for_new(p, &cr->digest, 0);
+    if (s == NULL && !room)
+        s = find_free(p, &cr->digest, 0);
+    if (s != NULL) {
+        s->leased = 1;
+        s->c->cb = ucb;
+        s->c->owner = data;
+        *out = s->c;
         return DW_POOL_READY;
     }
-    const char *vals[DW_CREDS_N];
-    size_t lens[DW_CREDS_N];
-    for (size_t i = 0; i < DW_CREDS_N; i++) {
-        vals[i] = cr->values[i].len ? cr->values[i].base : NULL;
-        lens[i] = cr->values[i].len;
-    }
-    if (room || (p->waiters == NULL && room_for_new(p, &cr->digest, 1))) {
-        *out = open_conn(p, &cr->digest, vals, lens, ucb, user);
-        return *out != NULL ? DW_POOL_PENDING : DW_POOL_ERROR;
-    }
+    if (room || (p->waiters == NULL && room_for_new(p, &cr->digest, 1)))
+        return open_for(p, cr, ucb, data, cb, err, errlen) == 0 ? DW_POOL_PENDING : DW_POOL_ECONNECT;
     if (p->n_waiters >= p->cfg->max_queue)
-        return DW_POOL_FULL;
+        return DW_POOL_EFULL;
     dw_waiter_t *w = calloc(1, sizeof(*w));
-    if (w == NULL)
-        return DW_POOL_ERROR;
-    w->user = user;
-    w->ucb = ucb;
-    w->cred = cr->digest;
-    memcpy(w->vals, vals, sizeof(vals));
-    memcpy(w->lens, lens, sizeof(lens));
+    if (w == NULL) {
+        snprintf(err, errlen, "out of memory for the wait queue");
+        return DW_POOL_ECONNECT;
+    }
+    *w = (dw_waiter_t){.data = data, .ucb = ucb, .cb = cb, .creds = *cr};
     *p->waiters_tail = w;
     p->waiters_tail = &w->next;
     p->n_waiters++;
-    *out = NULL;
     return DW_POOL_QUEUED;
 }
 
@@ -284,14 +329,17 @@ static void unlink_waiter(dw_pool_t *p, dw_waiter_t **at)
     free(w);
 }
 
-void dw_pool_cancel(dw_pool_t *p, void *user)
+void dw_pool_cancel(dw_pool_t *p, void *data)
 {
     for (dw_waiter_t **at = &p->waiters; *at; at = &(*at)->next) {
-        if ((*at)->user == user) {
+        if ((*at)->data == data) {
             unlink_waiter(p, at);
             return;
         }
     }
+    for (dw_slot_t *s = p->slots; s; s = s->next)
+        if (s->cb != NULL && s->data == data)
+            s->cb = NULL; /* still connecting: it will be free once open */
 }
 
 /* Hands free connections, or room for new ones, to waiting requests in arrival order. */
@@ -300,19 +348,17 @@ static void serve_waiters(dw_pool_t *p)
     dw_waiter_t **at = &p->waiters;
     while (*at != NULL) {
         dw_waiter_t *w = *at;
-        dw_pool_conn_t *pc = find_free(p, &w->cred, 0);
-        if (pc != NULL) {
-            void *user = w->user;
-            const dw_pool_user_cb_t *ucb = w->ucb;
+        dw_slot_t *s = find_free(p, &w->creds.digest, 0);
+        if (s != NULL) {
+            dw_waiter_t got = *w;
             unlink_waiter(p, at);
-            hold(pc, ucb, user);
-            ucb->on_ready(user, pc);
+            grant(s, got.ucb, got.data, got.cb);
             at = &p->waiters; /* the callback may have changed the queue */
             continue;
         }
-        if (room_for_new(p, &w->cred, 1)) {
-            pc = open_conn(p, &w->cred, w->vals, w->lens, w->ucb, w->user);
-            if (pc != NULL) {
+        if (room_for_new(p, &w->creds.digest, 1)) {
+            char err[160];
+            if (open_for(p, &w->creds, w->ucb, w->data, w->cb, err, sizeof(err)) == 0) {
                 unlink_waiter(p, at);
                 continue;
             }
@@ -321,35 +367,39 @@ static void serve_waiters(dw_pool_t *p)
     }
 }
 
-void dw_pool_release(dw_pool_conn_t *pc)
+void dw_pool_return(dw_pool_t *p, dw_upconn_t *c)
 {
-    pc->ucb = NULL;
-    pc->user = NULL;
-    pc->idle_since_ms = uv_now(pc->pool->loop);
-    if (uv_now(pc->pool->loop) - pc->created_ms >= (uint64_t)(pc->pool->cfg->max_conn_age * 1000))
-        dw_upconn_close(pc->c); /* retire before the upstream's own limit */
+    dw_slot_t *s = slot_of(p, c);
+    c->cb = &idle_cb;
+    c->owner = s;
+    s->leased = 0;
+    s->idle_since_ms = uv_now(p->loop);
+    if (s->idle_since_ms - s->created_ms >= (uint64_t)(p->cfg->max_conn_age * 1000))
+        dw_upconn_close(c); /* retire before the upstream's own limit */
     else
-        serve_waiters(pc->pool);
+        serve_waiters(p);
 }
 
-void dw_pool_set_last(dw_pool_conn_t *pc, const char *resp_id, const dw_digest_t *key, int store)
+void dw_pool_detach(dw_pool_t *p, dw_upconn_t *c)
 {
-    if (pc->has_last_key && !pc->last_store && (key == NULL || !dw_digest_eq(key, &pc->last_key)))
-        dw_transcripts_forget(pc->pool->t, &pc->last_key);
-    snprintf(pc->last_resp_id, sizeof(pc->last_resp_id), "%s", resp_id);
-    pc->has_last_key = key != NULL;
-    if (key != NULL)
-        pc->last_key = *key;
-    pc->last_store = store;
+    dw_slot_t *s = slot_of(p, c);
+    if (s == NULL)
+        return;
+    unlink_slot(p, s);
+    free(s);
+    serve_waiters(p);
 }
 
 void dw_pool_stats(const dw_pool_t *p, dw_pool_stats_t *st)
 {
     memset(st, 0, sizeof(*st));
-    for (const dw_pool_conn_t *pc = p->conns; pc; pc = pc->next) {
-        st->open += pc->c->open;
-        st->busy += pc->ucb != NULL && pc->c->open;
-        st->connecting += !pc->c->was_open;
+    for (const dw_slot_t *s = p->slots; s; s = s->next) {
+        st->open += s->c->open;
+        st->busy += s->leased && s->c->open;
+        st->connecting += !s->c->was_open;
     }
     st->queued = p->n_waiters;
+    st->connects = p->connects;
+    memcpy(st->handshake_failures, p->handshake_failures, sizeof(st->handshake_failures));
+    st->reachable = p->reachable;
 }

@@ -1,7 +1,11 @@
 /* Process-wide decisions and readings: the transport (WebSocket mode when the upstream speaks it,
  * plain HTTP when it does not, retried with exponential backoff so that a restored upstream is used
- * again) and the gauges. */
+ * again), readiness, the gauges, and what an idle connection's close means for the transcripts. */
 #include "proxy/proxy.h"
+
+#include <string.h>
+
+#include "proxy/record.h"
 
 #define DW_WS_BACKOFF_MIN_MS 1000
 #define DW_WS_BACKOFF_MAX_MS (10 * 60 * 1000)
@@ -34,12 +38,27 @@ void dw_proxy_ws_accepted(dw_proxy_t *px)
     px->ws_retry_at_ms = 0;
 }
 
+void dw_proxy_conn_closed(void *data, dw_upconn_t *c)
+{
+    dw_proxy_t *px = data;
+    dw_record_evict(px->transcripts, c);
+}
+
+int dw_proxy_upstream_reachable(dw_proxy_t *px)
+{
+    dw_pool_stats_t ps;
+    dw_pool_stats(px->pool, &ps);
+    return ps.reachable;
+}
+
 void dw_proxy_gauges(dw_proxy_t *px, dw_gauges_t *g)
 {
     dw_pool_stats_t ps;
     dw_transcripts_counts_t tc;
     dw_pool_stats(px->pool, &ps);
     dw_transcripts_counts(px->transcripts, &tc);
+    px->metrics.connects = ps.connects;
+    memcpy(px->metrics.handshake_failures, ps.handshake_failures, sizeof(px->metrics.handshake_failures));
     g->conns_open = ps.open;
     g->conns_busy = ps.busy;
     g->conns_connecting = ps.connecting;

@@ -19,15 +19,22 @@ typedef struct {
     dw_transcripts_t *transcripts;
     size_t inflight;
     int draining;
-    int ready;                /* 0 after an upstream connect failed on the network, until one works */
     dw_metrics_t metrics;
     h2o_handler_t *handler;   /* deltawire's handler; the plain HTTP passthrough follows it */
     uint64_t ws_retry_at_ms;  /* auto mode: plain HTTP until then (loop time) */
     uint64_t ws_backoff_ms;   /* the next refusal's wait */
 } dw_proxy_t;
 
-/* Fills the gauges of the metrics renderings. */
+/* Fills the gauges of the metrics renderings, and brings the pool's counters (connects, handshake
+ * failures) into px->metrics. */
 void dw_proxy_gauges(dw_proxy_t *px, dw_gauges_t *g);
+
+/* An idle upstream connection closed: the upstream dropped what it cached there (the pool's
+ * dw_pool_closed_cb; data is the dw_proxy_t). */
+void dw_proxy_conn_closed(void *data, dw_upconn_t *c);
+
+/* 0 after an upstream connect failed on the network, until one works (readiness). */
+int dw_proxy_upstream_reachable(dw_proxy_t *px);
 
 /* WebSocket mode unless --transport http, or auto while the upstream refuses upgrades. */
 int dw_proxy_use_ws(dw_proxy_t *px);

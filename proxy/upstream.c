@@ -8,9 +8,6 @@
 /* lws has no limit of its own; a message beyond this closes the connection. */
 #define DW_UPSTREAM_MAX_MESSAGE (256u << 20)
 
-const char *const dw_upconn_hdr_names[DW_UPCONN_HDRS] = {"authorization:", "api-key:", "openai-organization:",
-                                                        "openai-project:"};
-
 struct dw_upstream {
     struct lws_context *ctx;
     int tls;
@@ -22,8 +19,10 @@ struct dw_upstream {
 
 static void conn_free(dw_upconn_t *c)
 {
-    for (size_t i = 0; i < DW_UPCONN_HDRS; i++)
+    for (size_t i = 0; i < c->n_hdrs; i++) {
+        free(c->hdr_names[i]);
         free(c->hdr_values[i]);
+    }
     dw_buf_free(&c->tx);
     dw_buf_free(&c->rx);
     free(c);
@@ -39,6 +38,7 @@ static void conn_finish(dw_upconn_t *c, struct lws *wsi, int status, const char 
     if (c->connecting_sync) {
         /* dw_upconn_connect is still on the stack: it reports the failure itself */
         c->sync_failed = 1;
+        snprintf(c->sync_reason, sizeof(c->sync_reason), "%s", reason);
         return;
     }
     c->cb->on_closed(c, status, reason);
@@ -47,10 +47,8 @@ static void conn_finish(dw_upconn_t *c, struct lws *wsi, int status, const char 
 
 static int append_handshake_headers(dw_upconn_t *c, struct lws *wsi, unsigned char **p, unsigned char *end)
 {
-    for (size_t i = 0; i < DW_UPCONN_HDRS; i++) {
-        if (c->hdr_values[i] == NULL)
-            continue;
-        if (lws_add_http_header_by_name(wsi, (const unsigned char *)dw_upconn_hdr_names[i],
+    for (size_t i = 0; i < c->n_hdrs; i++) {
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)c->hdr_names[i],
                                         (const unsigned char *)c->hdr_values[i], (int)c->hdr_lens[i], p, end))
             return -1;
     }
@@ -103,7 +101,6 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             dw_buf_free(&c->tx);
             if (w < (int)n)
                 return -1;
-            c->bytes_out += n;
         }
         return 0;
     case LWS_CALLBACK_CLIENT_CLOSED:
@@ -162,26 +159,41 @@ void dw_upstream_free(dw_upstream_t *up)
     free(up);
 }
 
-dw_upconn_t *dw_upconn_connect(dw_upstream_t *up, const char *const *hdr_values, const size_t *hdr_lens,
-                               const dw_upconn_cb_t *cb, void *owner)
+/* A copy of hdrs as lws wants them ("name:"), or -1 when out of memory. */
+static int copy_headers(dw_upconn_t *c, const dw_header_t *hdrs, size_t n)
+{
+    for (size_t i = 0; i < n && i < DW_UPCONN_HDRS; i++, c->n_hdrs++) {
+        size_t nl = strlen(hdrs[i].name);
+        c->hdr_names[i] = malloc(nl + 2);
+        c->hdr_values[i] = strndup(hdrs[i].value, hdrs[i].len);
+        c->hdr_lens[i] = hdrs[i].len;
+        if (c->hdr_names[i] == NULL || c->hdr_values[i] == NULL) {
+            c->n_hdrs++;
+            return -1;
+        }
+        memcpy(c->hdr_names[i], hdrs[i].name, nl);
+        memcpy(c->hdr_names[i] + nl, ":", 2);
+    }
+    return 0;
+}
+
+dw_upconn_t *dw_upconn_connect(dw_upstream_t *up, const dw_header_t *hdrs, size_t n, const dw_upconn_cb_t *cb,
+                               void *owner, char *err, size_t errlen)
 {
     dw_upconn_t *c = calloc(1, sizeof(*c));
-    if (c == NULL)
+    if (c == NULL) {
+        snprintf(err, errlen, "out of memory for an upstream connection");
         return NULL;
+    }
     c->id = up->next_id++;
     c->up = up;
     c->cb = cb;
     c->owner = owner;
     c->tx_headroom = LWS_PRE;
-    for (size_t i = 0; i < DW_UPCONN_HDRS; i++) {
-        if (hdr_values[i] == NULL)
-            continue;
-        c->hdr_values[i] = strndup(hdr_values[i], hdr_lens[i]);
-        c->hdr_lens[i] = hdr_lens[i];
-        if (c->hdr_values[i] == NULL) {
-            conn_free(c);
-            return NULL;
-        }
+    if (copy_headers(c, hdrs, n) != 0) {
+        snprintf(err, errlen, "out of memory for the handshake headers");
+        conn_free(c);
+        return NULL;
     }
 
     struct lws_client_connect_info ci;
@@ -204,6 +216,7 @@ dw_upconn_t *dw_upconn_connect(dw_upstream_t *up, const char *const *hdr_values,
     if (wsi == NULL || c->sync_failed) {
         if (wsi != NULL)
             lws_set_opaque_user_data(wsi, NULL);
+        snprintf(err, errlen, "cannot connect to the upstream: %s", c->sync_failed ? c->sync_reason : "connect refused by lws");
         conn_free(c);
         return NULL;
     }
@@ -217,12 +230,19 @@ size_t dw_upconn_headroom(void)
 
 int dw_upconn_send(dw_upconn_t *c, dw_buf_t *frame)
 {
-    if (c->wsi == NULL || !c->open || c->tx.len != 0)
-        return -1;
+    if (c->wsi == NULL || !c->open)
+        return DW_UPCONN_ECLOSED;
+    if (c->tx.len != 0)
+        return DW_UPCONN_EBUSY;
     c->tx = *frame;
     memset(frame, 0, sizeof(*frame));
     lws_callback_on_writable(c->wsi);
     return 0;
+}
+
+const char *dw_upconn_strerror(int err)
+{
+    return err == DW_UPCONN_EBUSY ? "the upstream connection still has a message to send" : "the upstream connection is closed";
 }
 
 void dw_upconn_close(dw_upconn_t *c)

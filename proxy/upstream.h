@@ -1,7 +1,8 @@
 /* One upstream WebSocket-mode connection (libwebsockets client on the shared libuv loop).
  *
- * A connection carries at most one response at a time. Its owner (the pool) sets the callbacks;
- * the connection object stays valid until on_closed has returned, after which it is freed. */
+ * A connection carries at most one response at a time. Its callbacks and owner are the pool's
+ * while it is idle or connecting, and its lease holder's while leased (pool.h); the connection
+ * object stays valid until on_closed has returned, after which it is freed. */
 #ifndef DW_UPSTREAM_H
 #define DW_UPSTREAM_H
 
@@ -9,12 +10,30 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "state/transcripts.h"
 #include "translate/buf.h"
 
-#define DW_UPCONN_HDRS 4
+/* At most this many caller headers go into a handshake. */
+#define DW_UPCONN_HDRS 8
 
-/* Handshake header names, in the order of hdr_values. */
-extern const char *const dw_upconn_hdr_names[DW_UPCONN_HDRS];
+/* One handshake header: name without the colon, value of len bytes (both borrowed). */
+typedef struct {
+    const char *name;
+    const char *value;
+    size_t len;
+} dw_header_t;
+
+/* What the upstream caches on a connection: its most recent response, the only one a delta on it
+ * may chain from (the service keeps one per connection). */
+typedef struct {
+    char resp_id[DW_RESPONSE_ID_MAX + 1]; /* "" when nothing or evicted */
+    dw_digest_t key;                      /* its transcript record, if keyed */
+    int keyed;
+    int store; /* the upstream also stored it (store=true) */
+} dw_upconn_cache_t;
+
+/* dw_upconn_send's errors. */
+enum { DW_UPCONN_ECLOSED = -1, DW_UPCONN_EBUSY = -2 };
 
 typedef struct dw_upstream dw_upstream_t;
 typedef struct dw_upconn dw_upconn_t;
@@ -35,15 +54,18 @@ struct dw_upconn {
     int was_open;          /* the handshake completed once */
     struct lws *wsi;
     dw_upstream_t *up;
-    char *hdr_values[DW_UPCONN_HDRS]; /* owned copies of the identity headers for the handshake */
+    char *hdr_names[DW_UPCONN_HDRS]; /* owned "name:" copies of the handshake headers */
+    char *hdr_values[DW_UPCONN_HDRS]; /* owned value copies */
     size_t hdr_lens[DW_UPCONN_HDRS];
+    size_t n_hdrs;
+    dw_upconn_cache_t cached; /* written by record.c only */
     dw_buf_t tx;           /* frame waiting for WRITEABLE, LWS_PRE headroom included */
     size_t tx_headroom;
     dw_buf_t rx;           /* message being reassembled */
     int closing;
     int connecting_sync;   /* inside lws_client_connect_via_info */
     int sync_failed;
-    uint64_t bytes_out;
+    char sync_reason[128]; /* why the connect failed while dw_upconn_connect was on the stack */
 };
 
 /* Creates the upstream side on `loop`. Returns NULL on failure (message printed). */
@@ -53,13 +75,17 @@ dw_upstream_t *dw_upstream_new(uv_loop_t *loop, int tls, const char *host, int p
 void dw_upstream_shutdown(dw_upstream_t *up);
 void dw_upstream_free(dw_upstream_t *up);
 
-/* Starts a connection with the given identity headers (copied). Returns NULL on failure; else the
- * callbacks will be called on the loop. */
-dw_upconn_t *dw_upconn_connect(dw_upstream_t *up, const char *const *hdr_values, const size_t *hdr_lens,
-                               const dw_upconn_cb_t *cb, void *owner);
+/* Starts a connection with hdrs[0..n) (n <= DW_UPCONN_HDRS, copied) added to the handshake. Returns
+ * the connection, whose callbacks follow on the loop; or NULL with the reason in err[0..errlen),
+ * and then no callback is called. */
+dw_upconn_t *dw_upconn_connect(dw_upstream_t *up, const dw_header_t *hdrs, size_t n, const dw_upconn_cb_t *cb,
+                               void *owner, char *err, size_t errlen);
 /* Sends one text message: frame is a buffer whose first `headroom` bytes are reserved (LWS_PRE).
- * Takes ownership of *frame (leaves it empty). Returns 0 or -1. */
+ * Takes ownership of *frame (leaves it empty) on success. Returns 0, DW_UPCONN_ECLOSED (not open)
+ * or DW_UPCONN_EBUSY (a message is still waiting to go out). */
 int dw_upconn_send(dw_upconn_t *c, dw_buf_t *frame);
+/* The reason of a dw_upconn_send error. */
+const char *dw_upconn_strerror(int err);
 /* Bytes of header room dw_upconn_send needs in front of a frame. */
 size_t dw_upconn_headroom(void);
 /* Closes the connection; on_closed follows. */

@@ -1,0 +1,144 @@
+#include "proxy/plan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "state/chain.h"
+
+/* What socks says connection conn_id caches, or NULL when it is not open. */
+static const char *cached_on(const dw_sock_cache_t *socks, size_t n, uint64_t conn_id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (socks[i].conn_id == conn_id)
+            return socks[i].resp_id;
+    return NULL;
+}
+
+/* Connection conn_id (open, caching cached) still holds resp_id. */
+static int holds(uint64_t conn_id, const char *cached, uint64_t want_conn, const char *resp_id)
+{
+    return cached != NULL && conn_id == want_conn && resp_id[0] != '\0' && strcmp(cached, resp_id) == 0;
+}
+
+int dw_plan_fits(const dw_plan_t *pl, uint64_t conn_id, const char *cached_resp_id)
+{
+    return pl->kind != DW_PLAN_DELTA || pl->any_conn || holds(conn_id, cached_resp_id, pl->want_conn, pl->prev_id);
+}
+
+void dw_plan_settle(dw_plan_t *pl, uint64_t conn_id, const char *cached_resp_id)
+{
+    if (!dw_plan_fits(pl, conn_id, cached_resp_id))
+        pl->kind = DW_PLAN_FULL; /* waited for another connection, or ours moved on meanwhile */
+}
+
+void dw_plan_full(dw_plan_t *pl)
+{
+    if (pl->kind == DW_PLAN_DELTA)
+        pl->kind = DW_PLAN_FULL;
+}
+
+/* A string input is one user message: digest it as the item a client would echo next turn. */
+static void chain_string_input(dw_plan_t *pl, dw_transcripts_t *t, const dw_digest_t *cred, dw_span_t input)
+{
+    dw_buf_t item = {0};
+    dw_digest_t d;
+    if (dw_buf_append_str(&item, "{\"role\":\"user\",\"content\":") == 0 &&
+        dw_buf_append(&item, input.p, input.n) == 0 && dw_buf_append_str(&item, "}") == 0 &&
+        dw_transcripts_item_digest(t, item.p, item.len, &d) == 0) {
+        dw_chain_seed(&pl->input_end, cred);
+        dw_chain_next(&pl->input_end, &d);
+        pl->chained = 1;
+    }
+    dw_buf_free(&item);
+}
+
+/* Digests every input item and chains them; links[i] is the chain after item i. Returns 0, or -1
+ * when an item cannot be canonicalised (send in full, record nothing). */
+static int chain_items(dw_plan_t *pl, dw_transcripts_t *t, const dw_digest_t *cred, const dw_spans_t *items,
+                       dw_digest_t *links)
+{
+    dw_digest_t link;
+    dw_chain_seed(&link, cred);
+    for (size_t i = 0; i < items->n; i++) {
+        dw_form_t f;
+        dw_digest_t d;
+        if (dw_transcripts_item(t, items->v[i].p, items->v[i].n, &f) != 0)
+            return -1;
+        pl->strip[i] = (uint8_t)f.strip;
+        /* an echo resolves only where the server put the item it echoes */
+        dw_transcripts_resolve(t, &link, &f, &d);
+        dw_chain_next(&link, &d);
+        links[i] = link;
+    }
+    pl->input_end = link;
+    pl->chained = 1;
+    return 0;
+}
+
+void dw_plan_make(dw_plan_t *pl, dw_transcripts_t *t, const dw_digest_t *cred, const dw_request_t *rq,
+                  const dw_sock_cache_t *socks, size_t n)
+{
+    memset(pl, 0, sizeof(*pl));
+    if (rq->verbatim) {
+        pl->kind = DW_PLAN_VERBATIM;
+        if (rq->has_prev) {
+            /* the connection that caches the named response, if one does */
+            char *id = dw_json_string_dup(rq->prev);
+            for (size_t i = 0; id != NULL && i < n && pl->want_conn == 0; i++)
+                if (strcmp(socks[i].resp_id, id) == 0)
+                    pl->want_conn = socks[i].conn_id;
+            free(id);
+        }
+        if (rq->string_chain)
+            chain_string_input(pl, t, cred, rq->string_input);
+        return;
+    }
+    pl->kind = DW_PLAN_FULL;
+    size_t items = rq->items.n;
+    dw_digest_t *links = malloc((items ? items : 1) * sizeof(*links));
+    pl->strip = calloc(items ? items : 1, 1);
+    if (links == NULL || pl->strip == NULL || chain_items(pl, t, cred, &rq->items, links) != 0) {
+        free(links);
+        return;
+    }
+    size_t upto = items;
+    dw_match_t m;
+    while (upto > 0 && dw_transcripts_match(t, links, upto, &m)) {
+        const char *cached = cached_on(socks, n, m.rec->conn_id);
+        int still = holds(m.rec->conn_id, cached, m.rec->conn_id, m.rec->id);
+        if (still || m.rec->store) {
+            /* cached on its connection; or stored upstream, which any connection can load */
+            pl->kind = DW_PLAN_DELTA;
+            pl->want_conn = still ? m.rec->conn_id : 0;
+            pl->any_conn = m.rec->store;
+            pl->delta_from = m.matched;
+            memcpy(pl->prev_id, m.rec->id, sizeof(pl->prev_id));
+            break;
+        }
+        upto = m.matched - 1;
+    }
+    free(links);
+}
+
+void dw_plan_frame_spec(const dw_plan_t *pl, const dw_request_t *rq, dw_frame_spec_t *spec)
+{
+    size_t from = pl->kind == DW_PLAN_DELTA ? pl->delta_from : 0;
+    memset(spec, 0, sizeof(*spec));
+    spec->members = &rq->members;
+    spec->items = rq->items.v + from;
+    spec->n_items = rq->items.n - from;
+    spec->strip = pl->strip ? pl->strip + from : NULL;
+    spec->prev_id = pl->kind == DW_PLAN_DELTA ? pl->prev_id : NULL;
+    spec->input_verbatim = pl->kind == DW_PLAN_VERBATIM;
+}
+
+size_t dw_plan_items_sent(const dw_plan_t *pl, const dw_request_t *rq)
+{
+    return rq->items.n - (pl->kind == DW_PLAN_DELTA ? pl->delta_from : 0);
+}
+
+void dw_plan_free(dw_plan_t *pl)
+{
+    free(pl->strip);
+    pl->strip = NULL;
+}

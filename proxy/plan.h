@@ -1,0 +1,64 @@
+/* The delta decision: what goes upstream for one request, and on which connection. A pure
+ * function of the scanned request, the transcript index and what each upstream connection caches
+ * now (a table the caller reads from the pool); no I/O.
+ *
+ * FULL: every input item, no previous_response_id. DELTA: the items from delta_from on, chained to
+ * prev_id, which the upstream holds on connection want_conn (or anywhere when it stored it).
+ * VERBATIM: `input` and previous_response_id as the client sent them (the upstream holds or shapes
+ * the context itself), preferably on the connection that caches the response it names. */
+#ifndef DW_PLAN_H
+#define DW_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "state/transcripts.h"
+#include "translate/frame.h"
+#include "translate/request.h"
+
+/* What one open upstream connection caches: the response a delta on it may chain from. */
+typedef struct {
+    uint64_t conn_id;
+    const char *resp_id; /* "" when nothing */
+} dw_sock_cache_t;
+
+enum dw_plan_kind { DW_PLAN_FULL, DW_PLAN_DELTA, DW_PLAN_VERBATIM };
+
+typedef struct {
+    enum dw_plan_kind kind;
+    uint64_t want_conn; /* connection to ask the pool for, 0 for any */
+    int any_conn;       /* DELTA from a stored response: any connection can load it */
+    size_t delta_from;  /* DELTA: items before this index are elided */
+    char prev_id[DW_RESPONSE_ID_MAX + 1];
+    /* the chain of the whole input is known (input_end): the response can be recorded */
+    int chained;
+    dw_digest_t input_end;
+    uint8_t *strip; /* per input item: forward a stripped copy (owned; NULL when unknown) */
+} dw_plan_t;
+
+/* Plans rq (items digested and chained under cred in t) given socks[0..n), the connections of
+ * cred that are open now. The longest recorded prefix whose response is still cached (or stored)
+ * gives a DELTA; anything not provably equal gives FULL. Never fails: without memory it plans
+ * FULL, unchained. Free with dw_plan_free. */
+void dw_plan_make(dw_plan_t *pl, dw_transcripts_t *t, const dw_digest_t *cred, const dw_request_t *rq,
+                  const dw_sock_cache_t *socks, size_t n);
+
+/* 1 if pl can go as it is on the connection conn_id that caches cached_resp_id ("" for nothing).
+ * The one place that asks "is the response to chain from still there?". */
+int dw_plan_fits(const dw_plan_t *pl, uint64_t conn_id, const char *cached_resp_id);
+
+/* The plan meets its connection: a DELTA that does not fit it becomes FULL. */
+void dw_plan_settle(dw_plan_t *pl, uint64_t conn_id, const char *cached_resp_id);
+
+/* A retry after an error: a DELTA becomes FULL (VERBATIM stays). */
+void dw_plan_full(dw_plan_t *pl);
+
+/* The frame of this plan for rq (spans borrowed from both). */
+void dw_plan_frame_spec(const dw_plan_t *pl, const dw_request_t *rq, dw_frame_spec_t *spec);
+
+/* Input items that go upstream under this plan. */
+size_t dw_plan_items_sent(const dw_plan_t *pl, const dw_request_t *rq);
+
+void dw_plan_free(dw_plan_t *pl);
+
+#endif

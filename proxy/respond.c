@@ -1,0 +1,207 @@
+#include "proxy/respond.h"
+
+#include <string.h>
+#include <uv.h>
+
+#include "translate/errors.h"
+#include "translate/sse.h"
+
+static void add_header(h2o_req_t *req, const h2o_token_t *tok, const char *v)
+{
+    h2o_add_header(&req->pool, &req->res.headers, tok, NULL, v, strlen(v));
+}
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 413:
+        return "Payload Too Large";
+    case 426:
+        return "Upgrade Required";
+    case 429:
+        return "Too Many Requests";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return status < 500 ? "Client Error" : "Server Error";
+    }
+}
+
+void dw_respond_body(h2o_req_t *req, int status, const char *content_type, const char *p, size_t n)
+{
+    req->res.status = status;
+    req->res.reason = reason_phrase(status);
+    req->res.content_length = n;
+    add_header(req, H2O_TOKEN_CONTENT_TYPE, content_type);
+    h2o_send_inline(req, p, n);
+}
+
+void dw_respond_error_body(h2o_req_t *req, int status, const char *code, const char *param, const char *message)
+{
+    dw_buf_t b = {0};
+    if (dw_error_body(&b, dw_error_type_for_status(status), code, param, message) == 0)
+        dw_respond_body(req, status, "application/json", b.p, b.len);
+    else
+        h2o_send_error_generic(req, 500, "Internal Server Error", "deltawire ran out of memory rendering an error", 0);
+    dw_buf_free(&b);
+}
+
+void dw_respond_init(dw_respond_t *r, h2o_req_t *req)
+{
+    memset(r, 0, sizeof(*r));
+    r->req = req;
+    r->state = DW_CLIENT_WAITING;
+}
+
+void dw_respond_gone(dw_respond_t *r)
+{
+    r->req = NULL;
+    r->state = DW_CLIENT_GONE;
+}
+
+void dw_respond_handed_on(dw_respond_t *r)
+{
+    if (r->state == DW_CLIENT_WAITING)
+        r->state = DW_CLIENT_DONE;
+}
+
+void dw_respond_free(dw_respond_t *r)
+{
+    dw_buf_free(&r->pending);
+    dw_buf_free(&r->inflight);
+}
+
+int dw_respond_open(const dw_respond_t *r)
+{
+    return r->state == DW_CLIENT_WAITING || r->state == DW_CLIENT_STREAMING;
+}
+
+int dw_respond_started(const dw_respond_t *r)
+{
+    return r->state == DW_CLIENT_STREAMING || r->state == DW_CLIENT_DONE;
+}
+
+/* The status line goes out now. */
+static void status_out(dw_respond_t *r, int status)
+{
+    r->status = status;
+    r->first_byte_ns = uv_hrtime();
+}
+
+void dw_respond_json(dw_respond_t *r, int status, const char *p, size_t n)
+{
+    if (r->state != DW_CLIENT_WAITING)
+        return;
+    status_out(r, status);
+    r->state = DW_CLIENT_DONE;
+    dw_respond_body(r->req, status, "application/json", p, n);
+}
+
+void dw_respond_busy(dw_respond_t *r, const char *message)
+{
+    if (r->state != DW_CLIENT_WAITING)
+        return;
+    add_header(r->req, H2O_TOKEN_RETRY_AFTER, "1");
+    status_out(r, 429);
+    r->state = DW_CLIENT_DONE;
+    dw_respond_error_body(r->req, 429, "too_many_requests", NULL, message);
+}
+
+/* Hands `pending` to h2o when no send is in flight. */
+static void flush(dw_respond_t *r)
+{
+    if (r->state != DW_CLIENT_STREAMING || r->sending || (r->pending.len == 0 && !r->final_queued))
+        return;
+    dw_buf_t t = r->inflight;
+    r->inflight = r->pending;
+    r->pending = t;
+    dw_buf_reset(&r->pending);
+    h2o_iovec_t v = h2o_iovec_init(r->inflight.p, r->inflight.len);
+    h2o_send_state_t st = r->final_queued ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS;
+    r->sending = 1;
+    if (st == H2O_SEND_STATE_FINAL)
+        r->state = DW_CLIENT_DONE;
+    h2o_send(r->req, &v, v.len ? 1 : 0, st);
+}
+
+static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
+{
+    (void)req;
+    dw_respond_t *r = H2O_STRUCT_FROM_MEMBER(dw_respond_t, gen, gen);
+    r->sending = 0;
+    dw_buf_reset(&r->inflight);
+    flush(r);
+}
+
+/* The client stopped reading: the rest of the answer is dropped. */
+static void on_stop(h2o_generator_t *gen, h2o_req_t *req)
+{
+    (void)req;
+    dw_respond_t *r = H2O_STRUCT_FROM_MEMBER(dw_respond_t, gen, gen);
+    if (r->state == DW_CLIENT_STREAMING)
+        r->state = DW_CLIENT_DONE;
+}
+
+static void start_stream(dw_respond_t *r)
+{
+    h2o_req_t *req = r->req;
+    status_out(r, 200);
+    req->res.status = 200;
+    req->res.reason = "OK";
+    add_header(req, H2O_TOKEN_CONTENT_TYPE, "text/event-stream; charset=utf-8");
+    add_header(req, H2O_TOKEN_CACHE_CONTROL, "no-cache");
+    r->gen.proceed = on_proceed;
+    r->gen.stop = on_stop;
+    r->state = DW_CLIENT_STREAMING;
+    h2o_start_response(req, &r->gen);
+}
+
+int dw_respond_event(dw_respond_t *r, const char *type, size_t type_len, const char *data, size_t n, int final)
+{
+    if (!dw_respond_open(r))
+        return 0;
+    if (r->state == DW_CLIENT_WAITING)
+        start_stream(r);
+    if (dw_sse_append(&r->pending, type, type_len, data, n) != 0)
+        return -1;
+    r->final_queued = final;
+    flush(r);
+    return 0;
+}
+
+void dw_respond_fail(dw_respond_t *r, int status, const char *code, const char *param, const char *message)
+{
+    if (r->state == DW_CLIENT_WAITING) {
+        status_out(r, status);
+        r->state = DW_CLIENT_DONE;
+        dw_respond_error_body(r->req, status, code, param, message);
+        return;
+    }
+    if (r->state != DW_CLIENT_STREAMING)
+        return;
+    /* part of a stream is out: an honest error event, never a replay */
+    dw_buf_t body = {0};
+    if (dw_buf_append_str(&body, "{\"type\":\"error\",\"error\":") != 0 ||
+        dw_error_object(&body, dw_error_type_for_status(status), code, param, message) != 0 ||
+        dw_buf_append_str(&body, "}") != 0 || dw_sse_append(&r->pending, "error", 5, body.p, body.len) != 0) {
+        /* not even the error event fits in memory: the stream ends without it; the log says why */
+        dw_buf_reset(&r->pending);
+    }
+    dw_buf_free(&body);
+    r->final_queued = 1;
+    flush(r);
+}

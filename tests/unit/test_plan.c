@@ -1,0 +1,184 @@
+#include <string.h>
+#include <criterion/criterion.h>
+#include "proxy/plan.h"
+#include "state/chain.h"
+
+/* Three items; a recorded response "resp_1" on connection 7 covers the first two. */
+static const char body[] = "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":\"a\"},"
+                           "{\"role\":\"assistant\",\"content\":\"b\"},{\"role\":\"user\",\"content\":\"c\"}]}";
+
+static dw_transcripts_t *t;
+static dw_digest_t cred;
+static dw_request_t rq;
+
+/* Records resp_id on conn_id as the response after the first n items of rq. */
+static void record_after(size_t n, const char *resp_id, uint64_t conn_id, int store)
+{
+    dw_digest_t link;
+    dw_chain_seed(&link, &cred);
+    for (size_t i = 0; i < n; i++) {
+        dw_form_t f;
+        dw_digest_t d;
+        cr_assert_eq(dw_transcripts_item(t, rq.items.v[i].p, rq.items.v[i].n, &f), 0);
+        dw_transcripts_resolve(t, &link, &f, &d);
+        dw_chain_next(&link, &d);
+    }
+    cr_assert_not_null(dw_transcripts_record(t, &link, resp_id, conn_id, store));
+}
+
+static void setup(void)
+{
+    t = dw_transcripts_new(16, 64, 64);
+    dw_digest_bytes(&cred, "sk-plan", 7);
+    dw_request_err_t err;
+    cr_assert_eq(dw_request_parse(&rq, body, strlen(body), 1 << 20, &err), 0);
+}
+
+static void teardown(void)
+{
+    dw_request_free(&rq);
+    dw_transcripts_free(t);
+}
+
+TestSuite(plan, .init = setup, .fini = teardown);
+
+Test(plan, nothing_recorded_is_full_and_chained)
+{
+    dw_plan_t pl;
+    dw_plan_make(&pl, t, &cred, &rq, NULL, 0);
+    cr_assert_eq(pl.kind, DW_PLAN_FULL);
+    cr_assert_eq(pl.chained, 1, "recorded on completion");
+    cr_assert_eq(dw_plan_items_sent(&pl, &rq), 3);
+    dw_plan_free(&pl);
+}
+
+Test(plan, a_cached_prefix_is_a_delta_on_its_connection)
+{
+    record_after(2, "resp_1", 7, 0);
+    dw_sock_cache_t socks[] = {{3, ""}, {7, "resp_1"}};
+    dw_plan_t pl;
+    dw_plan_make(&pl, t, &cred, &rq, socks, 2);
+    cr_assert_eq(pl.kind, DW_PLAN_DELTA);
+    cr_assert_eq(pl.want_conn, 7);
+    cr_assert_eq(pl.delta_from, 2);
+    cr_assert_str_eq(pl.prev_id, "resp_1");
+    cr_assert_eq(dw_plan_items_sent(&pl, &rq), 1);
+    dw_frame_spec_t spec;
+    dw_plan_frame_spec(&pl, &rq, &spec);
+    cr_assert_eq(spec.n_items, 1);
+    cr_assert_eq(spec.items, rq.items.v + 2);
+    cr_assert_str_eq(spec.prev_id, "resp_1");
+    dw_plan_free(&pl);
+}
+
+Test(plan, a_connection_that_moved_on_gives_full)
+{
+    record_after(2, "resp_1", 7, 0);
+    dw_sock_cache_t socks[] = {{7, "resp_2"}};
+    dw_plan_t pl;
+    dw_plan_make(&pl, t, &cred, &rq, socks, 1);
+    cr_assert_eq(pl.kind, DW_PLAN_FULL);
+    dw_plan_free(&pl);
+}
+
+Test(plan, a_closed_connection_gives_full)
+{
+    record_after(2, "resp_1", 7, 0);
+    dw_sock_cache_t socks[] = {{8, "resp_1"}};
+    dw_plan_t pl;
+    dw_plan_make(&pl, t, &cred, &rq, socks, 1);
+    cr_assert_eq(pl.kind, DW_PLAN_FULL, "the same id on another connection is not the cache");
+    dw_plan_free(&pl);
+}
+
+Test(plan, a_stored_response_chains_from_any_connection)
+{
+    record_after(2, "resp_1", 7, 1);
+    dw_plan_t pl;
+    dw_plan_make(&pl, t, &cred, &rq, NULL, 0);
+    cr_assert_eq(pl.kind, DW_PLAN_DELTA);
+    cr_assert_eq(pl.any_conn, 1);
+    cr_assert_eq(pl.want_conn, 0);
+    cr_assert(dw_plan_fits(&pl, 9, ""));
+    dw_plan_free(&pl);
+}
+
+Test(plan, a_shorter_cached_prefix_when_the_longer_is_gone)
+{
+    record_after(1, "resp_0", 5, 0);
+    record_after(2, "resp_1", 7, 0);
+    dw_sock_cache_t socks[] = {{5, "resp_0"}};
+    dw_plan_t pl;
+    dw_plan_make(&pl, t, &cred, &rq, socks, 1);
+    cr_assert_eq(pl.kind, DW_PLAN_DELTA);
+    cr_assert_eq(pl.delta_from, 1);
+    cr_assert_str_eq(pl.prev_id, "resp_0");
+    dw_plan_free(&pl);
+}
+
+/* The one test of "is the response to chain from still there", at the moment a connection is had. */
+Test(plan, fits_and_settle)
+{
+    record_after(2, "resp_1", 7, 0);
+    dw_sock_cache_t socks[] = {{7, "resp_1"}};
+    dw_plan_t pl;
+    dw_plan_make(&pl, t, &cred, &rq, socks, 1);
+    cr_assert(dw_plan_fits(&pl, 7, "resp_1"));
+    cr_assert_not(dw_plan_fits(&pl, 8, "resp_1"), "another connection");
+    cr_assert_not(dw_plan_fits(&pl, 7, "resp_9"), "ours moved on while we waited");
+    cr_assert_not(dw_plan_fits(&pl, 7, ""), "ours was evicted");
+    dw_plan_settle(&pl, 7, "resp_1");
+    cr_assert_eq(pl.kind, DW_PLAN_DELTA);
+    dw_plan_settle(&pl, 8, "");
+    cr_assert_eq(pl.kind, DW_PLAN_FULL);
+    dw_frame_spec_t spec;
+    dw_plan_frame_spec(&pl, &rq, &spec);
+    cr_assert_eq(spec.n_items, 3);
+    cr_assert_null(spec.prev_id);
+    dw_plan_free(&pl);
+}
+
+Test(plan, a_retry_is_full)
+{
+    record_after(2, "resp_1", 7, 1);
+    dw_plan_t pl;
+    dw_plan_make(&pl, t, &cred, &rq, NULL, 0);
+    dw_plan_full(&pl);
+    cr_assert_eq(pl.kind, DW_PLAN_FULL);
+    dw_plan_free(&pl);
+}
+
+Test(plan, verbatim_prefers_the_connection_that_caches_the_named_response)
+{
+    static const char vb[] = "{\"input\":[{\"role\":\"user\",\"content\":\"c\"}],\"previous_response_id\":\"resp_1\"}";
+    dw_request_t v;
+    dw_request_err_t err;
+    cr_assert_eq(dw_request_parse(&v, vb, strlen(vb), 1 << 20, &err), 0);
+    dw_sock_cache_t socks[] = {{4, "resp_0"}, {6, "resp_1"}};
+    dw_plan_t pl;
+    dw_plan_make(&pl, t, &cred, &v, socks, 2);
+    cr_assert_eq(pl.kind, DW_PLAN_VERBATIM);
+    cr_assert_eq(pl.want_conn, 6);
+    cr_assert_eq(pl.chained, 0, "the upstream holds the context: nothing to record");
+    dw_plan_full(&pl);
+    cr_assert_eq(pl.kind, DW_PLAN_VERBATIM, "a retry forwards it as it is again");
+    dw_frame_spec_t spec;
+    dw_plan_frame_spec(&pl, &v, &spec);
+    cr_assert_eq(spec.input_verbatim, 1);
+    dw_plan_free(&pl);
+    dw_request_free(&v);
+}
+
+Test(plan, a_string_input_is_chained_as_one_user_item)
+{
+    static const char sb[] = "{\"input\":\"hello\"}";
+    dw_request_t s;
+    dw_request_err_t err;
+    cr_assert_eq(dw_request_parse(&s, sb, strlen(sb), 1 << 20, &err), 0);
+    dw_plan_t pl;
+    dw_plan_make(&pl, t, &cred, &s, NULL, 0);
+    cr_assert_eq(pl.kind, DW_PLAN_VERBATIM);
+    cr_assert_eq(pl.chained, 1);
+    dw_plan_free(&pl);
+    dw_request_free(&s);
+}
