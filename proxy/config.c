@@ -8,10 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Every flag, once: its name (the environment twin is DELTAWIRE_<NAME>, '-' as '_'), how its value
  * is read, where it lands in dw_config_t, its default (parsed like any value) and its help. */
-enum kind { K_LISTEN, K_STRING, K_SIZE, K_SECONDS, K_TRANSPORT, K_LOG_LEVEL };
+enum kind { K_LISTEN, K_STRING, K_SIZE, K_SECONDS, K_TRANSPORT, K_LOG_LEVEL, K_NAME };
 
 typedef struct {
     const char *name;
@@ -44,6 +45,7 @@ static const flag_t flags[] = {
     F("log-level", K_LOG_LEVEL, log_level, "info", "LEVEL", "error, warn, info (one line per request) or debug"),
     F("drain-timeout", K_SECONDS, drain_timeout, "30", "SECS",
       "on SIGTERM/SIGINT, how long in-flight responses may finish"),
+    F("instance", K_NAME, instance, NULL, "NAME", "this replica's name in /metrics and /stats (default hostname:port)"),
 };
 
 #define N_FLAGS (sizeof(flags) / sizeof(flags[0]))
@@ -189,6 +191,28 @@ static int parse_transport(int *out, const char *v)
     return -1;
 }
 
+/* A Prometheus label value and a JSON string as it is: letters, digits and ._:- only. */
+static int parse_name(char *dst, size_t cap, const char *v)
+{
+    if (*v == '\0' || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") != strlen(v))
+        return -1;
+    return copy_path(dst, cap, v);
+}
+
+void dw_config_default_instance(dw_config_t *cfg, int port)
+{
+    if (cfg->instance[0] != '\0')
+        return;
+    char host[200];
+    if (gethostname(host, sizeof(host)) != 0)
+        snprintf(host, sizeof(host), "localhost");
+    host[sizeof(host) - 1] = '\0';
+    snprintf(cfg->instance, sizeof(cfg->instance), "%s:%d", host, port);
+    for (char *c = cfg->instance; *c; c++)
+        if (!isalnum((unsigned char)*c) && strchr("._:-", *c) == NULL)
+            *c = '_';
+}
+
 /* Reads v into the flag's field. Returns 0, or -1 with a message naming `origin`. */
 static int apply(dw_config_t *cfg, const flag_t *f, const char *v, const char *origin)
 {
@@ -213,6 +237,9 @@ static int apply(dw_config_t *cfg, const flag_t *f, const char *v, const char *o
     case K_LOG_LEVEL:
         *(int *)field = dw_log_parse_level(v);
         rc = *(int *)field < 0 ? -1 : 0;
+        break;
+    case K_NAME:
+        rc = parse_name(field, f->size, v);
         break;
     }
     if (rc != 0)

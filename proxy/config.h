@@ -24,6 +24,8 @@ typedef struct {
     char tls_key[1024];
     int log_level;          /* DW_LOG_* */
     double drain_timeout;   /* seconds */
+    char instance[256];     /* this replica's name in /metrics and /stats ([A-Za-z0-9._:-]); "" until the
+                             * process fills in hostname:port once it listens */
     /* derived from `upstream` */
     int up_tls;
     char up_host[256];
@@ -34,6 +36,9 @@ typedef struct {
 /* Fills cfg from the defaults, the environment and argv. Returns 0 to run, 1 when --help or
  * --version was answered (print nothing more, exit 0), -1 on a usage error (message printed). */
 int dw_config_load(dw_config_t *cfg, int argc, char **argv);
+
+/* Names the replica hostname:PORT when --instance was not given (port: the one bound). */
+void dw_config_default_instance(dw_config_t *cfg, int port);
 
 /* Splits an http(s) URL into TLS flag, host, port and path. Returns 0 or -1. */
 int dw_config_parse_url(const char *url, int *tls, char *host, size_t host_len, int *port, char *path, size_t path_len);

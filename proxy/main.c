@@ -87,6 +87,7 @@ int main(int argc, char **argv)
     m.fe = dw_frontend_start(&m.px, &port);
     if (m.fe == NULL)
         return 1;
+    dw_config_default_instance(&cfg, port);
 
     uv_signal_init(loop, &m.sigterm);
     uv_signal_init(loop, &m.sigint);

@@ -111,8 +111,22 @@ int dw_metrics_prometheus(dw_buf_t *out, const dw_metrics_t *m, const dw_gauges_
                   &m->added_latency) ||
              hist(out, "deltawire_ttfb_seconds", "Time from a request's arrival to the first byte answered.", &m->ttfb) ||
              head(out, "deltawire_build_info", "gauge", "Build information.") ||
-             appendf(out, "deltawire_build_info{version=\"%s\"} 1\n", DW_VERSION);
+             appendf(out, "deltawire_build_info{version=\"%s\"} 1\n", DW_VERSION) ||
+             /* "replica", not "instance": Prometheus sets instance from the scrape target and would
+              * rename ours to exported_instance */
+             head(out, "deltawire_instance_info", "gauge", "This replica's name (--instance), to sum or split a fleet.") ||
+             appendf(out, "deltawire_instance_info{replica=\"%s\",version=\"%s\"} 1\n", g->instance, DW_VERSION);
     return rc ? -1 : 0;
+}
+
+/* ,"name":{"count":N,"sum_seconds":S,"counts":[per bucket, the last one +Inf]} */
+static int hist_json(dw_buf_t *out, const char *name, const dw_hist_t *h)
+{
+    int rc = appendf(out, ",\"%s\":{\"count\":%llu,\"sum_seconds\":%.9f,\"counts\":[", name, (unsigned long long)h->n,
+                     h->sum_seconds);
+    for (size_t i = 0; i <= DW_HIST_BUCKETS && rc == 0; i++)
+        rc = appendf(out, "%s%llu", i ? "," : "", (unsigned long long)h->counts[i]);
+    return rc || dw_buf_append(out, "]}", 2);
 }
 
 int dw_metrics_json(dw_buf_t *out, const dw_metrics_t *m, const dw_gauges_t *g)
@@ -121,7 +135,8 @@ int dw_metrics_json(dw_buf_t *out, const dw_metrics_t *m, const dw_gauges_t *g)
     for (size_t i = 0; i < DW_OUT_N; i++)
         reqs += m->requests[i];
     double saved = m->bytes_from_clients ? 100.0 * (double)m->bytes_saved / (double)m->bytes_from_clients : 0;
-    int rc = appendf(out, "{\"version\":\"%s\",\"requests\":%llu,\"by_outcome\":{", DW_VERSION, (unsigned long long)reqs);
+    int rc = appendf(out, "{\"version\":\"%s\",\"instance\":\"%s\",\"requests\":%llu,\"by_outcome\":{", DW_VERSION,
+                     g->instance, (unsigned long long)reqs);
     for (size_t i = 0; i < DW_OUT_N && rc == 0; i++)
         rc = appendf(out, "%s\"%s\":%llu", i ? "," : "", outcome_names[i], (unsigned long long)m->requests[i]);
     if (rc == 0)
@@ -134,9 +149,17 @@ int dw_metrics_json(dw_buf_t *out, const dw_metrics_t *m, const dw_gauges_t *g)
     if (rc == 0)
         rc = appendf(out,
                      "\"upstream_connections\":{\"open\":%zu,\"busy\":%zu,\"connecting\":%zu},\"queued\":%zu,"
-                     "\"inflight\":%zu,\"transcripts\":%zu,\"draining\":%s}",
+                     "\"inflight\":%zu,\"transcripts\":%zu,\"draining\":%s",
                      g->conns_open, g->conns_busy, g->conns_connecting, g->queued, g->inflight, g->transcripts,
                      g->draining ? "true" : "false");
+    /* the histograms as they are, for the status page's recent-latency figures */
+    if (rc == 0)
+        rc = dw_buf_append_str(out, ",\"latency\":{\"le\":[");
+    for (size_t i = 0; i < DW_HIST_BUCKETS && rc == 0; i++)
+        rc = appendf(out, "%s%g", i ? "," : "", bucket_le[i]);
+    if (rc == 0)
+        rc = dw_buf_append(out, "]", 1) || hist_json(out, "added", &m->added_latency) || hist_json(out, "ttfb", &m->ttfb) ||
+             dw_buf_append(out, "}}", 2);
     return rc;
 }
 

@@ -45,6 +45,7 @@ typedef struct {
 typedef struct {
     size_t conns_open, conns_busy, conns_connecting, queued, inflight, transcripts, items_cached;
     int draining;
+    const char *instance; /* the replica's name (--instance), borrowed */
 } dw_gauges_t;
 
 void dw_hist_observe(dw_hist_t *h, double seconds);

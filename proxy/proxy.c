@@ -67,4 +67,5 @@ void dw_proxy_gauges(dw_proxy_t *px, dw_gauges_t *g)
     g->transcripts = tc.responses;
     g->items_cached = tc.items_cached;
     g->draining = px->draining;
+    g->instance = px->cfg->instance;
 }
