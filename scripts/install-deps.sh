@@ -8,8 +8,11 @@ pkgs=(
   zlib1g-dev libzstd-dev libbrotli-dev
   ca-certificates curl openssl
 )
-# tests and benchmarks: real clients run on Node.js; curl speaks HTTP/2; gnuplot draws the plots
-pkgs_test=(nodejs npm gnuplot-nox wrk nghttp2-client valgrind systemd util-linux python3-yaml iproute2 zstd)
+# tests and benchmarks: real clients run on Node.js; curl speaks HTTP/2; gnuplot draws the plots;
+# nginx and HAProxy run the deploy/ configurations (as the tests' own processes); headless Chromium
+# renders the status page
+pkgs_test=(nodejs npm gnuplot-nox wrk nghttp2-client valgrind systemd util-linux python3-yaml iproute2 zstd
+  nginx-light haproxy chromium chromium-driver fonts-dejavu-core)
 
 missing=()
 for p in "${pkgs[@]}" ${DW_WITH_TEST_DEPS:+"${pkgs_test[@]}"}; do
