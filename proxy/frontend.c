@@ -7,6 +7,7 @@
 
 #include "proxy/exchange.h"
 #include "proxy/respond.h"
+#include "proxy/status_page.h"
 #include "proxy/tls.h"
 
 struct dw_frontend {
@@ -26,7 +27,7 @@ typedef struct {
     dw_frontend_t *fe;
 } dw_handler_t;
 
-/* The operator's endpoints: /metrics, /stats, /healthz, /readyz. Returns 0 when answered. */
+/* The operator's endpoints: /metrics, /stats, /status, /healthz, /readyz. Returns 0 when answered. */
 static int on_ops(dw_frontend_t *fe, h2o_req_t *req)
 {
     dw_proxy_t *px = fe->px;
@@ -44,6 +45,12 @@ static int on_ops(dw_frontend_t *fe, h2o_req_t *req)
         int ready = !px->draining && (dw_proxy_upstream_reachable(px) || !dw_proxy_use_ws(px));
         const char *msg = ready ? "ready\n" : px->draining ? "draining\n" : "upstream unreachable\n";
         dw_respond_body(req, ready ? 200 : 503, "text/plain", msg, strlen(msg));
+        return 0;
+    }
+    /* the status page; also at "/" unless the upstream's API lives at its root */
+    if (h2o_memis(path.base, path.len, H2O_STRLIT("/status")) ||
+        (h2o_memis(path.base, path.len, H2O_STRLIT("/")) && px->cfg->up_base_path[0] != '\0')) {
+        dw_respond_body(req, 200, "text/html; charset=utf-8", dw_status_page, dw_status_page_len);
         return 0;
     }
     int metrics = h2o_memis(path.base, path.len, H2O_STRLIT("/metrics"));
