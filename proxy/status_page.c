@@ -55,7 +55,7 @@ const char dw_status_page[] =
     "<tr><td>&nbsp;&nbsp;connecting</td><td id='conns-connecting' data-value=''></td></tr>\n"
     "<tr><td>requests waiting for a socket</td><td id='queued' data-value=''></td></tr>\n"
     "<tr><td>requests being answered</td><td id='inflight' data-value=''></td></tr>\n"
-    "<tr><td>conversations tracked</td><td id='transcripts' data-value=''></td></tr>\n"
+    "<tr><td>responses tracked (transcripts)</td><td id='transcripts' data-value=''></td></tr>\n"
     "</table></section>\n"
     "<section class='wide'><h2>Latency (ms)</h2>\n"
     "<table><tr><th></th><th>requests</th><th>mean</th><th>p50</th><th>p99</th></tr>\n"

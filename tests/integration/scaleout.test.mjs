@@ -133,8 +133,9 @@ class Conversation {
       }
     } catch (e) { error = e; }
     // nginx lists every address it tried; the last one answered
-    const replica = headers ? String(headers['x-deltawire-replica'] || '').split(',').at(-1).trim() : '';
-    this.turns.push({ request, response, status, replica, error });
+    const tried = headers ? String(headers['x-deltawire-replica'] || '').split(',') : [];
+    const replica = (tried.at(-1) || '').trim();
+    this.turns.push({ request, response, status, replica, retried: tried.length > 1, error });
     assert.ok(!error && status === 200 && response, `${this.name} turn ${this.turns.length}: ${status} ${error || ''}`);
     this.input.push(...response.output);
     const calls = response.output.filter((o) => o.type === 'function_call');
@@ -268,7 +269,8 @@ for (const balancer of ['nginx', 'haproxy']) {
     t.diagnostic(`${balancer}: ${convs.length} conversations on replicas ${load.join('/')}; replica dw${victim} lost: ` +
       `${moved.length} conversations moved, ${afterLoss.full} full sends (${afterLoss.fullBytes} B upstream), then ` +
       `${afterLoss.deltas} deltas (${afterLoss.deltaBytes} B upstream); before the loss ${before.full} full, ` +
-      `${before.deltas} deltas; client errors: 0`);
+      `${before.deltas} deltas; client errors: 0` +
+      (balancer === 'nginx' ? `; requests nginx retried on the next replica: ${convs.flatMap((c) => c.turns).filter((t) => t.retried).length}` : ''));
 
     await lb.stop();
     for (const r of replicas) await r.stop();
