@@ -12,7 +12,7 @@ pkgs=(
 # nginx and HAProxy run the deploy/ configurations (as the tests' own processes); headless Chromium
 # renders the status page; Prometheus evaluates the Grafana dashboard's queries
 pkgs_test=(nodejs npm gnuplot-nox wrk nghttp2-client valgrind systemd util-linux python3-yaml iproute2 zstd
-  nginx-light haproxy chromium chromium-driver fonts-dejavu-core prometheus)
+  nginx-light haproxy chromium fonts-dejavu-core prometheus)
 
 missing=()
 for p in "${pkgs[@]}" ${DW_WITH_TEST_DEPS:+"${pkgs_test[@]}"}; do

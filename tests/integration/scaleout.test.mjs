@@ -2,7 +2,8 @@
 // the deploy/ configuration with only addresses and ports substituted. Concurrent multi-turn
 // conversations with different hashing keys (session-id, Authorization, api-key) must stay on one
 // replica each and go as deltas; when a replica dies between turns, its conversations go in full
-// once on another replica and then as deltas again, with no client error, and the others do not move.
+// once on another replica and then as deltas again, with no client error, and the others do not move;
+// nor does anything move again once the balancer has taken the dead replica out.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -90,10 +91,24 @@ async function startHaproxy(ports) {
   let cfg = fs.readFileSync(path.join(DEPLOY, 'haproxy', 'haproxy.cfg'), 'utf8');
   cfg = substituteReplicas(cfg, /^(\s*server dw\d )deltawire-\d\.deltawire:8787/gm, ports);
   cfg = cfg.replace(/^(\s*)bind :8080$/m, `$1bind 127.0.0.1:${port}`);
-  // checks every 200 ms so that the check, not only the retry, sees the loss within the test
-  cfg = cfg.replace(/inter 2s/, 'inter 200ms');
+  // a stats socket of the test's own, to see when the health check has taken a replica out
+  const sock = path.join(dir, 'stats.sock');
+  cfg = cfg.replace(/^global$/m, `global\n    stats socket ${sock} level user`);
   fs.writeFileSync(path.join(dir, 'haproxy.cfg'), cfg);
-  return startBalancer('haproxy', HAPROXY, ['-db', '-f', path.join(dir, 'haproxy.cfg')], port, dir);
+  const lb = await startBalancer('haproxy', HAPROXY, ['-db', '-f', path.join(dir, 'haproxy.cfg')], port, dir);
+  // "show stat" CSV: the status column of the backend's server `name`
+  lb.serverStatus = (name) => new Promise((resolve, reject) => {
+    let out = '';
+    const c = net.connect(sock, () => c.end('show stat\n'));
+    c.on('data', (d) => { out += d; });
+    c.on('error', reject);
+    c.on('close', () => {
+      const rows = out.split('\n').map((l) => l.split(','));
+      const col = rows[0].indexOf('status');
+      resolve(rows.find((r) => r[0] === 'deltawire' && r[1] === name)?.[col]);
+    });
+  });
+  return lb;
 }
 
 // One agent session: a stateless client re-sending its whole history every turn; after a final
@@ -266,10 +281,18 @@ for (const balancer of ['nginx', 'haproxy']) {
     });
     assert.equal(afterLoss.full, moved.length, 'one full send per moved conversation');
     assert.equal(afterLoss.deltas, convs.length * TURNS_AFTER - moved.length);
+    // once the balancer has taken the lost replica out (HAProxy: its health check says DOWN; nginx:
+    // within fail_timeout, as before), the moved conversations stay where the retries put them
+    if (balancer === 'haproxy') await waitFor(async () => (await lb.serverStatus(`dw${victim}`)) === 'DOWN', { timeoutMs: 15000, intervalMs: 100 });
+    await runTurns(convs, lb.base, TURNS_AFTER);
+    const last = end + TURNS_AFTER;
+    for (const c of convs) replicaOf(c, TURNS_BEFORE, last); // did not move again
+    const settled = checkUpstream(convs, await mock.log(), { from: end, to: last, fullAt: () => false });
+    assert.equal(settled.deltas, convs.length * TURNS_AFTER);
     t.diagnostic(`${balancer}: ${convs.length} conversations on replicas ${load.join('/')}; replica dw${victim} lost: ` +
       `${moved.length} conversations moved, ${afterLoss.full} full sends (${afterLoss.fullBytes} B upstream), then ` +
       `${afterLoss.deltas} deltas (${afterLoss.deltaBytes} B upstream); before the loss ${before.full} full, ` +
-      `${before.deltas} deltas; client errors: 0` +
+      `${before.deltas} deltas; once the balancer had taken dw${victim} out, ${settled.deltas} more deltas, nothing moved again; client errors: 0` +
       (balancer === 'nginx' ? `; requests nginx retried on the next replica: ${convs.flatMap((c) => c.turns).filter((t) => t.retried).length}` : ''));
 
     await lb.stop();
