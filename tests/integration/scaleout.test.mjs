@@ -3,7 +3,8 @@
 // conversations with different hashing keys (session-id, Authorization, api-key) must stay on one
 // replica each and go as deltas; when a replica dies between turns, its conversations go in full
 // once on another replica and then as deltas again, with no client error, and the others do not move;
-// nor does anything move again once the balancer has taken the dead replica out.
+// nor does anything move again once the balancer has taken the dead replica out. When the replica
+// comes back, its conversations return to it: one full send each, then deltas.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -222,7 +223,7 @@ async function scrape(url) {
 }
 
 for (const balancer of ['nginx', 'haproxy']) {
-  test(`${balancer}: conversations hash onto replicas, go as deltas, and survive a replica loss`, { timeout: 180000 }, async (t) => {
+  test(`${balancer}: conversations hash onto replicas, go as deltas, and survive a replica loss and its return`, { timeout: 180000 }, async (t) => {
     const mock = await startMock();
     const replicas = [];
     for (let i = 0; i < REPLICAS; i++) replicas.push(await startProxy({ upstream: mock.base, args: ['--instance', `dw${i}`] }));
@@ -289,11 +290,30 @@ for (const balancer of ['nginx', 'haproxy']) {
     for (const c of convs) replicaOf(c, TURNS_BEFORE, last); // did not move again
     const settled = checkUpstream(convs, await mock.log(), { from: end, to: last, fullAt: () => false });
     assert.equal(settled.deltas, convs.length * TURNS_AFTER);
+
+    // the lost replica comes back (empty) at its address: once the balancer sends its keys to it
+    // again (HAProxy: the check says UP; nginx: fail_timeout over, one request tried it), its
+    // conversations return and go in full once more, then as deltas
+    replicas[victim] = await startProxy({ upstream: mock.base, args: ['--instance', `dw${victim}`, '--listen', `127.0.0.1:${ports[victim]}`] });
+    const probe = async () => {
+      const r = await httpJson('GET', `${lb.url}/readyz`, null, moved[0].headers);
+      return indexOf(String(r.headers['x-deltawire-replica'] || '').split(',').at(-1).trim()) === victim;
+    };
+    await waitFor(probe, { timeoutMs: 20000, intervalMs: 250 });
+    await runTurns(convs, lb.base, TURNS_AFTER);
+    const final = last + TURNS_AFTER;
+    for (const c of convs) {
+      const now = indexOf(replicaOf(c, last, final));
+      assert.equal(now, home.get(c), `${c.name} is back on its first replica`);
+    }
+    const back = checkUpstream(convs, await mock.log(), { from: last, to: final, fullAt: (c, i) => i === last && moved.includes(c) });
+    assert.equal(back.full, moved.length, 'one full send per returning conversation');
     t.diagnostic(`${balancer}: ${convs.length} conversations on replicas ${load.join('/')}; replica dw${victim} lost: ` +
       `${moved.length} conversations moved, ${afterLoss.full} full sends (${afterLoss.fullBytes} B upstream), then ` +
       `${afterLoss.deltas} deltas (${afterLoss.deltaBytes} B upstream); before the loss ${before.full} full, ` +
       `${before.deltas} deltas; once the balancer had taken dw${victim} out, ${settled.deltas} more deltas, nothing moved again; client errors: 0` +
-      (balancer === 'nginx' ? `; requests nginx retried on the next replica: ${convs.flatMap((c) => c.turns).filter((t) => t.retried).length}` : ''));
+      (balancer === 'nginx' ? `; requests nginx retried on the next replica: ${convs.flatMap((c) => c.turns).filter((t) => t.retried).length}` : '') +
+      `; dw${victim} back: ${back.full} full sends (${back.fullBytes} B), then ${back.deltas} deltas (${back.deltaBytes} B)`);
 
     await lb.stop();
     for (const r of replicas) await r.stop();
