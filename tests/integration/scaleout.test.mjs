@@ -77,8 +77,8 @@ async function startNginx(ports) {
   fs.writeFileSync(path.join(dir, 'deltawire.conf'), site);
   // the main context a distribution's nginx.conf provides, with every path inside the temp dir
   fs.writeFileSync(path.join(dir, 'nginx.conf'), [
-    process.getuid() === 0 ? 'user root;' : '',
-    'daemon off;', 'worker_processes 1;', `pid ${dir}/nginx.pid;`, `error_log ${dir}/error.log warn;`,
+    // one process (no master and workers), so that killing the child leaves nothing behind
+    'daemon off;', 'master_process off;', `pid ${dir}/nginx.pid;`, `error_log ${dir}/error.log warn;`,
     'events { worker_connections 256; }',
     'http {', '  access_log off;',
     ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${dir}/${t};`),
