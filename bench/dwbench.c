@@ -29,7 +29,6 @@
  *
  * Output: tab-separated rows, one per turn or sample, header first.
  */
-#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>

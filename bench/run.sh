@@ -15,9 +15,8 @@ rm -f "$OUT"/*.tsv "$OUT"/*.txt
 
 # ---- build: a release build of the proxy and mock, the driver and the tiny upstream ----
 [ -d "$B" ] || meson setup "$B" --buildtype=release >/dev/null
-ninja -C "$B" proxy/deltawire mock/deltawire-mock >/dev/null
-cc -O2 -Wall -o "$OUT/dwbench" bench/dwbench.c $(pkg-config --cflags --libs jansson)
-cc -O2 -Wall -o "$OUT/wsecho" bench/wsecho.c -lcrypto -lpthread
+ninja -C "$B" proxy/deltawire mock/deltawire-mock bench/dwbench bench/wsecho >/dev/null
+DWBENCH=$B/bench/dwbench WSECHO=$B/bench/wsecho
 
 # ---- processes: every one is killed on exit, by pid ----
 PIDS=()
@@ -63,7 +62,7 @@ for s in $SESSIONS; do
   IFS=: read -r name turns bytes <<<"$s"
   shape=large; [ "$name" = codex ] && shape=codex
   echo "session $name: $turns turns" >&2
-  timeout 600 "$OUT/dwbench" session "${ARGS[@]}" --shape $shape --turns "$turns" --target-bytes "$bytes" \
+  timeout 600 "$DWBENCH" session "${ARGS[@]}" --shape $shape --turns "$turns" --target-bytes "$bytes" \
     --out "$OUT/session-$name.tsv"
 done
 
@@ -71,14 +70,14 @@ done
 for l in $LAT; do
   IFS=: read -r size n <<<"$l"
   echo "latency $size B: $n samples" >&2
-  timeout 600 "$OUT/dwbench" latency "${ARGS[@]}" --size "$size" --samples "$n" --out "$OUT/latency-$size.tsv"
+  timeout 600 "$DWBENCH" latency "${ARGS[@]}" --size "$size" --samples "$n" --out "$OUT/latency-$size.tsv"
 done
 curl -s -d "{}" "http://127.0.0.1:$MOCK/__mock/reset" >/dev/null
 
 # ---- 3. throughput: small one-turn bodies, wrk (HTTP/1.1) and h2load (HTTP/2, h2c) ----
 # The mock spends ~0.3 ms of CPU per turn, so a second proxy in front of wsecho (3 canned frames
 # per request) shows what the proxy itself sustains.
-start "$OUT/wsecho.log" "$OUT/wsecho" 0
+start "$OUT/wsecho.log" "$WSECHO" 0
 ECHO=$PORT
 start "$OUT/proxy-echo.log" "$B/proxy/deltawire" "${PROXY_ARGS[@]}" --upstream "http://127.0.0.1:$ECHO/v1"
 PROXY_ECHO=$PORT
@@ -113,7 +112,7 @@ start "$OUT/proxy-mem.log" "$B/proxy/deltawire" "${PROXY_ARGS[@]}" --upstream "h
 MEM_URL="http://127.0.0.1:$PORT/v1/responses" MEM_PID=$PID
 rss() { awk '/VmRSS/{print $2}' "/proc/$MEM_PID/status"; }
 conversations() { # tag count
-  timeout 300 "$OUT/dwbench" conversations --proxy "$MEM_URL" --mock "http://127.0.0.1:$MOCK/" --count "$2" --tag "$1"
+  timeout 300 "$DWBENCH" conversations --proxy "$MEM_URL" --mock "http://127.0.0.1:$MOCK/" --count "$2" --tag "$1"
 }
 conversations warm 200 >/dev/null   # connection pools, h2o and allocator caches: the baseline
 BASE=$(rss) TOTAL=0 PREV=0

@@ -7,7 +7,6 @@
  *
  *   wsecho PORT       (127.0.0.1 only; one thread per connection; prints "wsecho: listening")
  */
-#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
