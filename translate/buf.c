@@ -1,5 +1,6 @@
 #include "translate/buf.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,10 +9,12 @@ int dw_buf_reserve(dw_buf_t *b, size_t extra)
 {
     if (b->cap - b->len >= extra)
         return 0;
+    if (extra > SIZE_MAX - b->len)
+        return -1;
     size_t want = b->len + extra;
     size_t cap = b->cap ? b->cap : 256;
     while (cap < want)
-        cap *= 2;
+        cap = cap > SIZE_MAX / 2 ? want : cap * 2; /* doubling would wrap to 0 and never end */
     char *p = realloc(b->p, cap);
     if (p == NULL)
         return -1;
@@ -39,7 +42,7 @@ int dw_buf_append_str(dw_buf_t *b, const char *s)
 int dw_buf_append_json_string(dw_buf_t *b, const char *s, size_t n)
 {
     /* worst case: every byte becomes \u00XX */
-    if (dw_buf_reserve(b, n * 6 + 2) != 0)
+    if (n > (SIZE_MAX - 2) / 6 || dw_buf_reserve(b, n * 6 + 2) != 0)
         return -1;
     char *o = b->p + b->len;
     *o++ = '"';

@@ -1,18 +1,22 @@
 #include "translate/event.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
-static long span_long(dw_span_t v)
+/* A non-negative integer that fits a long, or -1 (fraction, exponent, sign, too large). */
+static long span_index(dw_span_t v)
 {
     char tmp[32];
-    if (v.n == 0 || v.n >= sizeof(tmp))
+    if (v.n == 0 || v.n >= sizeof(tmp) || v.p[0] == '-')
         return -1;
     memcpy(tmp, v.p, v.n);
     tmp[v.n] = '\0';
     char *end;
+    errno = 0;
     long x = strtol(tmp, &end, 10);
-    return *end == '\0' ? x : -1;
+    return *end == '\0' && errno == 0 ? x : -1;
 }
 
 int dw_event_scan(const char *p, size_t n, dw_event_t *ev)
@@ -37,9 +41,11 @@ int dw_event_scan(const char *p, size_t n, dw_event_t *ev)
         else if (dw_json_key_eq(mb->key, "error") && kind == '{')
             ev->error = mb->value;
         else if (dw_json_key_eq(mb->key, "output_index") && kind == '0')
-            ev->output_index = span_long(mb->value);
-        else if (dw_json_key_eq(mb->key, "status") && kind == '0')
-            ev->status = (int)span_long(mb->value);
+            ev->output_index = span_index(mb->value);
+        else if (dw_json_key_eq(mb->key, "status") && kind == '0') {
+            long x = span_index(mb->value);
+            ev->status = x >= 0 && x <= INT_MAX ? (int)x : 0; /* never truncated into another status */
+        }
     }
     dw_members_free(&m);
     return ev->type.p ? 0 : -1;

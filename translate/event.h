@@ -12,8 +12,8 @@ typedef struct {
     dw_span_t response; /* "response" object (response.* events), or {NULL,0} */
     dw_span_t item;     /* "item" object (response.output_item.*), or {NULL,0} */
     dw_span_t error;    /* "error" object (the WebSocket error envelope), or {NULL,0} */
-    long output_index;  /* -1 when absent */
-    int status;         /* the envelope's "status", 0 when absent */
+    long output_index;  /* -1 when absent or not a non-negative integer that fits a long */
+    int status;         /* the envelope's "status", 0 when absent or not a non-negative int */
 } dw_event_t;
 
 /* Validates one event and fills ev with spans into [p, p+n). Returns 0, or -1 when the frame is not
