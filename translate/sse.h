@@ -6,9 +6,11 @@
 
 #include "translate/buf.h"
 
-/* Appends one event block, "event: <type>\ndata: <json>\n\n". A newline inside json (only
- * possible as whitespace between tokens) continues on a new "data:" line, which SSE parsers join
- * back with "\n", so the payload is preserved. Returns 0 or -1 (out of memory). */
+/* Appends one event block, "event: <type>\ndata: <json>\n\n". A line break inside json (CRLF,
+ * LF or a lone CR, all of which end a line for an SSE parser, WHATWG HTML "Parsing an event
+ * stream"; in JSON only possible as whitespace between tokens) continues on a new "data:" line,
+ * which SSE parsers join back with "\n", so the JSON value is preserved (issue 19, item 7).
+ * `type` must hold no CR or LF. Returns 0 or -1 (out of memory). */
 int dw_sse_append(dw_buf_t *out, const char *type, size_t type_len, const char *json, size_t json_len);
 
 #endif
