@@ -56,8 +56,9 @@ int dw_frame_build(dw_buf_t *out, size_t headroom, const dw_frame_spec_t *spec)
     if (!spec->input_verbatim) {
         if (dw_buf_append_str(out, ",\"input\":["))
             return -1;
-        for (size_t i = 0; i < spec->n_items; i++) {
-            if ((i > 0 && dw_buf_append(out, ",", 1)) || append_item(out, spec->items[i], spec->strip && spec->strip[i]))
+        for (size_t i = spec->first; i < spec->n_items; i++) {
+            if ((i > spec->first && dw_buf_append(out, ",", 1)) ||
+                append_item(out, spec->items[i], spec->strip && spec->strip[i]))
                 return -1;
         }
         if (dw_buf_append(out, "]", 1))

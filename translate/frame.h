@@ -12,15 +12,20 @@
 
 typedef struct {
     const dw_members_t *members; /* the client body's top-level members */
-    const dw_span_t *items;      /* the input items to send (the delta, or all of them) */
+    const dw_span_t *items;      /* the client's input items; may be NULL when n_items is 0 */
     size_t n_items;
-    const uint8_t *strip;        /* per item: forward a copy without parsed/parsed_arguments; may be NULL */
+    size_t first;                /* items[first..n_items) are sent: the delta, or all of them (0) */
+    const uint8_t *strip;        /* per item, indexed like items: forward a copy without
+                                  * parsed/parsed_arguments; may be NULL */
     const char *prev_id;         /* previous_response_id to send, or NULL to send none */
     int input_verbatim;          /* 1: copy the client's `input` member as it is (a string input) */
 } dw_frame_spec_t;
 
 /* Appends the frame to out after `headroom` reserved bytes (the WebSocket library's header room).
- * Returns 0, or -1 when out of memory or an item to strip is not valid JSON. */
+ * The caller passes the whole input array and `first` rather than a pointer past the elided prefix:
+ * the scanner leaves items NULL for `"input": []`, and NULL + 0 is undefined behaviour.
+ * Returns 0, or -1 when out of memory or an item to strip is not valid JSON; out then holds a
+ * partial frame (the caller resets it). */
 int dw_frame_build(dw_buf_t *out, size_t headroom, const dw_frame_spec_t *spec);
 
 #endif
