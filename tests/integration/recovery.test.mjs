@@ -2,7 +2,7 @@
 // while nothing has reached it, and an honest error after that, never a replay.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startMock, startProxy, stopAll, canonicalItems, httpJson, sse, wsConnect } from './lib/harness.mjs';
+import { startMock, startProxy, stopAll, canonicalItems, httpJson, sse, wsConnect, waitFor } from './lib/harness.mjs';
 import { runToolLoop } from './lib/loop.mjs';
 
 let mock;
@@ -10,9 +10,31 @@ before(async () => { mock = await startMock(); });
 after(stopAll);
 
 const ws = (log) => log.filter((e) => e.transport === 'ws');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const auth = (k) => ({ authorization: `Bearer ${k}` });
 const body = (text, extra = {}) => ({ model: 'gpt-5.5', input: [{ role: 'user', content: text }], store: false, ...extra });
+
+// The proxy's upstream connections in one state ("open", "busy", "idle", "connecting"), from /metrics.
+async function connections(proxy, state) {
+  const text = await (await fetch(proxy.url + '/metrics')).text();
+  const line = text.split('\n').find((l) => l.startsWith(`deltawire_upstream_connections{state="${state}"} `));
+  assert.ok(line, `deltawire_upstream_connections{state="${state}"} is exported`);
+  return Number(line.split(' ').at(-1));
+}
+
+// Returns once a WebSocket connection opened now has passed the mock's --max-conn-age, as the mock
+// itself judges it; every connection opened earlier has passed it too.
+async function pastConnAge(m) {
+  const probe = await wsConnect(`ws://127.0.0.1:${m.port}/v1/responses`, auth('sk-age-probe'));
+  try {
+    await waitFor(async () => {
+      probe.send({ type: 'response.create', model: 'gpt-5.5', store: false, generate: false, input: [] });
+      const last = (await probe.untilTerminal()).at(-1);
+      return last?.type === 'error' && last.error.code === 'websocket_connection_limit_reached';
+    }, { timeoutMs: 10000, intervalMs: 50 });
+  } finally {
+    await probe.close();
+  }
+}
 
 // Runs turns 1 and 2 of a tool loop and returns what turn 3 would send.
 async function twoTurns(base, key) {
@@ -40,7 +62,7 @@ test('websocket_connection_limit_reached: a new connection with the full input',
   const aged = await startMock({ args: ['--max-conn-age', '0.4'] });
   const proxy = await startProxy({ upstream: aged.base });
   const { next } = await twoTurns(proxy.base, 'sk-aged');
-  await sleep(600);
+  await pastConnAge(aged);
   const r = await httpJson('POST', proxy.base + '/responses', next, auth('sk-aged'));
   assert.equal(r.status, 200);
   const e = ws(await aged.log()).slice(-2);
@@ -128,11 +150,13 @@ test('upgrade refused (426): the request goes unchanged over HTTP, and WebSocket
   await httpJson('POST', proxy.base + '/responses', body('still http, no tools'), auth('sk-426'));
   assert.equal((await mock.log()).at(-1).transport, 'http');
   assert.equal((await mock.handshakes()).length, hs);
-  await sleep(1300);
-  const r3 = await httpJson('POST', proxy.base + '/responses', body('websocket again, no tools'), auth('sk-426'));
-  assert.equal(r3.status, 200);
-  log = await mock.log();
-  assert.equal(log.at(-1).transport, 'ws', 'back to WebSocket mode once the upstream accepts');
+  // after the backoff: WebSocket mode again, polled with requests that go over HTTP until then
+  await waitFor(async () => {
+    const r3 = await httpJson('POST', proxy.base + '/responses', body('websocket again, no tools'), auth('sk-426'));
+    assert.equal(r3.status, 200);
+    log = await mock.log();
+    return log.at(-1).transport === 'ws';
+  }, { timeoutMs: 10000, intervalMs: 100 });
   await proxy.stop();
 });
 
@@ -240,7 +264,7 @@ test('a client that goes away mid-response: its connection is not reused until t
   assert.equal(r2.status, 200);
   const log = ws(await mock.log());
   assert.notEqual(log[1].conn, log[0].conn, 'the abandoned response still held its connection');
-  await sleep(1000);
+  await waitFor(async () => (await connections(proxy, 'busy')) === 0); // the abandoned response ended
   const r3 = await httpJson('POST', proxy.base + '/responses', body('after, no tools'), auth('sk-gone'));
   assert.equal(r3.status, 200);
   await proxy.stop();
@@ -267,7 +291,7 @@ test('a retired connection: store=false continues in full on a new one, store=tr
     const key = `sk-retired-${store}`;
     const run = await runToolLoop(proxy.base, { maxTurns: 2, headers: auth(key), extra: { store } });
     const next = { ...run.turns[1].request, input: run.input };
-    await sleep(1500); // older than --max-conn-age and idle: the sweep retires it
+    await waitFor(async () => (await connections(proxy, 'open')) === 0); // older than --max-conn-age and idle: retired
     const r = await httpJson('POST', proxy.base + '/responses', next, auth(key));
     assert.equal(r.status, 200);
     const e = ws(await mock.log());
