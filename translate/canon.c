@@ -256,7 +256,8 @@ static int cmp_digest(const void *a, const void *b)
 /* identity = H(domain, core, sorted field digests) */
 static void identity_of(dw_form_t *f, dw_digest_t *fields, size_t n)
 {
-    qsort(fields, n, sizeof *fields, cmp_digest);
+    if (n > 1) /* fields is NULL when n is 0, and qsort may not be passed NULL */
+        qsort(fields, n, sizeof *fields, cmp_digest);
     dw_digest_ctx_t c;
     dw_digest_init(&c);
     dw_digest_update(&c, item_domain, sizeof item_domain);
