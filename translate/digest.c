@@ -32,13 +32,3 @@ int dw_digest_eq(const dw_digest_t *a, const dw_digest_t *b)
 {
     return memcmp(a->b, b->b, sizeof a->b) == 0;
 }
-
-void dw_digest_hex(const dw_digest_t *d, char out[65])
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < sizeof d->b; i++) {
-        out[2 * i] = hex[d->b[i] >> 4];
-        out[2 * i + 1] = hex[d->b[i] & 15];
-    }
-    out[64] = '\0';
-}

@@ -31,7 +31,4 @@ void dw_digest_final(dw_digest_ctx_t *ctx, dw_digest_t *out);
 /* 1 if equal, else 0 (not constant-time: digests here are not secrets). */
 int dw_digest_eq(const dw_digest_t *a, const dw_digest_t *b);
 
-/* Lowercase hex, NUL-terminated. */
-void dw_digest_hex(const dw_digest_t *d, char out[65]);
-
 #endif
