@@ -264,7 +264,7 @@ test('a client that goes away mid-response: its connection is not reused until t
   assert.equal(r2.status, 200);
   const log = ws(await mock.log());
   assert.notEqual(log[1].conn, log[0].conn, 'the abandoned response still held its connection');
-  await waitFor(async () => (await connections(proxy, 'busy')) === 0); // the abandoned response ended
+  await waitFor(async () => (await connections(proxy, 'busy')) === 0, { timeoutMs: 10000 }); // the abandoned response ended
   const r3 = await httpJson('POST', proxy.base + '/responses', body('after, no tools'), auth('sk-gone'));
   assert.equal(r3.status, 200);
   await proxy.stop();
@@ -291,7 +291,8 @@ test('a retired connection: store=false continues in full on a new one, store=tr
     const key = `sk-retired-${store}`;
     const run = await runToolLoop(proxy.base, { maxTurns: 2, headers: auth(key), extra: { store } });
     const next = { ...run.turns[1].request, input: run.input };
-    await waitFor(async () => (await connections(proxy, 'open')) === 0); // older than --max-conn-age and idle: retired
+    // older than --max-conn-age and idle: the sweep (every second) retires it
+    await waitFor(async () => (await connections(proxy, 'open')) === 0, { timeoutMs: 10000 });
     const r = await httpJson('POST', proxy.base + '/responses', next, auth(key));
     assert.equal(r.status, 200);
     const e = ws(await mock.log());
