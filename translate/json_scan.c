@@ -382,6 +382,10 @@ static int scan_tail(scanner_t *s, const char *p)
 
 int dw_json_validate(const char *p, size_t n, size_t *err_off)
 {
+    if (n == 0) { /* no value; and p may be NULL, where p + 0 is undefined */
+        *err_off = 0;
+        return DW_JSON_ESYNTAX;
+    }
     scanner_t s = {.end = p + n};
     const char *q = scan_value(&s, skip_ws(p, s.end), 0);
     if (q == NULL || scan_tail(&s, q) != 0) {
@@ -394,6 +398,10 @@ int dw_json_validate(const char *p, size_t n, size_t *err_off)
 int dw_json_scan_object(const char *p, size_t n, const char *array_key,
                         dw_members_t *members, dw_spans_t *elems, size_t *err_off)
 {
+    if (n == 0) { /* as in dw_json_validate */
+        *err_off = 0;
+        return DW_JSON_ESYNTAX;
+    }
     scanner_t s = {.end = p + n};
     const char *q = skip_ws(p, s.end);
     int is_object = q < s.end && *q == '{';
@@ -473,6 +481,8 @@ typedef int (*walk_cb)(void *ud, dw_span_t key, dw_span_t value);
 
 static int walk(dw_span_t v, char open, char close, walk_cb cb, void *ud)
 {
+    if (v.n == 0) /* before any arithmetic: the span may be {NULL, 0} */
+        return DW_JSON_ENOTOBJECT;
     const char *end = v.p + v.n;
     const char *p = skip_ws(v.p, end);
     if (p >= end || *p != open)
@@ -607,11 +617,11 @@ static int decode_escape(const char **pp, const char *end, char *out)
 
 int dw_json_key_eq(dw_span_t raw_key, const char *lit)
 {
-    const char *p = raw_key.p, *end = raw_key.p + raw_key.n;
     size_t litn = strlen(lit);
 
-    if (raw_key.n == 0)
+    if (raw_key.n == 0) /* before any arithmetic: the span may be {NULL, 0} */
         return litn == 0;
+    const char *p = raw_key.p, *end = raw_key.p + raw_key.n;
     if (memchr(p, '\\', raw_key.n) == NULL)
         return raw_key.n == litn && memcmp(p, lit, litn) == 0;
     while (p < end) {
@@ -633,9 +643,12 @@ int dw_json_key_eq(dw_span_t raw_key, const char *lit)
     return litn == 0;
 }
 
-/* The span without surrounding whitespace. */
+/* The span without surrounding whitespace. An empty span may be {NULL, 0} (an absent member), and
+ * NULL + 0 is undefined: it is returned as it is. */
 static dw_span_t trim(dw_span_t v)
 {
+    if (v.n == 0)
+        return v;
     const char *p = skip_ws(v.p, v.p + v.n), *end = v.p + v.n;
     while (end > p && is_ws((unsigned char)end[-1]))
         end--;

@@ -111,6 +111,12 @@ Test(event, rejects_what_is_not_an_event)
     }
 }
 
+Test(event, empty_frame_without_buffer)
+{
+    dw_event_t ev;
+    cr_assert_eq(dw_event_scan(NULL, 0, &ev), -1);
+}
+
 Test(event, duplicate_type_last_wins)
 {
     /* the scanner records duplicates in order; the event keeps the last, as JSON parsers do */

@@ -226,6 +226,36 @@ Test(json_decode, string_dup_and_helpers)
     cr_assert(!dw_json_is_null(span("nul")));
 }
 
+/* An absent member is the span {NULL, 0}: every helper takes it without offsetting NULL (clang's
+ * UBSan, run by scripts/test.sh, reports NULL + 0). */
+Test(json_decode, absent_member_span)
+{
+    const dw_span_t none = {NULL, 0};
+    dw_span_t v = {"x", 1};
+    cr_assert_eq(dw_json_kind(none), 0);
+    cr_assert(!dw_json_is_null(none));
+    cr_assert(!dw_json_is_true(none));
+    cr_assert(!dw_json_is_false(none));
+    cr_assert_null(dw_json_string_dup(none));
+    cr_assert(dw_json_key_eq(none, ""));
+    cr_assert(!dw_json_key_eq(none, "a"));
+    cr_assert(!dw_json_object_get(none, "a", &v));
+    dw_members_t m = {0};
+    dw_spans_t e = {0};
+    cr_assert_neq(dw_json_object_members(none, &m), 0);
+    cr_assert_neq(dw_json_array_elems(none, &e), 0);
+    cr_assert_eq(m.n + e.n, 0);
+    dw_members_free(&m);
+    dw_spans_free(&e);
+    /* an empty request body may arrive as {NULL, 0} too */
+    size_t off = 1;
+    cr_assert_eq(dw_json_validate(NULL, 0, &off), DW_JSON_ESYNTAX);
+    cr_assert_eq(off, 0);
+    cr_assert_eq(dw_json_scan_object(NULL, 0, "input", &m, &e, &off), DW_JSON_ESYNTAX);
+    dw_members_free(&m);
+    dw_spans_free(&e);
+}
+
 /* A 4 MB history of string-heavy items, as a long conversation sends it. */
 Test(json_scan, four_megabyte_body)
 {
