@@ -125,9 +125,10 @@ void dw_plan_frame_spec(const dw_plan_t *pl, const dw_request_t *rq, dw_frame_sp
     size_t from = pl->kind == DW_PLAN_DELTA ? pl->delta_from : 0;
     memset(spec, 0, sizeof(*spec));
     spec->members = &rq->members;
-    spec->items = rq->items.v + from;
-    spec->n_items = rq->items.n - from;
-    spec->strip = pl->strip ? pl->strip + from : NULL;
+    spec->items = rq->items.v; /* whole array and the first index: v is NULL for "input": [] */
+    spec->n_items = rq->items.n;
+    spec->first = from;
+    spec->strip = pl->strip;
     spec->prev_id = pl->kind == DW_PLAN_DELTA ? pl->prev_id : NULL;
     spec->input_verbatim = pl->kind == DW_PLAN_VERBATIM;
 }

@@ -65,8 +65,8 @@ Test(plan, a_cached_prefix_is_a_delta_on_its_connection)
     cr_assert_eq(dw_plan_items_sent(&pl, &rq), 1);
     dw_frame_spec_t spec;
     dw_plan_frame_spec(&pl, &rq, &spec);
-    cr_assert_eq(spec.n_items, 1);
-    cr_assert_eq(spec.items, rq.items.v + 2);
+    cr_assert_eq(spec.n_items - spec.first, 1);
+    cr_assert_eq(spec.items + spec.first, rq.items.v + 2);
     cr_assert_str_eq(spec.prev_id, "resp_1");
     dw_plan_free(&pl);
 }
@@ -133,7 +133,7 @@ Test(plan, fits_and_settle)
     cr_assert_eq(pl.kind, DW_PLAN_FULL);
     dw_frame_spec_t spec;
     dw_plan_frame_spec(&pl, &rq, &spec);
-    cr_assert_eq(spec.n_items, 3);
+    cr_assert_eq(spec.n_items - spec.first, 3);
     cr_assert_null(spec.prev_id);
     dw_plan_free(&pl);
 }
@@ -181,4 +181,49 @@ Test(plan, a_string_input_is_chained_as_one_user_item)
     cr_assert_eq(pl.chained, 1);
     dw_plan_free(&pl);
     dw_request_free(&s);
+}
+
+/* "input": [] leaves the scanned items NULL: the frame spec must not offset that pointer (clang's
+ * UBSan reports NULL + 0), and the frame carries an empty input (issue 19, item 8). */
+Test(plan, an_empty_input_array)
+{
+    static const char eb[] = "{\"model\":\"m\",\"input\":[]}";
+    dw_request_t e;
+    dw_request_err_t err;
+    cr_assert_eq(dw_request_parse(&e, eb, strlen(eb), 1 << 20, &err), 0);
+    cr_assert_null(e.items.v);
+    dw_plan_t pl;
+    dw_plan_make(&pl, t, &cred, &e, NULL, 0);
+    cr_assert_eq(pl.kind, DW_PLAN_FULL);
+    cr_assert_eq(dw_plan_items_sent(&pl, &e), 0);
+    dw_frame_spec_t spec;
+    dw_plan_frame_spec(&pl, &e, &spec);
+    dw_buf_t out = {0};
+    cr_assert_eq(dw_frame_build(&out, 0, &spec), 0);
+    const char want[] = "{\"type\":\"response.create\",\"model\":\"m\",\"input\":[]}";
+    cr_assert_eq(out.len, sizeof want - 1, "%.*s", (int)out.len, out.p);
+    cr_assert(memcmp(out.p, want, out.len) == 0, "%.*s", (int)out.len, out.p);
+    dw_buf_free(&out);
+    dw_plan_free(&pl);
+    dw_request_free(&e);
+}
+
+/* A delta's frame sends the items after the recorded prefix, with the strip flags of those items. */
+Test(plan, a_delta_frame_sends_the_items_after_the_prefix)
+{
+    record_after(2, "resp_1", 7, 0);
+    dw_sock_cache_t socks[] = {{7, "resp_1"}};
+    dw_plan_t pl;
+    dw_plan_make(&pl, t, &cred, &rq, socks, 1);
+    cr_assert_eq(pl.kind, DW_PLAN_DELTA);
+    dw_frame_spec_t spec;
+    dw_plan_frame_spec(&pl, &rq, &spec);
+    dw_buf_t out = {0};
+    cr_assert_eq(dw_frame_build(&out, 0, &spec), 0);
+    const char want[] = "{\"type\":\"response.create\",\"model\":\"m\",\"previous_response_id\":\"resp_1\","
+                        "\"input\":[{\"role\":\"user\",\"content\":\"c\"}]}";
+    cr_assert_eq(out.len, sizeof want - 1, "%.*s", (int)out.len, out.p);
+    cr_assert(memcmp(out.p, want, out.len) == 0, "%.*s", (int)out.len, out.p);
+    dw_buf_free(&out);
+    dw_plan_free(&pl);
 }
