@@ -1,11 +1,26 @@
 #include "proxy/attempt.h"
 
+#include <strings.h>
+#include <string.h>
+
 #include "proxy/metrics.h"
 
 void dw_attempt_init(dw_attempt_t *a)
 {
     a->attempts = 0;
     a->recovery = -1;
+}
+
+int dw_attempt_close_refused(int code, const char *reason)
+{
+    static const char *const says[] = {"too big", "too large"};
+    if (code == 1009)
+        return 1;
+    for (size_t i = 0; reason != NULL && i < sizeof(says) / sizeof(says[0]); i++)
+        for (const char *r = reason; *r; r++)
+            if (strncasecmp(r, says[i], strlen(says[i])) == 0)
+                return 1;
+    return 0;
 }
 
 static enum dw_next take(dw_attempt_t *a, enum dw_next next, int recovery)
@@ -40,6 +55,9 @@ enum dw_next dw_attempt_next(dw_attempt_t *a, enum dw_failure f, int client_fres
     case DW_FAIL_AGED:
         /* ... on a new connection when this one reached its age limit */
         return again ? take(a, DW_NEXT_RETRY, DW_REC_CONN_LIMIT) : DW_NEXT_FAIL;
+    case DW_FAIL_TOO_BIG:
+        /* WebSocket cannot carry this message, HTTP can: once, unchanged; never again upstream */
+        return http ? take(a, DW_NEXT_HTTP, DW_REC_MESSAGE_REFUSED) : DW_NEXT_FAIL;
     }
     return DW_NEXT_FAIL;
 }

@@ -18,6 +18,7 @@ enum dw_failure {
     DW_FAIL_LOST,        /* an open connection closed before the response completed */
     DW_FAIL_STALE,       /* error envelope previous_response_not_found, on a delta */
     DW_FAIL_AGED,        /* error envelope websocket_connection_limit_reached */
+    DW_FAIL_TOO_BIG,     /* closed before any event because the message was refused (1009) */
 };
 
 enum dw_next {
@@ -33,6 +34,11 @@ typedef struct {
 } dw_attempt_t;
 
 void dw_attempt_init(dw_attempt_t *a);
+
+/* 1 when a close that came before the first event says the message was refused: status 1009
+ * (message too big, as the service closes at 16 MiB; upstream-protocol.md section 2), or a reason
+ * that says the message is too big or too large (any case). reason may be NULL. */
+int dw_attempt_close_refused(int code, const char *reason);
 
 /* Failure f (http_status: the refusal's status, else 0) ended the current try. client_fresh:
  * nothing reached the client yet and it is still there (else a retry would be a replay).

@@ -30,6 +30,9 @@ static const flag_t flags[] = {
       "upstream HTTP base; the WebSocket URL is derived (https->wss, http->ws, + /responses)"),
     F("upstream-ca", K_STRING, upstream_ca, NULL, "FILE", "an extra CA certificate file to trust upstream"),
     F("max-body", K_SIZE, max_body, "67108864", "BYTES", "largest accepted request body"),
+    F("max-ws-message", K_SIZE, max_ws_message, "15728640", "BYTES",
+      "largest WebSocket message sent upstream (the service closes with 1009 at 16 MiB); a larger request goes over "
+      "plain HTTP unchanged"),
     F("transport", K_TRANSPORT, transport, "auto", "MODE",
       "auto (WebSocket mode, plain HTTP when the upgrade is refused), ws (WebSocket mode only) or http (plain HTTP "
       "only)"),

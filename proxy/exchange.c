@@ -45,6 +45,10 @@ typedef struct dw_exchange {
     uint64_t bytes_up;
     size_t items_sent;
     uint64_t conn_id;
+    int events;           /* upstream events of the current try */
+    int ws_close;         /* the upstream's close code on this request's connection, 0 for none */
+    char ws_close_reason[124];
+    const char *why_http; /* why it went over plain HTTP unchanged (static), NULL otherwise */
     char error[320];      /* why the request failed (or fell back), "" when it did not */
 } dw_exchange_t;
 
@@ -64,6 +68,7 @@ static void upstream_failed(dw_exchange_t *ex, enum dw_failure f, int http_statu
 static void on_backoff(uv_timer_t *t);
 static void fail(dw_exchange_t *ex, int status, const char *code, const char *param, const char *message);
 static void hand_on(dw_exchange_t *ex, int outcome);
+static void too_big_for_ws(dw_exchange_t *ex, const char *why);
 static void on_req_dispose(void *p);
 static void enter(dw_exchange_t *ex);
 static void leave(dw_exchange_t *ex);
@@ -110,6 +115,11 @@ int dw_exchange_start(dw_proxy_t *px, h2o_req_t *req)
     }
     /* 2. the plan: what goes upstream, and on which connection (plan.c) */
     plan(ex);
+    if (ex->plan.kind == DW_PLAN_FULL && ex->body_len > ex->px->cfg->max_ws_message) {
+        /* its full frame is at least about as big: not even a handshake (send_on checks exactly) */
+        too_big_for_ws(ex, "frame over --max-ws-message");
+        return 0;
+    }
     /* 3. a leased connection and the frame; failures go to upstream_failed (attempt.c decides) */
     dispatch(ex);
     return 0;
@@ -186,6 +196,14 @@ static void send_on(dw_exchange_t *ex, dw_upconn_t *c)
     const char *why = "out of memory, or an input item that is not valid JSON";
     int rc = dw_frame_build(&frame, dw_upconn_headroom(), &spec);
     size_t frame_bytes = rc == 0 ? frame.len - dw_upconn_headroom() : 0;
+    if (rc == 0 && frame_bytes > ex->px->cfg->max_ws_message) {
+        /* the upstream refuses a message this big: plain HTTP carries it, without a try */
+        dw_buf_free(&frame);
+        give_back(ex, 0);
+        too_big_for_ws(ex, "frame over --max-ws-message");
+        return;
+    }
+    ex->events = 0;
     if (rc == 0 && (rc = dw_upconn_send(c, &frame)) != 0)
         why = dw_upconn_strerror(rc);
     dw_buf_free(&frame);
@@ -216,6 +234,7 @@ static void on_conn_message(dw_upconn_t *c, const char *p, size_t n)
 {
     dw_exchange_t *ex = c->owner;
     enter(ex);
+    ex->events++;
     dw_event_t ev;
     if (dw_event_scan(p, n, &ev) != 0) {
         snprintf(ex->error, sizeof(ex->error), "the upstream sent a frame that is not a JSON event");
@@ -334,6 +353,30 @@ static void on_conn_closed(dw_upconn_t *c, int http_status, const char *reason)
     dw_pool_detach(ex->px->pool, c);
     ex->conn = NULL;
     ex->up = DW_UP_IDLE;
+    if (c->close_code != 0) {
+        ex->ws_close = c->close_code;
+        snprintf(ex->ws_close_reason, sizeof(ex->ws_close_reason), "%s", c->close_reason);
+    }
+    if (ex->events == 0 && dw_attempt_close_refused(c->close_code, c->close_reason)) {
+        /* the upstream refused the message itself, before any event: nothing reached the client */
+        uint64_t delay_ms;
+        if (dw_attempt_next(&ex->attempt, DW_FAIL_TOO_BIG, ex->client.state == DW_CLIENT_WAITING,
+                            ex->px->cfg->transport != DW_TRANSPORT_WS, &delay_ms) == DW_NEXT_HTTP) {
+            ex->why_http = "message refused by the upstream";
+            snprintf(ex->error, sizeof(ex->error), "plain HTTP after the upstream closed with %d (%s)", c->close_code,
+                     c->close_reason);
+            hand_on(ex, DW_OUT_FALLBACK_HTTP);
+            h2o_delegate_request_deferred(ex->client.req, ex->px->handler);
+        } else {
+            char msg[224];
+            snprintf(msg, sizeof(msg), "the upstream refused the request's WebSocket message (close %d: %s)",
+                     c->close_code, c->close_reason);
+            ex->up = DW_UP_DONE;
+            fail(ex, 413, "request_too_large", NULL, msg);
+        }
+        leave(ex);
+        return;
+    }
     char why[320];
     snprintf(why, sizeof(why), "%s", ex->error[0] ? ex->error : reason);
     upstream_failed(ex, DW_FAIL_LOST, 0, why);
@@ -412,6 +455,21 @@ static void hand_on(dw_exchange_t *ex, int outcome)
     dw_respond_handed_on(&ex->client);
 }
 
+/* A message the upstream would refuse for its size: plain HTTP carries it unchanged, unless the
+ * transport setting forbids plain HTTP (then 413, as the upstream would have answered). */
+static void too_big_for_ws(dw_exchange_t *ex, const char *why)
+{
+    if (ex->px->cfg->transport == DW_TRANSPORT_WS) {
+        ex->up = DW_UP_DONE;
+        fail(ex, 413, "request_too_large", NULL,
+             "the request is larger than the upstream accepts as one WebSocket message (--max-ws-message)");
+        return;
+    }
+    ex->why_http = why;
+    hand_on(ex, DW_OUT_FALLBACK_HTTP);
+    h2o_delegate_request_deferred(ex->client.req, ex->px->handler);
+}
+
 /* --- the end of a request: both sides through, counted and logged once ------------------------ */
 
 /* h2o disposes of the request: the client side is GONE, and the upstream side is detached. */
@@ -482,15 +540,24 @@ static void account(dw_exchange_t *ex)
         json_escape(esc, sizeof(esc), ex->error);
         snprintf(error, sizeof(error), ",\"error\":\"%s\"", esc);
     }
-    char line[1200];
+    char extra[320] = "";
+    size_t xn = 0;
+    if (ex->why_http != NULL)
+        xn += (size_t)snprintf(extra + xn, sizeof(extra) - xn, ",\"reason\":\"%s\"", ex->why_http);
+    if (ex->ws_close != 0) {
+        char esc[124 * 6 + 1];
+        json_escape(esc, sizeof(esc), ex->ws_close_reason);
+        snprintf(extra + xn, sizeof(extra) - xn, ",\"ws_close\":%d,\"ws_close_reason\":\"%.200s\"", ex->ws_close, esc);
+    }
+    char line[1600];
     double total_ms = (double)(uv_hrtime() - ex->t_start_ns) / 1e6;
     snprintf(line, sizeof(line),
              "\"event\":\"request\",\"outcome\":\"%s\",\"status\":%d,\"stream\":%s,\"items\":%zu,\"items_sent\":%zu,"
-             "\"bytes_in\":%llu,\"bytes_up\":%llu,\"conn\":%llu,\"attempts\":%d,\"client_gone\":%s,\"total_ms\":%.3f%s",
+             "\"bytes_in\":%llu,\"bytes_up\":%llu,\"conn\":%llu,\"attempts\":%d,\"client_gone\":%s,\"total_ms\":%.3f%s%s",
              dw_outcome_name(ex->outcome), ex->status, ex->rq.stream ? "true" : "false", ex->rq.items.n,
              ex->items_sent, (unsigned long long)ex->body_len, (unsigned long long)ex->bytes_up,
              (unsigned long long)ex->conn_id, ex->attempt.attempts, ex->status == 0 ? "true" : "false", total_ms,
-             error);
+             extra, error);
     dw_log(DW_LOG_INFO, line);
 }
 

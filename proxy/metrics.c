@@ -8,7 +8,8 @@ static const double bucket_le[DW_HIST_BUCKETS] = {0.00005, 0.0001, 0.00025, 0.00
 static const char *const outcome_names[DW_OUT_N] = {"delta", "full", "fallback_http", "passthrough", "error"};
 static const char *const hs_names[DW_HS_N] = {"refused_426", "refused_404", "refused_405", "refused_other", "network"};
 static const char *const rec_names[DW_REC_N] = {"previous_response_not_found", "connection_limit_reached",
-                                                "connection_lost", "handshake_retry", "http_fallback"};
+                                                "connection_lost", "handshake_retry", "http_fallback",
+                                                "message_refused"};
 
 const char *dw_outcome_name(int outcome)
 {

@@ -16,6 +16,7 @@ enum dw_recovery {
     DW_REC_CONN_LOST,
     DW_REC_HANDSHAKE_RETRY,
     DW_REC_HTTP_FALLBACK,
+    DW_REC_MESSAGE_REFUSED, /* closed with 1009 before any event: sent over HTTP */
     DW_REC_N
 };
 

@@ -103,6 +103,16 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                 return -1;
         }
         return 0;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        /* the status code (network order) and reason: a 1009 means the message was refused */
+        if (len >= 2) {
+            const unsigned char *b = in;
+            size_t rn = len - 2 < sizeof(c->close_reason) - 1 ? len - 2 : sizeof(c->close_reason) - 1;
+            c->close_code = b[0] << 8 | b[1];
+            memcpy(c->close_reason, b + 2, rn);
+            c->close_reason[rn] = '\0';
+        }
+        return 0;
     case LWS_CALLBACK_CLIENT_CLOSED:
         conn_finish(c, wsi, 0, "closed");
         return 0;

@@ -63,6 +63,8 @@ struct dw_upconn {
     size_t tx_headroom;
     dw_buf_t rx;           /* message being reassembled */
     int closing;
+    int close_code;        /* the upstream's close frame: its status code (0: none came) ... */
+    char close_reason[124]; /* ... and its reason text (NUL-terminated, may be "") */
     int connecting_sync;   /* inside lws_client_connect_via_info */
     int sync_failed;
     char sync_reason[128]; /* why the connect failed while dw_upconn_connect was on the stack */

@@ -67,3 +67,27 @@ Test(attempt, lost_stale_aged_retry_up_to_the_bound)
         cr_assert_eq(fail_once(&a, all[i], 1, 1, &delay), DW_NEXT_FAIL, "three tries in all");
     }
 }
+
+Test(attempt, a_refused_message_goes_over_http_once_never_again_upstream)
+{
+    dw_attempt_t a;
+    uint64_t delay;
+    dw_attempt_init(&a);
+    cr_assert_eq(fail_once(&a, DW_FAIL_TOO_BIG, 1, 1, &delay), DW_NEXT_HTTP);
+    cr_assert_eq(a.recovery, DW_REC_MESSAGE_REFUSED);
+    dw_attempt_init(&a);
+    cr_assert_eq(fail_once(&a, DW_FAIL_TOO_BIG, 1, 0, &delay), DW_NEXT_FAIL, "--transport ws: no HTTP");
+    dw_attempt_init(&a);
+    cr_assert_eq(fail_once(&a, DW_FAIL_TOO_BIG, 0, 1, &delay), DW_NEXT_FAIL, "the client has bytes already");
+}
+
+Test(attempt, which_closes_say_the_message_was_refused)
+{
+    cr_assert(dw_attempt_close_refused(1009, ""));
+    cr_assert(dw_attempt_close_refused(1009, NULL));
+    cr_assert(dw_attempt_close_refused(1008, "Message Too Big"));
+    cr_assert(dw_attempt_close_refused(1011, "payload too large"));
+    cr_assert_not(dw_attempt_close_refused(1000, "bye"));
+    cr_assert_not(dw_attempt_close_refused(1011, NULL));
+    cr_assert_not(dw_attempt_close_refused(0, ""));
+}
