@@ -9,6 +9,7 @@
 #include "proxy/plan.h"
 #include "proxy/record.h"
 #include "proxy/respond.h"
+#include "translate/body_decode.h"
 #include "translate/event.h"
 #include "translate/frame.h"
 #include "translate/request.h"
@@ -30,7 +31,8 @@ typedef struct dw_exchange {
     int depth;          /* callbacks on the stack: the end waits for them to return */
 
     dw_creds_t creds;   /* header values borrowed from the request */
-    dw_request_t rq;    /* the checked body, spans into the request's entity */
+    dw_request_t rq;    /* the checked body, spans into the request's entity or `decoded` */
+    dw_buf_t decoded;   /* the body with its Content-Encoding undone, when it had one */
     dw_plan_t plan;
     dw_attempt_t attempt;
     dw_outputs_t outputs;
@@ -52,6 +54,7 @@ typedef struct dw_exchange {
     char error[320];      /* why the request failed (or fell back), "" when it did not */
 } dw_exchange_t;
 
+static int decode_body(dw_exchange_t *ex, h2o_req_t *req, h2o_iovec_t *body);
 static void plan(dw_exchange_t *ex);
 static void dispatch(dw_exchange_t *ex);
 static void on_lease(void *data, dw_upconn_t *c, int http_status, const char *reason);
@@ -101,9 +104,20 @@ int dw_exchange_start(dw_proxy_t *px, h2o_req_t *req)
     dw_creds_from_req(&ex->creds, req);
     px->inflight++;
 
-    /* 1. the body, read and checked at the top level (translate/request.c) */
+    /* 1. the body, decoded and read and checked at the top level (translate/request.c) */
+    h2o_iovec_t body = req->entity;
+    switch (decode_body(ex, req, &body)) {
+    case DW_DECODE_OK:
+        break;
+    case DW_DECODE_EUNKNOWN:
+        ex->why_http = "content-encoding";
+        hand_on(ex, DW_OUT_PASSTHROUGH);
+        return -1;
+    default:
+        return 0; /* answered */
+    }
     dw_request_err_t err;
-    if (dw_request_parse(&ex->rq, req->entity.base, req->entity.len, px->cfg->max_body, &err) != 0) {
+    if (dw_request_parse(&ex->rq, body.base, body.len, px->cfg->max_body, &err) != 0) {
         ex->up = DW_UP_DONE;
         fail(ex, err.status, err.code, err.param, err.message);
         return 0;
@@ -123,6 +137,47 @@ int dw_exchange_start(dw_proxy_t *px, h2o_req_t *req)
     /* 3. a leased connection and the frame; failures go to upstream_failed (attempt.c decides) */
     dispatch(ex);
     return 0;
+}
+
+/* Undoes the body's Content-Encoding into ex->decoded (*body then points there), bounded by
+ * --max-body on the decoded size. Returns DW_DECODE_OK, DW_DECODE_EUNKNOWN (an encoding we do not
+ * know: the caller hands the request on unchanged), or another code once the client is answered. */
+static int decode_body(dw_exchange_t *ex, h2o_req_t *req, h2o_iovec_t *body)
+{
+    ssize_t at = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_ENCODING, -1);
+    if (at < 0)
+        return DW_DECODE_OK;
+    h2o_iovec_t enc = req->headers.entries[at].value;
+    if (h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_ENCODING, at) >= 0)
+        return DW_DECODE_EUNKNOWN; /* a list split over two fields: HTTP carries it as it is */
+    if (dw_body_decode_is_identity(enc.base, enc.len))
+        return DW_DECODE_OK;
+    const char *why = "";
+    int rc = dw_body_decode(&ex->decoded, enc.base, enc.len, body->base, body->len, ex->px->cfg->max_body, &why);
+    char msg[200];
+    ex->up = DW_UP_DONE;
+    switch (rc) {
+    case DW_DECODE_OK:
+        ex->up = DW_UP_IDLE;
+        *body = h2o_iovec_init(ex->decoded.p ? ex->decoded.p : "", ex->decoded.len);
+        return rc;
+    case DW_DECODE_EUNKNOWN:
+        ex->up = DW_UP_IDLE;
+        return rc;
+    case DW_DECODE_ETOO_LARGE:
+        snprintf(msg, sizeof(msg), "Request body too large: decoded, it exceeds the limit of %zu bytes.",
+                 ex->px->cfg->max_body);
+        fail(ex, 413, "request_too_large", NULL, msg);
+        return rc;
+    case DW_DECODE_ECORRUPT:
+        snprintf(msg, sizeof(msg), "The request body could not be decoded (Content-Encoding: %.*s): %s.",
+                 (int)(enc.len < 40 ? enc.len : 40), enc.base, why);
+        fail(ex, 400, NULL, NULL, msg);
+        return rc;
+    default:
+        fail(ex, 500, "server_error", NULL, "deltawire ran out of memory decoding the request body");
+        return rc;
+    }
 }
 
 /* The delta decision, from what each connection of these credentials caches now. */
@@ -582,6 +637,7 @@ static void json_escape(char *out, size_t cap, const char *s)
 static void exchange_free(dw_exchange_t *ex)
 {
     dw_request_free(&ex->rq);
+    dw_buf_free(&ex->decoded);
     dw_plan_free(&ex->plan);
     dw_outputs_free(&ex->outputs);
     dw_respond_free(&ex->client);

@@ -3,7 +3,9 @@
 // WebSocket-only fields over HTTP, and terminal events.
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { startMock, startProxy, stopAll, httpJson, sse, waitFor } from './lib/harness.mjs';
+import { execFileSync } from 'node:child_process';
+import zlib from 'node:zlib';
+import { startMock, startProxy, stopAll, httpJson, sse, waitFor, canonicalItems } from './lib/harness.mjs';
 
 const MiB = 1024 * 1024;
 const auth = (k) => ({ authorization: `Bearer ${k}` });
@@ -79,4 +81,81 @@ test('with --transport ws a message refused with 1009 gets 413, not a replay', {
   assert.equal((await m.log()).length, 0);
   await proxy.stop();
   await m.stop();
+});
+
+// --- 2. compressed request bodies --------------------------------------------------------------
+
+const encoders = {
+  zstd: (b) => execFileSync('zstd', ['-q', '-c'], { input: b }),
+  gzip: (b) => zlib.gzipSync(b),
+};
+
+// Turn 1 in plain JSON; returns turn 2's body (turn 1's input, its output, a new user message).
+async function secondTurn(proxy, key) {
+  const first = body('Say hi.');
+  const r = await httpJson('POST', proxy.base + '/responses', first, auth(key));
+  assert.equal(r.status, 200);
+  return body('', { input: [...first.input, ...r.json.output, { role: 'user', content: 'And again.' }] });
+}
+
+for (const enc of Object.keys(encoders)) {
+  test(`a ${enc} body gets a delta, and the upstream sees exactly the client's input`, { timeout: 20000 }, async () => {
+    const proxy = await startProxy({ upstream: mock.base });
+    const next = await secondTurn(proxy, `sk-${enc}`);
+    const r = await httpJson('POST', proxy.base + '/responses', encoders[enc](Buffer.from(JSON.stringify(next))),
+      { ...auth(`sk-${enc}`), 'content-type': 'application/json', 'content-encoding': enc });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.status, 'completed');
+    const e = (await mock.log()).at(-1);
+    assert.equal(e.transport, 'ws');
+    assert.notEqual(e.previous_response_id, null, 'a delta');
+    assert.deepEqual(canonicalItems(e.full_input), canonicalItems(next.input));
+    await proxy.stop();
+  });
+}
+
+test('a decompression bomb gets 413 in OpenAI\'s format', { timeout: 20000 }, async () => {
+  const proxy = await startProxy({ upstream: mock.base, args: ['--max-body', String(1 * MiB)] });
+  const bomb = zlib.gzipSync(Buffer.from(JSON.stringify(body(' '.repeat(8 * MiB)))));
+  assert.ok(bomb.length < 64 * 1024);
+  const r = await httpJson('POST', proxy.base + '/responses', bomb,
+    { ...auth('sk-bomb'), 'content-type': 'application/json', 'content-encoding': 'gzip' });
+  assert.equal(r.status, 413);
+  assert.equal(r.json.error.code, 'request_too_large');
+  assert.equal(r.json.error.type, 'invalid_request_error');
+  assert.equal((await mock.log()).length, 0);
+  const corrupt = await httpJson('POST', proxy.base + '/responses', Buffer.from('not gzip at all'),
+    { ...auth('sk-bomb'), 'content-type': 'application/json', 'content-encoding': 'gzip' });
+  assert.equal(corrupt.status, 400);
+  assert.equal(corrupt.json.error.type, 'invalid_request_error');
+  await proxy.stop();
+});
+
+test('--transport http forwards the compressed bytes and Content-Encoding unchanged', { timeout: 20000 }, async () => {
+  const proxy = await startProxy({ upstream: mock.base, args: ['--transport', 'http'] });
+  const raw = Buffer.from(JSON.stringify(body('compressed over http')));
+  const z = encoders.zstd(raw);
+  const r = await httpJson('POST', proxy.base + '/responses', z,
+    { ...auth('sk-zhttp'), 'content-type': 'application/json', 'content-encoding': 'zstd' });
+  assert.equal(r.status, 200, r.text);
+  const e = (await mock.log()).at(-1);
+  assert.equal(e.transport, 'http');
+  assert.equal(e.content_encoding, 'zstd');
+  assert.equal(e.headers['content-length'], String(z.length), 'the compressed bytes, as the client sent them');
+  assert.equal(e.decoded_bytes, raw.length);
+  await proxy.stop();
+});
+
+test('an encoding deltawire does not know goes over HTTP unchanged', { timeout: 20000 }, async () => {
+  const proxy = await startProxy({ upstream: mock.base });
+  const raw = Buffer.from(JSON.stringify(body('unknown encoding')));
+  const r = await httpJson('POST', proxy.base + '/responses', raw,
+    { ...auth('sk-unk'), 'content-type': 'application/json', 'content-encoding': 'x-custom' });
+  const e = (await mock.log()).at(-1);
+  assert.equal(e.transport, 'http', 'not over WebSocket');
+  assert.equal(e.content_encoding, 'x-custom');
+  assert.equal(r.status, 400, 'the upstream\'s own answer: it does not know it either');
+  await waitFor(() => requestLines(proxy).length === 1);
+  assert.equal(requestLines(proxy)[0].reason, 'content-encoding');
+  await proxy.stop();
 });
