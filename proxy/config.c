@@ -33,6 +33,8 @@ static const flag_t flags[] = {
     F("max-ws-message", K_SIZE, max_ws_message, "15728640", "BYTES",
       "largest WebSocket message sent upstream (the service closes with 1009 at 16 MiB); a larger request goes over "
       "plain HTTP unchanged"),
+    F("max-credential-bytes", K_SIZE, max_credential_bytes, "8192", "BYTES",
+      "credential and connection headers (names and values, in all) a request may carry; beyond it 431"),
     F("transport", K_TRANSPORT, transport, "auto", "MODE",
       "auto (WebSocket mode, plain HTTP when the upgrade is refused), ws (WebSocket mode only) or http (plain HTTP "
       "only)"),

@@ -13,7 +13,8 @@ typedef struct {
     char upstream[1024];    /* the upstream's HTTP base, e.g. https://api.openai.com/v1 */
     char upstream_ca[1024]; /* an extra CA file, or "" */
     size_t max_body;
-    size_t max_ws_message;  /* bytes of one WebSocket frame's payload; larger goes over plain HTTP */
+    size_t max_ws_message;
+    size_t max_credential_bytes; /* credential and connection headers, names and values; beyond: 431 */  /* bytes of one WebSocket frame's payload; larger goes over plain HTTP */
     int transport;          /* DW_TRANSPORT_* */
     size_t max_conns_per_key;
     size_t max_conns;

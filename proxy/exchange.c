@@ -50,7 +50,8 @@ typedef struct dw_exchange {
     int events;           /* upstream events of the current try */
     int ws_close;         /* the upstream's close code on this request's connection, 0 for none */
     char ws_close_reason[124];
-    const char *why_http; /* why it went over plain HTTP unchanged (static), NULL otherwise */
+    const char *why_http; /* why it went over plain HTTP unchanged (static or why_buf), NULL otherwise */
+    char why_buf[80];
     char error[320];      /* why the request failed (or fell back), "" when it did not */
 } dw_exchange_t;
 
@@ -101,8 +102,22 @@ int dw_exchange_start(dw_proxy_t *px, h2o_req_t *req)
     ex->outcome = DW_OUT_ERROR;
     dw_respond_init(&ex->client, req);
     dw_attempt_init(&ex->attempt);
-    dw_creds_from_req(&ex->creds, req);
     px->inflight++;
+    if (dw_creds_from_req(&ex->creds, req) != 0) {
+        ex->up = DW_UP_DONE;
+        fail(ex, 500, "server_error", NULL, "deltawire ran out of memory reading the request's headers");
+        return 0;
+    }
+    if (ex->creds.hdr_bytes > px->cfg->max_credential_bytes) {
+        /* no WebSocket handshake can carry them (libwebsockets gives up past ~65 KB, silently) */
+        char msg[200];
+        snprintf(msg, sizeof(msg),
+                 "The credential and connection headers take %zu bytes, more than the %zu bytes deltawire accepts.",
+                 ex->creds.hdr_bytes, px->cfg->max_credential_bytes);
+        ex->up = DW_UP_DONE;
+        fail(ex, 431, "request_header_fields_too_large", NULL, msg);
+        return 0;
+    }
 
     /* 1. the body, decoded and read and checked at the top level (translate/request.c) */
     h2o_iovec_t body = req->entity;
@@ -125,6 +140,14 @@ int dw_exchange_start(dw_proxy_t *px, h2o_req_t *req)
     if (ex->rq.background || !dw_proxy_use_ws(px)) {
         /* background responses do not exist over WebSocket; and WebSocket mode may be off */
         hand_on(ex, ex->rq.background ? DW_OUT_PASSTHROUGH : DW_OUT_FALLBACK_HTTP);
+        return -1;
+    }
+    if (ex->creds.unknown.p != NULL) {
+        /* a header that might change what the server does, and WebSocket mode has no place for it */
+        snprintf(ex->why_buf, sizeof(ex->why_buf), "header %.*s", (int)(ex->creds.unknown.n < 64 ? ex->creds.unknown.n : 64),
+                 ex->creds.unknown.p);
+        ex->why_http = ex->why_buf;
+        hand_on(ex, DW_OUT_PASSTHROUGH);
         return -1;
     }
     /* 2. the plan: what goes upstream, and on which connection (plan.c) */
@@ -185,7 +208,7 @@ static void plan(dw_exchange_t *ex)
 {
     dw_sock_cache_t *socks = NULL;
     size_t n = 0;
-    if (dw_pool_caches(ex->px->pool, &ex->creds.digest, &socks, &n) != 0)
+    if (dw_pool_caches(ex->px->pool, &ex->creds.key, &socks, &n) != 0)
         n = 0; /* without the table nothing provably caches anything: full input */
     dw_plan_make(&ex->plan, ex->px->transcripts, &ex->creds.digest, &ex->rq, socks, n);
     free(socks);
@@ -247,6 +270,8 @@ static void send_on(dw_exchange_t *ex, dw_upconn_t *c)
     dw_plan_settle(&ex->plan, c->id, c->cached.resp_id);
     dw_frame_spec_t spec;
     dw_plan_frame_spec(&ex->plan, &ex->rq, &spec);
+    spec.metadata = ex->creds.metadata.v;
+    spec.n_metadata = ex->creds.metadata.n;
     dw_buf_t frame = {0};
     const char *why = "out of memory, or an input item that is not valid JSON";
     int rc = dw_frame_build(&frame, dw_upconn_headroom(), &spec);
@@ -598,7 +623,11 @@ static void account(dw_exchange_t *ex)
     char extra[320] = "";
     size_t xn = 0;
     if (ex->why_http != NULL)
-        xn += (size_t)snprintf(extra + xn, sizeof(extra) - xn, ",\"reason\":\"%s\"", ex->why_http);
+    {
+        char esc[80 * 6 + 1];
+        json_escape(esc, sizeof(esc), ex->why_http);
+        xn += (size_t)snprintf(extra + xn, sizeof(extra) - xn, ",\"reason\":\"%.100s\"", esc);
+    }
     if (ex->ws_close != 0) {
         char esc[124 * 6 + 1];
         json_escape(esc, sizeof(esc), ex->ws_close_reason);
@@ -638,6 +667,7 @@ static void exchange_free(dw_exchange_t *ex)
 {
     dw_request_free(&ex->rq);
     dw_buf_free(&ex->decoded);
+    dw_creds_free(&ex->creds);
     dw_plan_free(&ex->plan);
     dw_outputs_free(&ex->outputs);
     dw_respond_free(&ex->client);

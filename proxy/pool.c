@@ -11,7 +11,8 @@
 typedef struct dw_slot {
     dw_upconn_t *c;
     dw_pool_t *pool;
-    dw_digest_t cred;
+    dw_digest_t cred; /* the credentials: per-key limits */
+    dw_digest_t key;  /* credentials and connection headers: who may lease it */
     int leased;
     /* connecting for a lease: whom to tell (cb NULL once cancelled) */
     dw_pool_connect_cb cb;
@@ -200,25 +201,25 @@ void dw_pool_free(dw_pool_t *p)
     uv_close((uv_handle_t *)&p->sweep, on_sweep_closed);
 }
 
-int dw_pool_caches(dw_pool_t *p, const dw_digest_t *cred, dw_sock_cache_t **out, size_t *n)
+int dw_pool_caches(dw_pool_t *p, const dw_digest_t *key, dw_sock_cache_t **out, size_t *n)
 {
     *n = 0;
     *out = malloc((p->n_slots ? p->n_slots : 1) * sizeof(**out));
     if (*out == NULL)
         return -1;
     for (dw_slot_t *s = p->slots; s; s = s->next)
-        if (s->c->open && dw_digest_eq(&s->cred, cred))
+        if (s->c->open && dw_digest_eq(&s->key, key))
             (*out)[(*n)++] = (dw_sock_cache_t){s->c->id, s->c->cached.resp_id};
     return 0;
 }
 
 /* A free connection of cred: one that caches nothing if there is one, else the least recently
  * used (its cached conversation is the least likely to come back). */
-static dw_slot_t *find_free(dw_pool_t *p, const dw_digest_t *cred, int empty_only)
+static dw_slot_t *find_free(dw_pool_t *p, const dw_digest_t *key, int empty_only)
 {
     dw_slot_t *lru = NULL;
     for (dw_slot_t *s = p->slots; s; s = s->next) {
-        if (!is_free(s) || !dw_digest_eq(&s->cred, cred))
+        if (!is_free(s) || !dw_digest_eq(&s->key, key))
             continue;
         if (s->c->cached.resp_id[0] == '\0')
             return s;
@@ -228,33 +229,41 @@ static dw_slot_t *find_free(dw_pool_t *p, const dw_digest_t *cred, int empty_onl
     return empty_only ? NULL : lru;
 }
 
-static dw_slot_t *find_wanted(dw_pool_t *p, const dw_digest_t *cred, uint64_t conn_id)
+static dw_slot_t *find_wanted(dw_pool_t *p, const dw_digest_t *key, uint64_t conn_id)
 {
     for (dw_slot_t *s = p->slots; s && conn_id != 0; s = s->next)
-        if (s->c->id == conn_id && is_free(s) && dw_digest_eq(&s->cred, cred))
+        if (s->c->id == conn_id && is_free(s) && dw_digest_eq(&s->key, key))
             return s;
     return NULL;
 }
 
-/* 1 if a new connection for cred fits the limits. When only the global limit is in the way and
- * evict is set, makes room by closing another key's least recently used idle connection (its
- * close serves the queue, so the answer is still 0). */
-static int room_for_new(dw_pool_t *p, const dw_digest_t *cred, int evict)
+/* 1 if a new connection for cr fits the limits. When a limit is in the way and evict is set, makes
+ * room by closing the least recently used idle connection that cr cannot lease: of its own
+ * credentials opened with other connection headers when the per-key limit is in the way, else of
+ * another key (its close serves the queue, so the answer is still 0). */
+static int room_for_new(dw_pool_t *p, const dw_creds_t *cr, int evict)
 {
     size_t mine = 0;
-    dw_slot_t *victim = NULL;
+    dw_slot_t *victim = NULL, *sibling = NULL;
     for (dw_slot_t *s = p->slots; s; s = s->next) {
-        if (dw_digest_eq(&s->cred, cred))
-            mine++;
-        else if (is_free(s) && (victim == NULL || s->idle_since_ms < victim->idle_since_ms))
+        int same = dw_digest_eq(&s->cred, &cr->digest);
+        mine += same;
+        if (!is_free(s) || dw_digest_eq(&s->key, &cr->key))
+            continue;
+        if (same && (sibling == NULL || s->idle_since_ms < sibling->idle_since_ms))
+            sibling = s;
+        else if (!same && (victim == NULL || s->idle_since_ms < victim->idle_since_ms))
             victim = s;
     }
-    if (mine >= p->cfg->max_conns_per_key)
+    if (mine >= p->cfg->max_conns_per_key) {
+        if (evict && sibling != NULL)
+            dw_upconn_close(sibling->c);
         return 0;
+    }
     if (p->n_slots < p->cfg->max_conns)
         return 1;
-    if (evict && victim != NULL)
-        dw_upconn_close(victim->c);
+    if (evict && (victim != NULL || sibling != NULL))
+        dw_upconn_close(victim != NULL ? victim->c : sibling->c);
     return 0;
 }
 
@@ -269,6 +278,7 @@ static int open_for(dw_pool_t *p, const dw_creds_t *cr, const dw_upconn_cb_t *uc
     }
     s->pool = p;
     s->cred = cr->digest;
+    s->key = cr->key;
     s->created_ms = s->idle_since_ms = uv_now(p->loop);
     s->cb = cb;
     s->ucb = ucb;
@@ -290,12 +300,12 @@ int dw_pool_connect(dw_pool_t *p, const dw_creds_t *cr, uint64_t want_conn, cons
     *out = NULL;
     /* affinity: a new conversation takes a connection that caches nothing, or a new one, before it
      * takes one that holds another conversation's last response; queued requests go first */
-    dw_slot_t *s = find_wanted(p, &cr->digest, want_conn);
+    dw_slot_t *s = find_wanted(p, &cr->key, want_conn);
     if (s == NULL)
-        s = find_free(p, &cr->digest, 1);
-    int room = s == NULL && p->waiters == NULL && room_for_new(p, &cr->digest, 0);
+        s = find_free(p, &cr->key, 1);
+    int room = s == NULL && p->waiters == NULL && room_for_new(p, cr, 0);
     if (s == NULL && !room)
-        s = find_free(p, &cr->digest, 0);
+        s = find_free(p, &cr->key, 0);
     if (s != NULL) {
         s->leased = 1;
         s->c->cb = ucb;
@@ -303,7 +313,7 @@ int dw_pool_connect(dw_pool_t *p, const dw_creds_t *cr, uint64_t want_conn, cons
         *out = s->c;
         return DW_POOL_READY;
     }
-    if (room || (p->waiters == NULL && room_for_new(p, &cr->digest, 1)))
+    if (room || (p->waiters == NULL && room_for_new(p, cr, 1)))
         return open_for(p, cr, ucb, data, cb, err, errlen) == 0 ? DW_POOL_PENDING : DW_POOL_ECONNECT;
     if (p->n_waiters >= p->cfg->max_queue)
         return DW_POOL_EFULL;
@@ -348,7 +358,7 @@ static void serve_waiters(dw_pool_t *p)
     dw_waiter_t **at = &p->waiters;
     while (*at != NULL) {
         dw_waiter_t *w = *at;
-        dw_slot_t *s = find_free(p, &w->creds.digest, 0);
+        dw_slot_t *s = find_free(p, &w->creds.key, 0);
         if (s != NULL) {
             dw_waiter_t got = *w;
             unlink_waiter(p, at);
@@ -356,7 +366,7 @@ static void serve_waiters(dw_pool_t *p)
             at = &p->waiters; /* the callback may have changed the queue */
             continue;
         }
-        if (room_for_new(p, &w->creds.digest, 1)) {
+        if (room_for_new(p, &w->creds, 1)) {
             char err[160];
             if (open_for(p, &w->creds, w->ucb, w->data, w->cb, err, sizeof(err)) == 0) {
                 unlink_waiter(p, at);

@@ -2,7 +2,8 @@
  * reuse (dw_pool_connect), cancel a lease not yet granted (dw_pool_cancel), give it back
  * (dw_pool_return), or report that it closed while leased (dw_pool_detach).
  *
- * A connection belongs to exactly one credential digest. While leased, its callbacks are the
+ * A connection belongs to exactly one credential digest, and is leased only to requests with its
+ * pool key (the credentials and the connection headers it was opened with). While leased, its callbacks are the
  * holder's: the pool neither sees nor relays its messages. Connections are bounded per key and in
  * all; a request that finds none free waits in a bounded FIFO, and beyond that bound it is refused
  * (the caller answers 429). Idle connections close after --idle-timeout; old ones retire once idle
@@ -34,9 +35,9 @@ dw_pool_t *dw_pool_new(uv_loop_t *loop, const dw_config_t *cfg, dw_upstream_t *u
 /* Closes every connection; no callback is called any more. Frees the pool. */
 void dw_pool_free(dw_pool_t *p);
 
-/* What each open connection of cred caches: *out (malloc'd, free it) gets *n entries whose
+/* What each open connection of the pool key (dw_creds_t.key) caches: *out (malloc'd, free it) gets *n entries whose
  * resp_id strings are borrowed until the pool next runs. Returns 0 or -1 (no memory). */
-int dw_pool_caches(dw_pool_t *p, const dw_digest_t *cred, dw_sock_cache_t **out, size_t *n);
+int dw_pool_caches(dw_pool_t *p, const dw_digest_t *key, dw_sock_cache_t **out, size_t *n);
 
 enum { DW_POOL_READY = 0, DW_POOL_PENDING = 1, DW_POOL_QUEUED = 2, DW_POOL_ECONNECT = -1, DW_POOL_EFULL = -2 };
 /* Leases a connection for cr (borrowed until the lease is granted or cancelled): the open

@@ -52,9 +52,7 @@ static int append_handshake_headers(dw_upconn_t *c, struct lws *wsi, unsigned ch
                                         (const unsigned char *)c->hdr_values[i], (int)c->hdr_lens[i], p, end))
             return -1;
     }
-    static const char beta[] = "responses_websockets=2026-02-06";
-    return lws_add_http_header_by_name(wsi, (const unsigned char *)"openai-beta:", (const unsigned char *)beta,
-                                       (int)sizeof(beta) - 1, p, end);
+    return 0; /* OpenAI-Beta, with WebSocket mode's flag, is among them (proxy/creds.c) */
 }
 
 static int on_receive(dw_upconn_t *c, struct lws *wsi, const void *in, size_t len)

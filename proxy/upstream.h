@@ -13,8 +13,9 @@
 #include "state/transcripts.h"
 #include "translate/buf.h"
 
-/* At most this many caller headers go into a handshake. */
-#define DW_UPCONN_HDRS 8
+/* At most this many caller headers go into a handshake: the credential and connection headers of
+ * translate/headers.h. */
+#define DW_UPCONN_HDRS 9
 
 /* One handshake header: name without the colon, value of len bytes (both borrowed). */
 typedef struct {

@@ -1,6 +1,7 @@
 /* The upstream request: a WebSocket-mode "response.create" text frame built from the client's
  * scanned body. Every top-level field is copied byte for byte, except `stream` (implicit over
- * WebSocket) and `input`/`previous_response_id`, which the delta decision supplies. */
+ * WebSocket), `input`/`previous_response_id`, which the delta decision supplies, and
+ * `client_metadata`, which may gain the request's metadata headers. */
 #ifndef DW_FRAME_H
 #define DW_FRAME_H
 
@@ -19,6 +20,12 @@ typedef struct {
                                   * parsed/parsed_arguments; may be NULL */
     const char *prev_id;         /* previous_response_id to send, or NULL to send none */
     int input_verbatim;          /* 1: copy the client's `input` member as it is (a string input) */
+    /* members added to the body's `client_metadata` object (its own keys win, none is repeated),
+     * or making it when the body has none or null: keys raw (no quotes), values raw JSON; the
+     * per-request headers, as Codex's WebSocket client carries them (translate/headers.h). May be
+     * NULL when n_metadata is 0. A non-object client_metadata is forwarded as it is. */
+    const dw_member_t *metadata;
+    size_t n_metadata;
 } dw_frame_spec_t;
 
 /* Appends the frame to out after `headroom` reserved bytes (the WebSocket library's header room).

@@ -4,6 +4,7 @@
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { startMock, startProxy, stopAll, httpJson, sse, waitFor, canonicalItems } from './lib/harness.mjs';
 
@@ -157,5 +158,74 @@ test('an encoding deltawire does not know goes over HTTP unchanged', { timeout: 
   assert.equal(r.status, 400, 'the upstream\'s own answer: it does not know it either');
   await waitFor(() => requestLines(proxy).length === 1);
   assert.equal(requestLines(proxy)[0].reason, 'content-encoding');
+  await proxy.stop();
+});
+
+// --- 3. headers that shape a request -----------------------------------------------------------
+
+test('requests with different OpenAI-Beta values never share a socket; each handshake carries its own', { timeout: 20000 }, async () => {
+  // one socket per key: each request must close the other value's idle socket to get its own
+  const proxy = await startProxy({ upstream: mock.base, args: ['--max-conns-per-key', '1'] });
+  const send = (beta) => httpJson('POST', proxy.base + '/responses', body(`beta ${beta}`), { ...auth('sk-beta'), 'openai-beta': beta });
+  for (const beta of ['assistants=v2', 'other=1', 'assistants=v2', 'other=1']) assert.equal((await send(beta)).status, 200);
+  const log = await mock.log();
+  assert.deepEqual(log.map((e) => e.transport), ['ws', 'ws', 'ws', 'ws']);
+  const hs = await mock.handshakes();
+  const betaOf = Object.fromEntries(hs.map((h) => [h.conn, h.headers['openai-beta']]));
+  assert.equal(hs.length, 4, 'no socket serves the other value');
+  assert.deepEqual(log.map((e) => betaOf[e.conn]), [
+    'assistants=v2, responses_websockets=2026-02-06', 'other=1, responses_websockets=2026-02-06',
+    'assistants=v2, responses_websockets=2026-02-06', 'other=1, responses_websockets=2026-02-06']);
+  // the connection headers reach the handshake; the per-request ones do not
+  await httpJson('POST', proxy.base + '/responses', body('session'),
+    { ...auth('sk-beta'), 'session-id': 's-1', originator: 'codex_exec', 'x-codex-window-id': 'w:0' });
+  const last = (await mock.handshakes()).at(-1);
+  assert.equal(last.headers['session-id'], 's-1');
+  assert.equal(last.headers.originator, 'codex_exec');
+  assert.equal(last.headers['x-codex-window-id'], undefined);
+  assert.equal((await mock.log()).at(-1).client_metadata['x-codex-window-id'], 'w:0');
+  await proxy.stop();
+});
+
+test('Codex\'s lite header arrives in client_metadata exactly as Codex sends it over WebSocket', { timeout: 20000 }, async () => {
+  const fixture = JSON.parse(fs.readFileSync(new URL('../fixtures/clients/codex-0.169.0-default-model-ws/turn-1.json', import.meta.url)));
+  const key = 'ws_request_header_x_openai_internal_codex_responses_lite';
+  assert.equal(fixture.client_metadata[key], 'true');
+  const proxy = await startProxy({ upstream: mock.base });
+  const r = await httpJson('POST', proxy.base + '/responses', body('lite', { client_metadata: { turn_id: 't-1' } }),
+    { ...auth('sk-lite'), 'x-openai-internal-codex-responses-lite': 'true' });
+  assert.equal(r.status, 200);
+  const e = (await mock.log()).at(-1);
+  assert.equal(e.transport, 'ws');
+  assert.deepEqual(e.client_metadata, { turn_id: 't-1', [key]: fixture.client_metadata[key] });
+  await proxy.stop();
+});
+
+test('an unknown header sends the request over plain HTTP unchanged, and the log says why', { timeout: 20000 }, async () => {
+  const m = await startMock({ args: ['--log-headers', 'x-foo'] });
+  const proxy = await startProxy({ upstream: m.base });
+  const r = await httpJson('POST', proxy.base + '/responses', body('foo'), { ...auth('sk-foo'), 'x-foo': 'bar' });
+  assert.equal(r.status, 200);
+  const e = (await m.log()).at(-1);
+  assert.equal(e.transport, 'http');
+  assert.equal(e.headers['x-foo'], 'bar');
+  await waitFor(() => requestLines(proxy).length === 1);
+  assert.equal(requestLines(proxy)[0].reason, 'header x-foo');
+  await proxy.stop();
+  await m.stop();
+});
+
+test('an oversized Authorization gets 431 in OpenAI\'s format, and the proxy keeps serving others', { timeout: 20000 }, async () => {
+  const proxy = await startProxy({ upstream: mock.base });
+  const huge = await httpJson('POST', proxy.base + '/responses', body('huge'), auth('k'.repeat(70 * 1024)));
+  assert.equal(huge.status, 431);
+  assert.equal(huge.json.error.code, 'request_header_fields_too_large');
+  assert.equal(huge.json.error.type, 'invalid_request_error');
+  assert.equal((await mock.log()).length, 0);
+  assert.deepEqual(await mock.handshakes(), []);
+  for (let i = 0; i < 3; i++) {
+    const ok = await httpJson('POST', proxy.base + '/responses', body('fine'), auth(`sk-fine-${i}`));
+    assert.equal(ok.status, 200);
+  }
   await proxy.stop();
 });

@@ -174,3 +174,49 @@ Test(frame, appends_after_existing_content)
     cr_assert(memcmp(f.out.p, want, f.out.len) == 0);
     frame_free(&f);
 }
+
+/* The metadata headers Codex's HTTP client sends, as its WebSocket client carries them
+ * (tests/fixtures/clients/codex-0.169.0-default-model-ws, turn-1.json's client_metadata). */
+static const dw_member_t lite[] = {
+    {{"ws_request_header_x_openai_internal_codex_responses_lite", 56}, {"\"true\"", 6}},
+    {{"x-codex-window-id", 17}, {"\"w:0\"", 5}},
+};
+
+Test(frame, metadata_merges_into_the_bodys_client_metadata_whose_keys_win)
+{
+    frame_t f;
+    scan_body(&f, "{\"client_metadata\": {\"x-codex-window-id\":\"body\" ,\"a\":1 },\"input\":[]}");
+    build_expect(&f, (dw_frame_spec_t){.metadata = lite, .n_metadata = 2},
+                 "{\"type\":\"response.create\",\"client_metadata\":{\"x-codex-window-id\":\"body\" ,\"a\":1 ,"
+                 "\"ws_request_header_x_openai_internal_codex_responses_lite\":\"true\"},\"input\":[]}");
+    frame_free(&f);
+}
+
+Test(frame, metadata_makes_client_metadata_when_absent_empty_or_null)
+{
+    static const char *const bodies[] = {"{\"input\":[]}", "{\"client_metadata\":{ },\"input\":[]}",
+                                         "{\"client_metadata\":null,\"input\":[]}"};
+    static const char *const wants[] = {
+        "{\"type\":\"response.create\",\"client_metadata\":{"
+        "\"ws_request_header_x_openai_internal_codex_responses_lite\":\"true\",\"x-codex-window-id\":\"w:0\"},\"input\":[]}",
+        "{\"type\":\"response.create\",\"client_metadata\":{ "
+        "\"ws_request_header_x_openai_internal_codex_responses_lite\":\"true\",\"x-codex-window-id\":\"w:0\"},\"input\":[]}",
+        "{\"type\":\"response.create\",\"client_metadata\":{"
+        "\"ws_request_header_x_openai_internal_codex_responses_lite\":\"true\",\"x-codex-window-id\":\"w:0\"},\"input\":[]}",
+    };
+    for (size_t i = 0; i < 3; i++) {
+        frame_t f;
+        scan_body(&f, bodies[i]);
+        build_expect(&f, (dw_frame_spec_t){.metadata = lite, .n_metadata = 2}, wants[i]);
+        frame_free(&f);
+    }
+}
+
+Test(frame, a_client_metadata_that_is_not_an_object_is_forwarded_as_it_is)
+{
+    frame_t f;
+    scan_body(&f, "{\"client_metadata\":\"x\",\"input\":[]}");
+    build_expect(&f, (dw_frame_spec_t){.metadata = lite, .n_metadata = 2},
+                 "{\"type\":\"response.create\",\"client_metadata\":\"x\",\"input\":[]}");
+    frame_free(&f);
+}
