@@ -10,6 +10,7 @@
 #include "proxy/record.h"
 #include "proxy/respond.h"
 #include "translate/body_decode.h"
+#include "translate/envelope.h"
 #include "translate/event.h"
 #include "translate/frame.h"
 #include "translate/request.h"
@@ -64,8 +65,7 @@ static void on_conn_open(dw_upconn_t *c);
 static void on_conn_message(dw_upconn_t *c, const char *p, size_t n);
 static int is_terminal(const dw_event_t *ev);
 static int relay(dw_exchange_t *ex, const char *p, size_t n, const dw_event_t *ev, int terminal);
-static int error_code_is(const dw_event_t *ev, const char *code);
-static void on_error_envelope(dw_exchange_t *ex, const char *p, size_t n, const dw_event_t *ev);
+static void on_error_envelope(dw_exchange_t *ex, const char *p, size_t n);
 static void give_back(dw_exchange_t *ex, int close);
 static void on_conn_closed(dw_upconn_t *c, int http_status, const char *reason);
 static void upstream_failed(dw_exchange_t *ex, enum dw_failure f, int http_status, const char *reason);
@@ -320,7 +320,7 @@ static void on_conn_message(dw_upconn_t *c, const char *p, size_t n)
         snprintf(ex->error, sizeof(ex->error), "the upstream sent a frame that is not a JSON event");
         dw_upconn_close(c); /* a broken peer: on_conn_closed follows */
     } else if (dw_event_is(&ev, "error")) {
-        on_error_envelope(ex, p, n, &ev);
+        on_error_envelope(ex, p, n);
     } else {
         dw_outputs_note(&ex->outputs, &ev);
         int terminal = is_terminal(&ev);
@@ -361,18 +361,15 @@ static int relay(dw_exchange_t *ex, const char *p, size_t n, const dw_event_t *e
     return rc;
 }
 
-static int error_code_is(const dw_event_t *ev, const char *code)
+/* An error envelope ends the response: recover where the guide says how, else give back what the
+ * HTTP API would have (translate/envelope.h reads every shape the service sends). */
+static void on_error_envelope(dw_exchange_t *ex, const char *p, size_t n)
 {
-    dw_span_t v;
-    size_t n = strlen(code);
-    return ev->error.p && dw_json_object_get(ev->error, "code", &v) && v.n == n + 2 && memcmp(v.p + 1, code, n) == 0;
-}
-
-/* An error envelope ends the response: recover where the guide says how, else pass it on. */
-static void on_error_envelope(dw_exchange_t *ex, const char *p, size_t n, const dw_event_t *ev)
-{
-    int stale = error_code_is(ev, "previous_response_not_found") && ex->plan.kind == DW_PLAN_DELTA;
-    int aged = error_code_is(ev, "websocket_connection_limit_reached");
+    dw_envelope_t env;
+    if (dw_envelope_scan(p, n, &env) != 0)
+        memset(&env, 0, sizeof(env));
+    int stale = dw_envelope_code_is(&env, "previous_response_not_found") && ex->plan.kind == DW_PLAN_DELTA;
+    int aged = dw_envelope_code_is(&env, "websocket_connection_limit_reached");
     dw_record_evict(ex->px->transcripts, ex->conn);
     give_back(ex, aged);
     if (stale || aged) {
@@ -386,28 +383,34 @@ static void on_error_envelope(dw_exchange_t *ex, const char *p, size_t n, const 
         }
     }
     ex->up = DW_UP_DONE;
-    dw_span_t code = {NULL, 0};
-    char *code_s = ev->error.p && dw_json_object_get(ev->error, "code", &code) && dw_json_kind(code) == '"'
-                       ? dw_json_string_dup(code)
-                       : NULL;
+    int status = dw_envelope_http_status(&env);
+    char *code_s = dw_json_kind(env.code) == '"' ? dw_json_string_dup(env.code) : NULL;
     snprintf(ex->error, sizeof(ex->error), "the upstream answered with error %s (status %d)", code_s ? code_s : "null",
-             ev->status);
+             status);
     free(code_s);
-    if (ex->client.state == DW_CLIENT_STREAMING) {
-        ex->outcome = DW_OUT_ERROR;
-        if (dw_respond_event(&ex->client, "error", 5, p, n, 1) != 0)
-            fail(ex, 502, "upstream_error", NULL, "the upstream's error event could not be relayed (out of memory)");
-        return;
-    }
-    if (ex->client.state != DW_CLIENT_WAITING)
-        return;
     dw_buf_t body = {0};
-    if (dw_buf_append_str(&body, "{\"error\":") == 0 &&
-        dw_buf_append(&body, ev->error.p ? ev->error.p : "null", ev->error.p ? ev->error.n : 4) == 0 &&
-        dw_buf_append_str(&body, "}") == 0)
-        dw_respond_json(&ex->client, ev->status >= 400 && ev->status < 600 ? ev->status : 500, body.p, body.len);
-    else
-        fail(ex, 500, "server_error", NULL, "deltawire could not render the upstream's error (out of memory)");
+    if (ex->client.state == DW_CLIENT_STREAMING) {
+        /* after the first byte: the HTTP API's flat error event, numbered after the events relayed */
+        ex->outcome = DW_OUT_ERROR;
+        if (dw_envelope_sse_error(&body, &env, ex->events - 1) != 0 ||
+            dw_respond_event(&ex->client, "error", 5, body.p, body.len, 1) != 0)
+            fail(ex, 502, "upstream_error", NULL, "the upstream's error event could not be relayed (out of memory)");
+    } else if (ex->client.state == DW_CLIENT_WAITING) {
+        /* before it: the status, the {"error":{...}} body and the allowed headers (retry-after...) */
+        dw_members_t hdrs = {0};
+        if (dw_envelope_http_body(&body, &env) != 0 || dw_envelope_headers(&env, &hdrs) != 0) {
+            fail(ex, 500, "server_error", NULL, "deltawire could not render the upstream's error (out of memory)");
+        } else {
+            for (size_t i = 0; i < hdrs.n; i++) {
+                char *v = dw_json_string_dup(hdrs.v[i].value);
+                if (v != NULL)
+                    dw_respond_header(&ex->client, hdrs.v[i].key.p, hdrs.v[i].key.n, v, strlen(v));
+                free(v);
+            }
+            dw_respond_json(&ex->client, status, body.p, body.len);
+        }
+        dw_members_free(&hdrs);
+    }
     dw_buf_free(&body);
 }
 

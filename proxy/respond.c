@@ -102,6 +102,17 @@ static void status_out(dw_respond_t *r, int status)
     r->first_byte_ns = uv_hrtime();
 }
 
+void dw_respond_header(dw_respond_t *r, const char *name, size_t n, const char *value, size_t vn)
+{
+    if (r->state != DW_CLIENT_WAITING)
+        return;
+    char *lname = h2o_mem_alloc_pool(&r->req->pool, n);
+    for (size_t i = 0; i < n; i++)
+        lname[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i]);
+    h2o_iovec_t v = h2o_strdup(&r->req->pool, value, vn);
+    h2o_add_header_by_str(&r->req->pool, &r->req->res.headers, lname, n, 0, NULL, v.base, v.len);
+}
+
 void dw_respond_json(dw_respond_t *r, int status, const char *p, size_t n)
 {
     if (r->state != DW_CLIENT_WAITING)

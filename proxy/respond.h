@@ -44,6 +44,8 @@ int dw_respond_open(const dw_respond_t *r);
 /* 1 once part of the answer is out (STREAMING or DONE): a retry would be a replay. */
 int dw_respond_started(const dw_respond_t *r);
 
+/* Adds a response header (name and value copied) while WAITING; nothing after. */
+void dw_respond_header(dw_respond_t *r, const char *name, size_t n, const char *value, size_t vn);
 /* WAITING -> DONE with a complete JSON body. */
 void dw_respond_json(dw_respond_t *r, int status, const char *p, size_t n);
 /* WAITING -> DONE with a 429 and Retry-After: 1. */

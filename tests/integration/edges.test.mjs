@@ -229,3 +229,69 @@ test('an oversized Authorization gets 431 in OpenAI\'s format, and the proxy kee
   }
   await proxy.stop();
 });
+
+// --- 4. error envelopes, both ways -------------------------------------------------------------
+
+const withFault = (text, fault, extra = {}) => body(text, { metadata: { mock_fault: fault }, ...extra });
+
+test('every error envelope shape gives the status, body and headers the HTTP API gives', { timeout: 30000 }, async () => {
+  const proxy = await startProxy({ upstream: mock.base });
+  for (const shape of ['nested', 'status_code', 'flat', 'headers', 'headers_top', 'flat+status_code+headers_top']) {
+    const fault = `error_status=429;retry_after_ms=1500;error_shape=${shape}`;
+    const r = await httpJson('POST', proxy.base + '/responses', withFault(shape, fault), auth('sk-env'));
+    const direct = await httpJson('POST', mock.base + '/responses', withFault(shape, fault), auth('sk-env'));
+    assert.equal((await mock.log()).at(-2).transport, 'ws', shape);
+    assert.equal(r.status, 429, shape);
+    assert.equal(r.status, direct.status, shape);
+    assert.equal(r.json.error.code, 'rate_limit_exceeded', shape);
+    assert.equal(r.json.error.message, direct.json.error.message, shape);
+    assert.deepEqual(Object.keys(r.json.error).sort(), ['code', 'message', 'param', 'type'], shape);
+    if (!shape.startsWith('flat')) assert.deepEqual(r.json, direct.json, shape);
+    if (shape.includes('headers')) {
+      // a wrapped 429 keeps its retry headers: the SDK waits as long as the service says
+      for (const h of ['retry-after', 'retry-after-ms', 'x-ratelimit-remaining-requests', 'x-ratelimit-reset-requests'])
+        assert.equal(r.headers[h], direct.headers[h], `${shape}: ${h}`);
+      assert.match(r.headers['x-request-id'], /^req_/, shape);
+    } else {
+      assert.equal(r.headers['retry-after'], undefined, `${shape}: nothing invented`);
+    }
+  }
+  // status_code 400 stays 400
+  const bad = await httpJson('POST', proxy.base + '/responses', withFault('400', 'error_status=400;error_shape=status_code'), auth('sk-env'));
+  assert.equal(bad.status, 400);
+  await proxy.stop();
+});
+
+for (const shape of ['nested', 'flat', 'status_code', 'flat+status_code']) {
+  test(`previous_response_not_found in the ${shape} shape is recovered with the full input`, { timeout: 20000 }, async () => {
+    const proxy = await startProxy({ upstream: mock.base });
+    const next = await secondTurn(proxy, `sk-stale-${shape}`);
+    await mock.fault({ forget_cache: true, error_shape: shape, count: 1 });
+    const r = await httpJson('POST', proxy.base + '/responses', next, auth(`sk-stale-${shape}`));
+    assert.equal(r.status, 200, r.text);
+    const e = (await mock.log()).slice(-2);
+    assert.equal(e[0].error.code, 'previous_response_not_found');
+    assert.notEqual(e[0].previous_response_id, null, 'the first try was a delta');
+    assert.equal(e[1].previous_response_id, null, 'the retry carries the full input');
+    assert.deepEqual(canonicalItems(e[1].full_input), canonicalItems(next.input));
+    assert.equal(await recoveries(proxy, 'previous_response_not_found'), 1);
+    await proxy.stop();
+  });
+}
+
+test('after the first byte, the error is the HTTP API\'s flat SSE error event', { timeout: 20000 }, async () => {
+  const proxy = await startProxy({ upstream: mock.base });
+  const fault = 'error_status=500;error_after_events=3';
+  const r = await sse(proxy.base + '/responses', withFault('mid', fault, { stream: true }), auth('sk-mid'));
+  const direct = await sse(mock.base + '/responses', withFault('mid', fault, { stream: true }), auth('sk-mid'));
+  assert.equal(r.status, 200);
+  const last = [...r].at(-1), want = [...direct].at(-1);
+  assert.equal(last.event, 'error');
+  assert.equal(want.event, 'error');
+  assert.deepEqual(Object.keys(last.data).sort(), Object.keys(want.data).sort());
+  assert.equal(last.data.error, undefined, 'flat: no nested error object');
+  assert.equal(last.data.code, want.data.code);
+  assert.equal(last.data.message, want.data.message);
+  assert.equal(last.data.sequence_number, [...r].length - 1);
+  await proxy.stop();
+});
