@@ -70,6 +70,12 @@ int dw_request_parse(dw_request_t *rq, const char *body, size_t n, size_t max_bo
     if (dup)
         return refuse(err, 400, "duplicate_key", NULL,
                       "The request body repeats a top-level field; send each field once.");
+    /* WebSocket-only fields: the HTTP API refuses them as unknown (upstream-protocol.md section
+     * 2); they never reach the upstream frame */
+    static const char *const ws_only[] = {"generate", "stream_id"};
+    for (size_t i = 0; i < sizeof(ws_only) / sizeof(ws_only[0]); i++)
+        if (member(&rq->members, ws_only[i], &dup) != NULL)
+            return refuse(err, 400, "unknown_parameter", ws_only[i], "Unknown parameter: '%s'.", ws_only[i]);
     char kind = kind_of(input);
     if (input != NULL && kind != '[' && kind != '"')
         return refuse(err, 400, "invalid_type", "input",

@@ -34,7 +34,8 @@ typedef struct {
 } dw_request_err_t;
 
 /* Scans body[0..n) (body NULL: no body) into *rq; max_body: the configured limit in bytes.
- * Returns 0, or -1 with *err filled (400 missing_body, invalid_json, duplicate_key, invalid_type;
+ * Returns 0, or -1 with *err filled (400 missing_body, invalid_json, duplicate_key, invalid_type,
+ * unknown_parameter for the WebSocket-only `generate` and `stream_id`;
  * 413 request_too_large; 500 out of memory). *rq borrows body; free it with dw_request_free
  * in every case. */
 int dw_request_parse(dw_request_t *rq, const char *body, size_t n, size_t max_body, dw_request_err_t *err);

@@ -295,3 +295,18 @@ test('after the first byte, the error is the HTTP API\'s flat SSE error event', 
   assert.equal(last.data.sequence_number, [...r].length - 1);
   await proxy.stop();
 });
+
+// --- 5. WebSocket-only fields from HTTP clients ------------------------------------------------
+
+test('generate and stream_id in an HTTP body get the HTTP API\'s 400 and never reach the upstream', { timeout: 20000 }, async () => {
+  const proxy = await startProxy({ upstream: mock.base });
+  for (const extra of [{ generate: false }, { stream_id: 's-1' }]) {
+    const r = await httpJson('POST', proxy.base + '/responses', body('ws only', extra), auth('sk-wsonly'));
+    const direct = await httpJson('POST', mock.base + '/responses', body('ws only', extra), auth('sk-wsonly'));
+    assert.equal(r.status, 400);
+    assert.equal(direct.status, 400);
+    assert.deepEqual(r.json, direct.json);
+  }
+  assert.deepEqual((await mock.log()).map((e) => e.transport), ['http', 'http'], 'only the direct calls reached the mock');
+  await proxy.stop();
+});

@@ -122,3 +122,19 @@ Test(request, background)
     cr_assert_eq(rq.background, 0);
     dw_request_free(&rq);
 }
+
+Test(request, websocket_only_fields_get_the_http_apis_400)
+{
+    /* the HTTP API's answer (mock/turn.c): 400 unknown_parameter, param the field */
+    refused("{\"input\":[],\"generate\":false}", LIMIT, 400, "unknown_parameter", "generate");
+    refused("{\"stream_id\":\"s1\",\"input\":[]}", LIMIT, 400, "unknown_parameter", "stream_id");
+    refused("{\"generate\":null}", LIMIT, 400, "unknown_parameter", "generate");
+    dw_request_t rq;
+    dw_request_err_t err;
+    cr_assert_eq(dw_request_parse(&rq, "{\"input\":[]}", 12, LIMIT, &err), 0);
+    dw_request_free(&rq);
+    const char *body = "{\"generate\":false}";
+    cr_assert_eq(dw_request_parse(&rq, body, strlen(body), LIMIT, &err), -1);
+    cr_assert_str_eq(err.message, "Unknown parameter: 'generate'.");
+    dw_request_free(&rq);
+}
