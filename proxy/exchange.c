@@ -64,6 +64,8 @@ static void send_on(dw_exchange_t *ex, dw_upconn_t *c);
 static void on_conn_open(dw_upconn_t *c);
 static void on_conn_message(dw_upconn_t *c, const char *p, size_t n);
 static int is_terminal(const dw_event_t *ev);
+static dw_span_t done_as(const dw_event_t *ev);
+static void on_hollow_terminal(dw_exchange_t *ex, const char *p, size_t n, const dw_event_t *ev);
 static int relay(dw_exchange_t *ex, const char *p, size_t n, const dw_event_t *ev, int terminal);
 static void on_error_envelope(dw_exchange_t *ex, const char *p, size_t n);
 static void give_back(dw_exchange_t *ex, int close);
@@ -321,13 +323,18 @@ static void on_conn_message(dw_upconn_t *c, const char *p, size_t n)
         dw_upconn_close(c); /* a broken peer: on_conn_closed follows */
     } else if (dw_event_is(&ev, "error")) {
         on_error_envelope(ex, p, n);
+    } else if (is_terminal(&ev) && ev.response.p == NULL) {
+        on_hollow_terminal(ex, p, n, &ev);
     } else {
         dw_outputs_note(&ex->outputs, &ev);
         int terminal = is_terminal(&ev);
         if (dw_respond_open(&ex->client) && relay(ex, p, n, &ev, terminal) != 0)
             fail(ex, 500, "server_error", NULL, "deltawire could not render the upstream's response (out of memory)");
         if (terminal) {
-            dw_record_response(ex->px->transcripts, &ex->plan, &ex->outputs, &ev, c);
+            dw_event_t as = ev; /* a response.done is recorded as the event its status names */
+            if (dw_event_is(&ev, "response.done"))
+                as.type = done_as(&ev);
+            dw_record_response(ex->px->transcripts, &ex->plan, &ex->outputs, &as, c);
             give_back(ex, 0);
             ex->up = DW_UP_DONE;
         }
@@ -335,10 +342,48 @@ static void on_conn_message(dw_upconn_t *c, const char *p, size_t n)
     leave(ex);
 }
 
+/* response.completed, .failed, .incomplete, and response.done, whose response.status says which. */
 static int is_terminal(const dw_event_t *ev)
 {
-    return ev->response.p && (dw_event_is(ev, "response.completed") || dw_event_is(ev, "response.failed") ||
-                              dw_event_is(ev, "response.incomplete"));
+    return dw_event_is(ev, "response.completed") || dw_event_is(ev, "response.failed") ||
+           dw_event_is(ev, "response.incomplete") || dw_event_is(ev, "response.done");
+}
+
+/* The terminal event a response.done stands for, by its response.status (quotes included, as
+ * dw_event_t.type): completed and incomplete as they are, anything else as failed (evicts). */
+static dw_span_t done_as(const dw_event_t *ev)
+{
+    static const char completed[] = "\"response.completed\"", incomplete[] = "\"response.incomplete\"",
+                      failed[] = "\"response.failed\"";
+    dw_span_t st;
+    if (dw_json_object_get(ev->response, "status", &st)) {
+        if (st.n == 11 && memcmp(st.p, "\"completed\"", 11) == 0)
+            return (dw_span_t){completed, sizeof(completed) - 1};
+        if (st.n == 12 && memcmp(st.p, "\"incomplete\"", 12) == 0)
+            return (dw_span_t){incomplete, sizeof(incomplete) - 1};
+    }
+    return (dw_span_t){failed, sizeof(failed) - 1};
+}
+
+/* A terminal event without its response object (issue 19 item 8): the response is over all the
+ * same. A stream ends with the event as it came; a JSON answer has no body to give: 502. Nothing
+ * is recorded, and the connection, whose cache is unknown, closes. */
+static void on_hollow_terminal(dw_exchange_t *ex, const char *p, size_t n, const dw_event_t *ev)
+{
+    dw_record_evict(ex->px->transcripts, ex->conn);
+    give_back(ex, 1);
+    ex->up = DW_UP_DONE;
+    char msg[200];
+    snprintf(msg, sizeof(msg), "the upstream ended the response with %.*s without its response object",
+             (int)(ev->type.n < 40 ? ev->type.n : 40), ev->type.p);
+    if (ex->client.state == DW_CLIENT_STREAMING) {
+        snprintf(ex->error, sizeof(ex->error), "%s", msg);
+        ex->outcome = DW_OUT_ERROR;
+        if (dw_respond_event(&ex->client, ev->type.p + 1, ev->type.n - 2, p, n, 1) != 0)
+            fail(ex, 502, "upstream_error", NULL, msg);
+        return;
+    }
+    fail(ex, 502, "upstream_error", NULL, msg);
 }
 
 /* One upstream event to the client: an SSE event, or at the end the JSON body; each with the

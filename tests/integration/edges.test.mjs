@@ -4,7 +4,9 @@
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import zlib from 'node:zlib';
 import { startMock, startProxy, stopAll, httpJson, sse, waitFor, canonicalItems } from './lib/harness.mjs';
 
@@ -309,4 +311,68 @@ test('generate and stream_id in an HTTP body get the HTTP API\'s 400 and never r
   }
   assert.deepEqual((await mock.log()).map((e) => e.transport), ['http', 'http'], 'only the direct calls reached the mock');
   await proxy.stop();
+});
+
+// --- 6. terminal events -----------------------------------------------------------------------
+
+test('response.done ends a response like the terminal event its status names, and is recorded', { timeout: 20000 }, async () => {
+  const proxy = await startProxy({ upstream: mock.base });
+  const first = body('done, json', { metadata: { mock_fault: 'done_event=1' } });
+  const r = await httpJson('POST', proxy.base + '/responses', first, auth('sk-done'));
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.status, 'completed');
+  // recorded: the next turn is a delta
+  const next = { ...first, input: [...first.input, ...r.json.output, { role: 'user', content: 'more' }] };
+  const r2 = await httpJson('POST', proxy.base + '/responses', next, auth('sk-done'));
+  assert.equal(r2.status, 200);
+  assert.notEqual((await mock.log()).at(-1).previous_response_id, null, 'a delta after a response.done');
+  const s = await sse(proxy.base + '/responses', body('done, sse', { stream: true, metadata: { mock_fault: 'done_event=1' } }), auth('sk-done'));
+  assert.equal(s.status, 200);
+  assert.equal(s.error, null);
+  assert.equal([...s].at(-1).event, 'response.done');
+  await proxy.stop();
+});
+
+// A WebSocket upstream that answers every request with response.created and then a terminal
+// event that lacks its response object (issue 19 item 8).
+async function hollowUpstream() {
+  const server = http.createServer((req, res) => { res.writeHead(404); res.end(); });
+  const sockets = new Set();
+  const frame = (obj) => {
+    const p = Buffer.from(JSON.stringify(obj));
+    const head = p.length < 126 ? Buffer.from([0x81, p.length]) : Buffer.from([0x81, 126, p.length >> 8, p.length & 255]);
+    return Buffer.concat([head, p]);
+  };
+  server.on('upgrade', (req, sock) => {
+    sockets.add(sock);
+    const accept = crypto.createHash('sha1').update(req.headers['sec-websocket-key'] + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+    sock.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+    sock.on('data', () => {
+      sock.write(frame({ type: 'response.created', sequence_number: 0, response: { id: 'resp_hollow', object: 'response', status: 'in_progress', output: [] } }));
+      sock.write(frame({ type: 'response.completed', sequence_number: 1 }));
+    });
+    sock.on('error', () => {});
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    base: `http://127.0.0.1:${server.address().port}/v1`,
+    close: () => { for (const s of sockets) s.destroy(); return new Promise((r) => server.close(r)); },
+  };
+}
+
+test('a terminal event without its response object ends the answer instead of hanging', { timeout: 20000 }, async () => {
+  const up = await hollowUpstream();
+  const proxy = await startProxy({ upstream: up.base, args: ['--transport', 'ws'] });
+  try {
+    const r = await httpJson('POST', proxy.base + '/responses', body('hollow'), auth('sk-hollow'), { timeoutMs: 10000 });
+    assert.equal(r.status, 502);
+    assert.equal(r.json.error.code, 'upstream_error');
+    const s = await sse(proxy.base + '/responses', body('hollow', { stream: true }), auth('sk-hollow'), { timeoutMs: 10000 });
+    assert.equal(s.status, 200);
+    assert.equal(s.error, null, 'the stream ended');
+    assert.deepEqual([...s].map((e) => e.event), ['response.created', 'response.completed']);
+  } finally {
+    await proxy.stop();
+    await up.close();
+  }
 });

@@ -200,7 +200,7 @@ export async function sse(url, body, headers = {}, { timeoutMs = 30000 } = {}) {
 
 // ---------------------------------------------------------------- WebSocket
 
-const TERMINAL = new Set(['response.completed', 'response.failed', 'response.incomplete', 'error']);
+const TERMINAL = new Set(['response.completed', 'response.failed', 'response.incomplete', 'response.done', 'error']);
 export const isTerminal = (ev) => ev && TERMINAL.has(ev.type);
 
 // Minimal RFC 6455 client. Resolves once the handshake is answered:
