@@ -2,38 +2,10 @@
 // WebSocket: a full tool loop chained with previous_response_id.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { CLIENTS_DIR, track, stopAll } from './lib/harness.mjs';
+import { CLIENTS_DIR, stopAll } from './lib/harness.mjs';
+import { runCodex } from './lib/codex-spawn.mjs';
 
-const runner = path.join(path.dirname(fileURLToPath(import.meta.url)), 'lib', 'codex-run.mjs');
 after(async () => { await stopAll(); });
-
-// A new network and pid namespace: loopback only, and killing unshare kills all inside.
-function netnsWorks() {
-  const r = spawnSync('unshare', ['-n', '-p', '-f', '--kill-child', 'sh', '-c', 'ip link set lo up'], { timeout: 5000 });
-  return r.status === 0;
-}
-
-function runCodex(env) {
-  const isolated = netnsWorks();
-  const cmd = isolated
-    ? ['unshare', ['-n', '-p', '-f', '--kill-child', 'sh', '-c', 'ip link set lo up && exec "$0" "$1"', process.execPath, runner]]
-    : [process.execPath, [runner]];
-  if (!isolated) process.stderr.write('codex-mock: unshare -n unavailable; running on the host loopback\n');
-  const child = track(spawn(cmd[0], cmd[1], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d) => { out += d; });
-  child.stderr.on('data', (d) => { err += d; });
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => {
-      if (code !== 0) return reject(new Error(`codex runner exited ${code}:\n${err}`));
-      try { resolve(JSON.parse(out)); } catch (e) { reject(new Error(`bad runner output: ${e}\n${out.slice(0, 2000)}\n${err}`)); }
-    });
-  });
-}
 
 function explain(s) {
   return `codex rc=${s.rc}\n--- codex stderr ---\n${s.stderr.slice(-4000)}\n--- codex stdout ---\n${s.stdout.slice(-4000)}\n` +

@@ -1,5 +1,7 @@
 // Runs one `codex exec` against a fresh deltawire-mock over WebSocket and prints
 // a JSON summary ({rc, stdout, stderr, log, handshakes, mockStderr}) on stdout.
+// With CODEX_VIA_PROXY=1, Codex speaks plain HTTP to a deltawire in front of the
+// mock instead (the same conversation, deltawire's frames; proxyStderr added).
 // codex-mock.test.mjs starts it inside `unshare -n` when it can, so that the
 // mock and Codex share a namespace that has nothing but loopback.
 //   env: DW_BUILD_DIR, DW_CLIENTS_DIR, CODEX_MODEL (optional), CODEX_TIMEOUT_S
@@ -7,12 +9,13 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startMock, stopAll, track, CLIENTS_DIR } from './harness.mjs';
+import { startMock, startProxy, stopAll, track, CLIENTS_DIR } from './harness.mjs';
 
 const PROMPT = 'Run the shell command echo hello twice, then tell me what it printed.';
 
 async function main() {
   const mock = await startMock();
+  const proxy = process.env.CODEX_VIA_PROXY === '1' ? await startProxy({ upstream: mock.base }) : null;
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'dw-codex-home-'));
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'dw-codex-work-'));
   fs.writeFileSync(path.join(home, 'config.toml'), `model_provider = "mock"
@@ -25,10 +28,10 @@ enabled = false
 
 [model_providers.mock]
 name = "deltawire-mock"
-base_url = "${mock.base}"
+base_url = "${proxy ? proxy.base : mock.base}"
 wire_api = "responses"
 env_key = "DW_MOCK_KEY"
-supports_websockets = true
+supports_websockets = ${proxy ? 'false' : 'true'}
 request_max_retries = 1
 stream_max_retries = 1
 `);
@@ -47,6 +50,7 @@ stream_max_retries = 1
   child.stderr.on('data', (d) => { stderr += d; });
   const rc = await new Promise((resolve) => child.once('exit', (code, sig) => resolve(code ?? `signal ${sig}`)));
   const summary = { rc, stdout, stderr, log: await mock.log(), handshakes: await mock.handshakes(), mockStderr: mock.stderr() };
+  if (proxy) summary.proxyStderr = proxy.stderr();
   await stopAll();
   fs.rmSync(home, { recursive: true, force: true });
   fs.rmSync(work, { recursive: true, force: true });
