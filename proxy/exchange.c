@@ -110,16 +110,6 @@ int dw_exchange_start(dw_proxy_t *px, h2o_req_t *req)
         fail(ex, 500, "server_error", NULL, "deltawire ran out of memory reading the request's headers");
         return 0;
     }
-    if (ex->creds.hdr_bytes > px->cfg->max_credential_bytes) {
-        /* no WebSocket handshake can carry them (libwebsockets gives up past ~65 KB, silently) */
-        char msg[200];
-        snprintf(msg, sizeof(msg),
-                 "The credential and connection headers take %zu bytes, more than the %zu bytes deltawire accepts.",
-                 ex->creds.hdr_bytes, px->cfg->max_credential_bytes);
-        ex->up = DW_UP_DONE;
-        fail(ex, 431, "request_header_fields_too_large", NULL, msg);
-        return 0;
-    }
 
     /* 1. the body, decoded and read and checked at the top level (translate/request.c) */
     h2o_iovec_t body = req->entity;
@@ -152,10 +142,22 @@ int dw_exchange_start(dw_proxy_t *px, h2o_req_t *req)
         hand_on(ex, DW_OUT_PASSTHROUGH);
         return -1;
     }
+    if (ex->creds.hdr_bytes > px->cfg->max_credential_bytes) {
+        /* the WebSocket path only: no handshake carries them (libwebsockets gives up past ~65 KB,
+         * silently); plain HTTP would, and the paths above forward them unchanged */
+        char msg[200];
+        snprintf(msg, sizeof(msg),
+                 "The credential and connection headers take %zu bytes, more than the %zu bytes deltawire accepts.",
+                 ex->creds.hdr_bytes, px->cfg->max_credential_bytes);
+        ex->up = DW_UP_DONE;
+        fail(ex, 431, "request_header_fields_too_large", NULL, msg);
+        return 0;
+    }
     /* 2. the plan: what goes upstream, and on which connection (plan.c) */
     plan(ex);
-    if (ex->plan.kind == DW_PLAN_FULL && ex->body_len > ex->px->cfg->max_ws_message) {
-        /* its full frame is at least about as big: not even a handshake (send_on checks exactly) */
+    if (ex->plan.kind == DW_PLAN_FULL && body.len > ex->px->cfg->max_ws_message) {
+        /* its full frame is about as big as the (decoded) body: not even a handshake (send_on
+         * checks the frame exactly) */
         too_big_for_ws(ex, "frame over --max-ws-message");
         return 0;
     }
