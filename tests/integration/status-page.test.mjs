@@ -154,7 +154,8 @@ test('the status page is self-contained and shows what /stats says, refreshed', 
 
   for (const stream of [false, true]) {
     const run = await runToolLoop(proxy.base, { stream, headers: { authorization: `Bearer sk-status-${stream}` } });
-    assert.ok(run.turns.every((t) => t.status === 200));
+    assert.ok(run.turns.every((t) => t.status === 200),
+      `turn statuses ${run.turns.map((t) => t.status)}: ${JSON.stringify(run.turns.at(-1).response)}`);
   }
 
   const cdp = await launchChromium();
