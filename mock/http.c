@@ -26,6 +26,7 @@ struct dwm_http {
 	/* the answer */
 	int status;
 	int sse;
+	int chat;          /* a Chat Completions answer: SSE blocks are "data: J" only */
 	int headers_sent;
 	json_t *msgs;      /* SSE: the events; otherwise one body */
 	size_t next, sent;
@@ -232,6 +233,20 @@ static void respond(struct dwm_http *h)
 	later(h, delay);
 }
 
+static void chat_respond(struct dwm_http *h)
+{
+	struct dwm_turn *t = &h->turn;
+	json_error_t err;
+
+	h->chat = 1;
+	t->transport = DWM_HTTP;
+	t->bytes = h->len;
+	t->req = h->too_big ? NULL : json_loadb(h->body ? h->body : "", h->len, 0, &err);
+	t->log_entry = dwm_log_request(DWM_HTTP, 0, h->len, t->req, json_incref(h->headers), NULL);
+	h->status = dwm_chat_run(t->req, t->log_entry, &h->msgs, &h->sse);
+	later(h, 0);
+}
+
 static int start(struct lws *wsi, struct dwm_pss *pss)
 {
 	struct dwm_http *h;
@@ -273,6 +288,10 @@ static int body_done(struct dwm_http *h)
 	lws_set_timeout(h->wsi, NO_PENDING_TIMEOUT, 0);
 	if (ends_with(h->path, "/responses")) {
 		respond(h);
+		return 0;
+	}
+	if (ends_with(h->path, "/chat/completions")) {
+		chat_respond(h);
 		return 0;
 	}
 	status = dwm_control_route(h->method, h->path, h->body, h->len, &out);
@@ -386,6 +405,18 @@ static int next_out(struct dwm_http *h)
 		h->finishing = 1;
 		r = set_out(h, json, strlen(json));
 		free(json);
+		return r;
+	}
+	if (h->chat) {
+		/* a chat chunk, or the closing [DONE] */
+		const char *d = json_is_string(m) ? json_string_value(m) : json;
+
+		n = asprintf(&framed, "%zx\r\ndata: %s\n\n\r\n", strlen(d) + 8, d);
+		free(json);
+		if (n < 0)
+			return -1;
+		r = set_out(h, framed, (size_t)n);
+		free(framed);
 		return r;
 	}
 	/* one SSE block ("event: T\ndata: J\n\n") as one chunk */

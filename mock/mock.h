@@ -105,6 +105,13 @@ const json_t *dwm_model_pick_tool(const json_t *tools);
 /* output items (with fresh ids) for this turn */
 json_t *dwm_model_plan(const json_t *req, const json_t *full_input, const struct dwm_model_opts *o);
 
+/* ---- chat.c: POST .../chat/completions from the same scripted model ---- */
+/* the model's input items for a Chat `messages` array (new reference) */
+json_t *dwm_chat_items(const json_t *messages);
+/* answers req (NULL: not JSON): returns the status; *msgs: one body, or with *sse the chunks and
+ * a final "[DONE]" string; fills log_entry's endpoint, full_input and response_id */
+int dwm_chat_run(const json_t *req, json_t *log_entry, json_t **msgs, int *sse);
+
 /* ---- events.c: response objects and event sequences (pure) ---- */
 /* the response object echoing req, with empty output and no usage */
 json_t *dwm_response_base(const json_t *req, const char *id, long created_at, const char *status);

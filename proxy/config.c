@@ -12,7 +12,7 @@
 
 /* Every flag, once: its name (the environment twin is DELTAWIRE_<NAME>, '-' as '_'), how its value
  * is read, where it lands in dw_config_t, its default (parsed like any value) and its help. */
-enum kind { K_LISTEN, K_STRING, K_SIZE, K_SECONDS, K_TRANSPORT, K_LOG_LEVEL, K_NAME };
+enum kind { K_LISTEN, K_STRING, K_SIZE, K_SECONDS, K_TRANSPORT, K_LOG_LEVEL, K_NAME, K_CHAT_REASONING };
 
 typedef struct {
     const char *name;
@@ -50,6 +50,10 @@ static const flag_t flags[] = {
     F("log-level", K_LOG_LEVEL, log_level, "info", "LEVEL", "error, warn, info (one line per request) or debug"),
     F("drain-timeout", K_SECONDS, drain_timeout, "30", "SECS",
       "on SIGTERM/SIGINT, how long in-flight responses may finish"),
+    F("chat-reasoning", K_CHAT_REASONING, chat_reasoning, "full", "MODE",
+      "POST /chat/completions, a turn after output the chat client never echoes (reasoning): full (send it in "
+      "full, the model sees exactly the client's messages) or carry (chain by previous_response_id: fewer bytes, "
+      "and the model also sees its own earlier reasoning, which the client never sent)"),
     F("instance", K_NAME, instance, NULL, "NAME", "this replica's name in /metrics and /stats (default hostname:port)"),
 };
 
@@ -196,6 +200,14 @@ static int parse_transport(int *out, const char *v)
     return -1;
 }
 
+static int parse_chat_reasoning(int *out, const char *v)
+{
+    if (strcmp(v, "full") != 0 && strcmp(v, "carry") != 0)
+        return -1;
+    *out = strcmp(v, "carry") == 0 ? DW_CHAT_REASONING_CARRY : DW_CHAT_REASONING_FULL;
+    return 0;
+}
+
 /* A Prometheus label value and a JSON string as it is: letters, digits and ._:- only. */
 static int parse_name(char *dst, size_t cap, const char *v)
 {
@@ -245,6 +257,9 @@ static int apply(dw_config_t *cfg, const flag_t *f, const char *v, const char *o
         break;
     case K_NAME:
         rc = parse_name(field, f->size, v);
+        break;
+    case K_CHAT_REASONING:
+        rc = parse_chat_reasoning(field, v);
         break;
     }
     if (rc != 0)

@@ -6,6 +6,8 @@
 #include <stddef.h>
 
 enum { DW_TRANSPORT_AUTO, DW_TRANSPORT_WS, DW_TRANSPORT_HTTP };
+/* full: the next turn goes in full; carry: the chat-visible projection is recorded (proxy/chat.c) */
+enum { DW_CHAT_REASONING_FULL, DW_CHAT_REASONING_CARRY };
 
 typedef struct {
     char listen_host[256];
@@ -26,6 +28,7 @@ typedef struct {
     char tls_key[1024];
     int log_level;          /* DW_LOG_* */
     double drain_timeout;   /* seconds */
+    int chat_reasoning;     /* DW_CHAT_REASONING_*: what a chat turn whose output the client cannot echo records */
     char instance[256];     /* this replica's name in /metrics and /stats ([A-Za-z0-9._:-]); "" until the
                              * process fills in hostname:port once it listens */
     /* derived from `upstream` */

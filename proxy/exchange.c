@@ -11,6 +11,7 @@
 #include "proxy/respond.h"
 #include "translate/body_decode.h"
 #include "translate/envelope.h"
+#include "translate/errors.h"
 #include "translate/event.h"
 #include "translate/frame.h"
 #include "translate/request.h"
@@ -54,6 +55,11 @@ typedef struct dw_exchange {
     const char *why_http; /* why it went over plain HTTP unchanged (static or why_buf), NULL otherwise */
     char why_buf[80];
     char error[320];      /* why the request failed (or fell back), "" when it did not */
+
+    /* another API in front (dw_exchange_start_as), NULL for /responses */
+    const dw_exchange_mode_t *mode;
+    void *mode_data;
+    char mode_why[120];   /* its why_http */
 } dw_exchange_t;
 
 static int decode_body(dw_exchange_t *ex, h2o_req_t *req, h2o_iovec_t *body);
@@ -73,6 +79,7 @@ static void on_conn_closed(dw_upconn_t *c, int http_status, const char *reason);
 static void upstream_failed(dw_exchange_t *ex, enum dw_failure f, int http_status, const char *reason);
 static void on_backoff(uv_timer_t *t);
 static void fail(dw_exchange_t *ex, int status, const char *code, const char *param, const char *message);
+static int relay_error_in_mode(dw_exchange_t *ex, const char *body, size_t n);
 static void hand_on(dw_exchange_t *ex, int outcome);
 static void too_big_for_ws(dw_exchange_t *ex, const char *why);
 static void on_req_dispose(void *p);
@@ -91,11 +98,21 @@ static const dw_upconn_cb_t conn_cb = {on_conn_open, on_conn_message, on_conn_cl
 
 int dw_exchange_start(dw_proxy_t *px, h2o_req_t *req)
 {
+    return dw_exchange_start_as(px, req, NULL, 0, NULL, NULL, NULL);
+}
+
+int dw_exchange_start_as(dw_proxy_t *px, h2o_req_t *req, const char *mode_body, size_t mode_body_n,
+                         const dw_exchange_mode_t *mode, void *data, const char *fallback)
+{
     dw_exchange_t *ex = calloc(1, sizeof(*ex));
     if (ex == NULL) {
+        if (mode != NULL)
+            mode->free(data);
         dw_respond_error_body(req, 500, NULL, NULL, "deltawire ran out of memory for a new request");
         return 0;
     }
+    ex->mode = mode;
+    ex->mode_data = data;
     dw_exchange_t **link = h2o_mem_alloc_shared(&req->pool, sizeof(*link), on_req_dispose);
     *link = ex;
     ex->px = px;
@@ -111,9 +128,17 @@ int dw_exchange_start(dw_proxy_t *px, h2o_req_t *req)
         return 0;
     }
 
-    /* 1. the body, decoded and read and checked at the top level (translate/request.c) */
-    h2o_iovec_t body = req->entity;
-    switch (decode_body(ex, req, &body)) {
+    if (fallback != NULL) {
+        /* another API's request its translation cannot carry: what a direct call would do */
+        snprintf(ex->mode_why, sizeof(ex->mode_why), "%s", fallback);
+        ex->why_http = ex->mode_why;
+        hand_on(ex, DW_OUT_FALLBACK_HTTP);
+        return -1;
+    }
+    /* 1. the body, decoded and read and checked at the top level (translate/request.c); another
+     * API's is the Responses body it translated the (decoded) request into */
+    h2o_iovec_t body = mode ? h2o_iovec_init(mode_body, mode_body_n) : req->entity;
+    switch (mode ? DW_DECODE_OK : decode_body(ex, req, &body)) {
     case DW_DECODE_OK:
         break;
     case DW_DECODE_EUNKNOWN:
@@ -330,13 +355,17 @@ static void on_conn_message(dw_upconn_t *c, const char *p, size_t n)
     } else {
         dw_outputs_note(&ex->outputs, &ev);
         int terminal = is_terminal(&ev);
-        if (dw_respond_open(&ex->client) && relay(ex, p, n, &ev, terminal) != 0)
+        if (dw_respond_open(&ex->client) &&
+            (ex->mode ? ex->mode->relay(ex->mode_data, &ex->client, p, n, &ev, terminal) : relay(ex, p, n, &ev, terminal)) != 0)
             fail(ex, 500, "server_error", NULL, "deltawire could not render the upstream's response (out of memory)");
         if (terminal) {
             dw_event_t as = ev; /* a response.done is recorded as the event its status names */
             if (dw_event_is(&ev, "response.done"))
                 as.type = done_as(&ev);
-            dw_record_response(ex->px->transcripts, &ex->plan, &ex->outputs, &as, c);
+            if (ex->mode)
+                ex->mode->record(ex->mode_data, ex->px->transcripts, &ex->plan, &ex->outputs, &as, c);
+            else
+                dw_record_response(ex->px->transcripts, &ex->plan, &ex->outputs, &as, c);
             give_back(ex, 0);
             ex->up = DW_UP_DONE;
         }
@@ -434,9 +463,25 @@ static void on_error_envelope(dw_exchange_t *ex, const char *p, size_t n)
     char *code_s = dw_json_kind(env.code) == '"' ? dw_json_string_dup(env.code) : NULL;
     snprintf(ex->error, sizeof(ex->error), "the upstream answered with error %s (status %d)", code_s ? code_s : "null",
              status);
+    if (ex->mode && ex->client.state == DW_CLIENT_WAITING) {
+        /* the upstream refused the translation before anything reached the client: the original
+         * request, once, over plain HTTP */
+        snprintf(ex->mode_why, sizeof(ex->mode_why), "retried as the original request over HTTP (upstream error %s)",
+                 code_s ? code_s : "null");
+        free(code_s);
+        ex->why_http = ex->mode_why;
+        hand_on(ex, DW_OUT_FALLBACK_HTTP);
+        h2o_delegate_request_deferred(ex->client.req, ex->px->handler);
+        return;
+    }
     free(code_s);
     dw_buf_t body = {0};
-    if (ex->client.state == DW_CLIENT_STREAMING) {
+    if (ex->mode && ex->client.state == DW_CLIENT_STREAMING) {
+        /* after the first byte: another API's own error chunk */
+        ex->outcome = DW_OUT_ERROR;
+        if (dw_envelope_http_body(&body, &env) != 0 || relay_error_in_mode(ex, body.p, body.len) != 0)
+            fail(ex, 502, "upstream_error", NULL, "the upstream's error event could not be relayed (out of memory)");
+    } else if (ex->client.state == DW_CLIENT_STREAMING) {
         /* after the first byte: the HTTP API's flat error event, numbered after the events relayed */
         ex->outcome = DW_OUT_ERROR;
         if (dw_envelope_sse_error(&body, &env, ex->events - 1) != 0 ||
@@ -566,12 +611,37 @@ static void on_backoff(uv_timer_t *t)
     leave(ex);
 }
 
+/* Another API's stream ends with its own rendering of an error: the HTTP error body
+ * {"error":{...}} [body, body+n) goes through the mode as an error envelope. Returns 0 or -1. */
+static int relay_error_in_mode(dw_exchange_t *ex, const char *body, size_t n)
+{
+    dw_buf_t b = {0};
+    dw_event_t ev;
+    int rc = -1;
+    if (n > 1 && dw_buf_append_str(&b, "{\"type\":\"error\",") == 0 && dw_buf_append(&b, body + 1, n - 1) == 0 &&
+        dw_event_scan(b.p, b.len, &ev) == 0)
+        rc = ex->mode->relay(ex->mode_data, &ex->client, b.p, b.len, &ev, 1);
+    dw_buf_free(&b);
+    return rc;
+}
+
 /* The request fails with a reason that goes to the client and into the log line. */
 static void fail(dw_exchange_t *ex, int status, const char *code, const char *param, const char *message)
 {
     snprintf(ex->error, sizeof(ex->error), "%s", message);
     if (dw_respond_started(&ex->client))
         ex->outcome = DW_OUT_ERROR;
+    if (ex->mode && ex->client.state == DW_CLIENT_STREAMING) {
+        dw_buf_t b = {0};
+        int rc = dw_buf_append_str(&b, "{\"error\":") == 0 &&
+                         dw_error_object(&b, dw_error_type_for_status(status), code, param, message) == 0 &&
+                         dw_buf_append_str(&b, "}") == 0
+                     ? relay_error_in_mode(ex, b.p, b.len)
+                     : -1;
+        dw_buf_free(&b);
+        if (rc == 0)
+            return;
+    }
     dw_respond_fail(&ex->client, status, code, param, message);
 }
 
@@ -678,6 +748,8 @@ static void account(dw_exchange_t *ex)
         json_escape(esc, sizeof(esc), ex->why_http);
         xn += (size_t)snprintf(extra + xn, sizeof(extra) - xn, ",\"reason\":\"%.100s\"", esc);
     }
+    if (ex->mode != NULL)
+        xn += (size_t)snprintf(extra + xn, sizeof(extra) - xn, ",\"api\":\"%s\"", ex->mode->name);
     if (ex->ws_close != 0) {
         char esc[124 * 6 + 1];
         json_escape(esc, sizeof(esc), ex->ws_close_reason);
@@ -721,6 +793,8 @@ static void exchange_free(dw_exchange_t *ex)
     dw_plan_free(&ex->plan);
     dw_outputs_free(&ex->outputs);
     dw_respond_free(&ex->client);
+    if (ex->mode != NULL)
+        ex->mode->free(ex->mode_data);
     if (ex->timer != NULL)
         uv_close((uv_handle_t *)ex->timer, on_timer_closed);
     ex->px->inflight--;

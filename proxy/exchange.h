@@ -15,11 +15,39 @@
 
 #include <h2o.h>
 
+#include "proxy/plan.h"
 #include "proxy/proxy.h"
+#include "proxy/record.h"
+#include "proxy/respond.h"
+#include "translate/event.h"
 
 /* Handles req: returns 0 when it answers it (now or later), -1 when the request should go to the
  * plain HTTP passthrough unchanged (background responses, WebSocket mode off). Either way the
  * request is accounted for when h2o disposes of it. */
 int dw_exchange_start(dw_proxy_t *px, h2o_req_t *req);
+
+/* Another API in front of the same delta path (proxy/chat.c for POST <base>/chat/completions): it
+ * supplies the Responses body it translated the client's request into, and renders the upstream's
+ * events in its own API. An upstream error envelope that arrives before anything reached the client
+ * hands the request, unchanged, to the plain HTTP passthrough (the original request, retried once,
+ * as a direct call would have made it). */
+typedef struct {
+    const char *name; /* the log line's "api" */
+    /* Renders one upstream event for the client (an error envelope too, once the answer has
+     * started); terminal: nothing follows. Returns 0, or -1 when it cannot (no memory, an event it
+     * cannot read): the exchange then fails the request. */
+    int (*relay)(void *data, dw_respond_t *client, const char *p, size_t n, const dw_event_t *ev, int terminal);
+    /* Records a finished response, in place of dw_record_response (same arguments). */
+    void (*record)(void *data, dw_transcripts_t *t, const dw_plan_t *pl, const dw_outputs_t *o, const dw_event_t *ev,
+                   dw_upconn_t *c);
+    void (*free)(void *data);
+} dw_exchange_mode_t;
+
+/* As dw_exchange_start, with the body [body, body+n) (borrowed from data) in place of the request's,
+ * and the events rendered by mode. fallback non-NULL: the request goes to the plain HTTP passthrough
+ * unchanged (returns -1) and the log line's "reason" says why. Takes data in every case: mode->free
+ * frees it when the request ends. */
+int dw_exchange_start_as(dw_proxy_t *px, h2o_req_t *req, const char *body, size_t n, const dw_exchange_mode_t *mode,
+                         void *data, const char *fallback);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proxy/chat.h"
 #include "proxy/exchange.h"
 #include "proxy/respond.h"
 #include "proxy/status_page.h"
@@ -18,6 +19,7 @@ struct dw_frontend {
     uv_tcp_t listener;
     int listening;
     char responses_path[600];
+    char chat_path[600];
     SSL_CTX *up_ssl; /* the passthrough's TLS client context, for https upstreams */
     SSL_CTX *tls;    /* the clients' TLS, when --tls-cert is given */
 };
@@ -69,11 +71,15 @@ static int on_ops(dw_frontend_t *fe, h2o_req_t *req)
     return -1;
 }
 
-/* POST <base>/responses is ours, and the operator's endpoints; everything else under the host
- * goes to the passthrough that follows this handler (returning -1 hands the request on). */
+/* POST <base>/responses and POST <base>/chat/completions are ours, and the operator's endpoints;
+ * everything else under the host goes to the passthrough that follows this handler (returning -1
+ * hands the request on). */
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     dw_frontend_t *fe = ((dw_handler_t *)self)->fe;
+    if (h2o_memis(req->path_normalized.base, req->path_normalized.len, fe->chat_path, strlen(fe->chat_path)) &&
+        h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")) && req->upgrade.base == NULL)
+        return dw_chat_start(fe->px, req);
     if (!h2o_memis(req->path_normalized.base, req->path_normalized.len, fe->responses_path,
                    strlen(fe->responses_path))) {
         if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) && on_ops(fe, req) == 0)
@@ -194,6 +200,7 @@ dw_frontend_t *dw_frontend_start(dw_proxy_t *px, int *bound_port)
         return NULL;
     fe->px = px;
     snprintf(fe->responses_path, sizeof(fe->responses_path), "%s/responses", px->cfg->up_base_path);
+    snprintf(fe->chat_path, sizeof(fe->chat_path), "%s/chat/completions", px->cfg->up_base_path);
 
     h2o_config_init(&fe->globalconf);
     /* h2o answers bodies beyond its own limit with a plain-text 413; keep it above ours so that

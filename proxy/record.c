@@ -67,20 +67,34 @@ static void response_id(dw_span_t response, char *out, size_t cap)
     }
 }
 
-void dw_record_response(dw_transcripts_t *t, const dw_plan_t *pl, const dw_outputs_t *o, const dw_event_t *ev,
-                        dw_upconn_t *c)
+/* items: what to chain in place of the output (as_output 0), NULL with as_output 0 for nothing. */
+static void record(dw_transcripts_t *t, const dw_plan_t *pl, const dw_outputs_t *o, const dw_event_t *ev,
+                   dw_upconn_t *c, int as_output, const dw_spans_t *items)
 {
     char id[DW_RESPONSE_ID_MAX + 1];
     response_id(ev->response, id, sizeof(id));
     dw_recordable_t out;
-    if (!pl->chained || id[0] == '\0' || dw_recordable(ev, o->v, o->n, &out) != 1) {
+    if (!pl->chained || id[0] == '\0' || (!as_output && items == NULL) || dw_recordable(ev, o->v, o->n, &out) != 1) {
         /* a failed turn evicts; an unrecorded one still replaces the cached response */
         set_cached(t, c, dw_event_is(ev, "response.failed") ? "" : id, NULL, 0);
         return;
     }
+    const dw_spans_t *chain = as_output ? &out.items : items;
     dw_digest_t link = pl->input_end;
-    int ok = dw_transcripts_output_chain(t, &link, out.items.v, out.items.n, out.stored) == 0 &&
+    int ok = dw_transcripts_output_chain(t, &link, chain->v, chain->n, out.stored) == 0 &&
              dw_transcripts_record(t, &link, id, c->id, out.stored) != NULL;
     set_cached(t, c, id, ok ? &link : NULL, out.stored);
     dw_spans_free(&out.items);
+}
+
+void dw_record_response(dw_transcripts_t *t, const dw_plan_t *pl, const dw_outputs_t *o, const dw_event_t *ev,
+                        dw_upconn_t *c)
+{
+    record(t, pl, o, ev, c, 1, NULL);
+}
+
+void dw_record_response_as(dw_transcripts_t *t, const dw_plan_t *pl, const dw_outputs_t *o, const dw_event_t *ev,
+                           dw_upconn_t *c, const dw_spans_t *items)
+{
+    record(t, pl, o, ev, c, 0, items);
 }

@@ -27,6 +27,12 @@ void dw_outputs_free(dw_outputs_t *o);
 void dw_record_response(dw_transcripts_t *t, const dw_plan_t *pl, const dw_outputs_t *o, const dw_event_t *ev,
                         dw_upconn_t *c);
 
+/* As dw_record_response, for another API in front (proxy/chat.c): the transcripts chain `items` in
+ * place of the response's output (the chat-visible projection, spans borrowed), or nothing when
+ * items is NULL; c still caches the response either way. */
+void dw_record_response_as(dw_transcripts_t *t, const dw_plan_t *pl, const dw_outputs_t *o, const dw_event_t *ev,
+                           dw_upconn_t *c, const dw_spans_t *items);
+
 /* The upstream holds nothing on c any more (an error envelope, a close): its store=false record
  * can no longer be chained from and is forgotten. */
 void dw_record_evict(dw_transcripts_t *t, dw_upconn_t *c);

@@ -194,6 +194,19 @@ int dw_respond_event(dw_respond_t *r, const char *type, size_t type_len, const c
     return 0;
 }
 
+int dw_respond_sse_raw(dw_respond_t *r, const char *p, size_t n, int final)
+{
+    if (!dw_respond_open(r))
+        return 0;
+    if (r->state == DW_CLIENT_WAITING)
+        start_stream(r);
+    if (dw_buf_append(&r->pending, p, n) != 0)
+        return -1;
+    r->final_queued = final;
+    flush(r);
+    return 0;
+}
+
 void dw_respond_fail(dw_respond_t *r, int status, const char *code, const char *param, const char *message)
 {
     if (r->state == DW_CLIENT_WAITING) {

@@ -54,6 +54,9 @@ void dw_respond_busy(dw_respond_t *r, const char *message);
  * it after this event when final. Returns 0, or -1 when the event cannot be rendered (no memory):
  * the caller then ends the answer with dw_respond_fail. */
 int dw_respond_event(dw_respond_t *r, const char *type, size_t type_len, const char *data, size_t n, int final);
+/* SSE bytes already framed ([p, p+n): whole `data: ...\n\n` blocks, another API's chunks); starts
+ * the stream with 200 if it is WAITING, ends it after them when final. Returns 0 or -1 (no memory). */
+int dw_respond_sse_raw(dw_respond_t *r, const char *p, size_t n, int final);
 /* Ends the answer with an error in whatever form is still possible: an error body while WAITING
  * (status, code, param, message; code and param may be NULL), an SSE error event (the same error
  * object) while STREAMING. */
