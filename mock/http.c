@@ -399,7 +399,7 @@ static int next_out(struct dwm_http *h)
 		return set_out(h, "0\r\n\r\n", 5);
 	}
 	m = json_array_get(h->msgs, h->next++);
-	if (!(json = json_dumps(m, DWM_JSON_FLAGS)))
+	if (!(json = json_dumps(m, DWM_JSON_FLAGS | JSON_ENCODE_ANY)))
 		return -1;
 	if (!h->sse) {
 		h->finishing = 1;

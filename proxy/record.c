@@ -74,7 +74,12 @@ static void record(dw_transcripts_t *t, const dw_plan_t *pl, const dw_outputs_t 
     char id[DW_RESPONSE_ID_MAX + 1];
     response_id(ev->response, id, sizeof(id));
     dw_recordable_t out;
-    if (!pl->chained || id[0] == '\0' || (!as_output && items == NULL) || dw_recordable(ev, o->v, o->n, &out) != 1) {
+    if (!as_output && items == NULL) {
+        /* nothing a delta could chain from: c is as good as empty for the next conversation */
+        set_cached(t, c, "", NULL, 0);
+        return;
+    }
+    if (!pl->chained || id[0] == '\0' || dw_recordable(ev, o->v, o->n, &out) != 1) {
         /* a failed turn evicts; an unrecorded one still replaces the cached response */
         set_cached(t, c, dw_event_is(ev, "response.failed") ? "" : id, NULL, 0);
         return;

@@ -29,7 +29,8 @@ void dw_record_response(dw_transcripts_t *t, const dw_plan_t *pl, const dw_outpu
 
 /* As dw_record_response, for another API in front (proxy/chat.c): the transcripts chain `items` in
  * place of the response's output (the chat-visible projection, spans borrowed), or nothing when
- * items is NULL; c still caches the response either way. */
+ * items is NULL (c then counts as caching nothing: no delta can chain from its response, so the pool
+ * hands it to the next full send like an empty one, a warm socket instead of a new handshake). */
 void dw_record_response_as(dw_transcripts_t *t, const dw_plan_t *pl, const dw_outputs_t *o, const dw_event_t *ev,
                            dw_upconn_t *c, const dw_spans_t *items);
 
