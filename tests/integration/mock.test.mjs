@@ -210,7 +210,7 @@ test('GET /v1/models, GET/DELETE /v1/responses/{id}, unknown paths', { timeout: 
   const other = await httpJson('GET', `${mock.url}/v1/nothing/here`);
   assert.equal(other.status, 404);
   assert.ok(other.json.error.message.includes('/v1/nothing/here'));
-  assert.equal((await httpJson('POST', `${mock.url}/v1/chat/completions`, {})).status, 404);
+  assert.equal((await httpJson('POST', `${mock.url}/v1/completions`, {})).status, 404);
   assert.equal((await mock.log()).length, 2, 'only generating requests are logged');
 });
 

@@ -41,7 +41,7 @@ function chatUpstream(parts = 5) {
 test('a streaming POST on another path streams through, chunk by chunk, with only end-to-end headers', async () => {
   const up = await chatUpstream();
   const proxy = await startProxy({ upstream: `http://127.0.0.1:${up.port}/v1` });
-  const res = await fetch(proxy.base + '/chat/completions', {
+  const res = await fetch(proxy.base + '/completions', {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: 'Bearer sk-pass', 'x-request-id': 'r-1' },
     body: JSON.stringify({ model: 'gpt-5.5', stream: true, messages: [{ role: 'user', content: 'hi' }] }),
@@ -61,7 +61,7 @@ test('a streaming POST on another path streams through, chunk by chunk, with onl
   assert.ok(chunks >= 5, `one chunk per part at least, not one buffered body (${chunks})`);
   const seen = up.seen[0];
   assert.equal(seen.method, 'POST');
-  assert.equal(seen.url, '/v1/chat/completions');
+  assert.equal(seen.url, '/v1/completions');
   assert.equal(seen.headers.authorization, 'Bearer sk-pass');
   assert.equal(JSON.parse(seen.body).messages[0].content, 'hi');
   for (const h of ['x-forwarded-for', 'via', 'forwarded'])
