@@ -9,7 +9,7 @@ if [ $# -ne 1 ]; then
 	exit 2
 fi
 dir=$1
-pins="@openai/codex@0.169.0 openai@7.57.0 ai@6.0.326 @ai-sdk/openai@3.0.141 zod@4.6.7"
+pins="@openai/codex@0.169.0 openai@7.57.0 ai@6.0.326 @ai-sdk/openai@3.0.141 zod@4.6.7 @langchain/openai@1.6.0 @langchain/core@1.4.0"
 
 installed() {
 	# $1 = name, $2 = version
