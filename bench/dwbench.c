@@ -15,6 +15,12 @@
  *     mock received from deltawire (its /__mock/log), first/last byte times,
  *     and the proxy's CPU time for the turn.
  *
+ *   dwbench session ... --api chat
+ *     The same session spoken as Chat Completions (issue 18): the prefix as a system message and
+ *     chat tools, the whole `messages` array every turn to <base>/chat/completions of both
+ *     targets (the mock answers it directly; deltawire translates it and goes over WebSocket).
+ *     floor_bytes is 0: no WebSocket-mode client speaks Chat Completions.
+ *
  *   dwbench latency --direct URL --proxy URL --mock URL --proxy-pid PID
  *                   --size BYTES --samples N --out FILE
  *     Two-turn conversations whose second turn is about BYTES long; only the
@@ -345,6 +351,103 @@ static void conv_small(conv_t *c, unsigned seed, size_t pad, int store)
     buf_fmt(&c->items, "{\"type\":\"message\",\"role\":\"user\",\"content\":\"conversation %u\"}", seed);
 }
 
+/* The Codex-like prefix as a Chat Completions client sends it: chat tools, a system message. */
+static void conv_chat(conv_t *c, unsigned seed)
+{
+    buf_str(&c->fixed, "\"model\":\"gpt-5.5\",\"tools\":[");
+    for (unsigned i = 0; i < 10; i++) {
+        buf_fmt(&c->fixed, "%s{\"type\":\"function\",\"function\":{\"name\":\"tool_%u\",\"description\":\"", i ? "," : "", i);
+        buf_prose(&c->fixed, 620, i);
+        buf_str(&c->fixed, "\",\"parameters\":{\"type\":\"object\",\"properties\":{\"cmd\":{\"type\":\"string\"},"
+                           "\"workdir\":{\"type\":\"string\"}},\"required\":[\"cmd\"]}}}");
+    }
+    buf_str(&c->fixed, "],\"stream\":true,\"stream_options\":{\"include_usage\":true}");
+    buf_str(&c->items, "{\"role\":\"system\",\"content\":\"");
+    buf_prose(&c->items, 21600, 7);
+    buf_fmt(&c->items, "\"},{\"role\":\"user\",\"content\":\"session %u: run the tests and fix what fails\"}", seed);
+}
+
+/* The full chat body: the fixed fields and every message. */
+static void body_chat(const conv_t *c, buf_t *b)
+{
+    b->len = 0;
+    buf_str(b, "{");
+    buf_add(b, c->fixed.p, c->fixed.len);
+    buf_str(b, ",\"messages\":[");
+    buf_add(b, c->items.p, c->items.len);
+    buf_str(b, "]}");
+}
+
+/* Reassembles the streamed assistant message from the chunks, echoes it, and answers every tool
+ * call with a tool message of `out_bytes`. */
+static void chat_absorb(conv_t *c, const reply_t *r, size_t out_bytes)
+{
+    if (r->status != 200 || !r->body.p || !strstr(r->body.p, "data: [DONE]"))
+        die("chat turn failed: HTTP %d: %.300s", r->status, r->body.p ? r->body.p : "");
+    json_t *content = json_string(""), *calls = json_array();
+    for (const char *p = r->body.p; (p = strstr(p, "data: {")); p++) {
+        json_error_t err;
+        json_t *e = json_loads(p + 6, JSON_DISABLE_EOF_CHECK, &err), *d, *tc;
+        d = json_object_get(json_array_get(json_object_get(e, "choices"), 0), "delta");
+        const char *t = json_string_value(json_object_get(d, "content"));
+        if (t) {
+            char *j = NULL;
+            if (asprintf(&j, "%s%s", json_string_value(content), t) > 0)
+                json_string_set(content, j);
+            free(j);
+        }
+        size_t i;
+        json_array_foreach(json_object_get(d, "tool_calls"), i, tc) {
+            size_t k = (size_t)json_integer_value(json_object_get(tc, "index"));
+            json_t *fn = json_object_get(tc, "function"), *have;
+            if (k >= json_array_size(calls))
+                json_array_append_new(calls, json_pack("{s:O,s:s,s:{s:O,s:s}}", "id", json_object_get(tc, "id"), "type",
+                                                       "function", "function", "name", json_object_get(fn, "name"),
+                                                       "arguments", ""));
+            have = json_object_get(json_object_get(json_array_get(calls, k), "function"), "arguments");
+            const char *a = json_string_value(json_object_get(fn, "arguments"));
+            if (a && *a) {
+                char *j = NULL;
+                if (asprintf(&j, "%s%s", json_string_value(have), a) > 0)
+                    json_string_set(have, j);
+                free(j);
+            }
+        }
+        json_decref(e);
+    }
+    json_t *msg = json_pack("{s:s,s:O}", "role", "assistant", "content",
+                            *json_string_value(content) ? content : json_null());
+    if (json_array_size(calls))
+        json_object_set(msg, "tool_calls", calls);
+    char *s = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    buf_str(&c->items, ",");
+    buf_str(&c->items, s);
+    free(s);
+    json_t *tc;
+    size_t i;
+    json_array_foreach(calls, i, tc) {
+        buf_fmt(&c->items, ",{\"role\":\"tool\",\"tool_call_id\":\"%s\",\"content\":\"Exit code: 0\\nOutput:\\n",
+                json_string_value(json_object_get(tc, "id")));
+        buf_prose(&c->items, out_bytes, c->seed++);
+        buf_str(&c->items, "\"}");
+    }
+    if (!json_array_size(calls))
+        buf_str(&c->items, ",{\"role\":\"user\",\"content\":\"continue\"}");
+    json_decref(msg);
+    json_decref(calls);
+    json_decref(content);
+}
+
+/* <base>/chat/completions next to the target's <base>/responses. */
+static const char *chat_path(const target_t *t, char *out, size_t cap)
+{
+    size_t n = strlen(t->path);
+    if (n >= 9 && !strcmp(t->path + n - 9, "responses"))
+        n -= 9;
+    snprintf(out, cap, "%.*schat/completions", (int)n, t->path);
+    return out;
+}
+
 static void conv_free(conv_t *c)
 {
     free(c->fixed.p);
@@ -440,7 +543,7 @@ static int conv_absorb(conv_t *c, const reply_t *r, size_t out_bytes)
 typedef struct {
     target_t direct, proxy, mock;
     int have_pid;
-    const char *shape, *out;
+    const char *shape, *out, *api;
     int turns, samples;
     size_t target_bytes, size;
 } opts_t;
@@ -475,6 +578,8 @@ static void parse_opts(opts_t *o, int argc, char **argv)
             o->shape = v;
         else if (!strcmp(k, "--out"))
             o->out = v;
+        else if (!strcmp(k, "--api"))
+            o->api = v;
         else
             die("unknown option %s", k);
     }
@@ -484,8 +589,52 @@ static void parse_opts(opts_t *o, int argc, char **argv)
         die("need --direct, --proxy, --mock, --proxy-pid and --out");
 }
 
+/* The session as Chat Completions: both arms send the whole messages array every turn. */
+static int cmd_chat_session(opts_t *o)
+{
+    conv_t d = {.seed = 1}, p = {.seed = 1};
+    buf_t body = {0};
+    reply_t r = {0};
+    int entries;
+    char dpath[300], ppath[300];
+    FILE *f = fopen(o->out, "w");
+    if (!f || o->turns < 1 || o->turns > 1000)
+        die("bad --out or --turns");
+    unsigned sid = (unsigned)now_ns();
+    conv_chat(&d, sid);
+    conv_chat(&p, sid + 1);
+    chat_path(&o->direct, dpath, sizeof(dpath));
+    chat_path(&o->proxy, ppath, sizeof(ppath));
+    fprintf(f, "turn\tdirect_bytes\tfloor_bytes\tproxy_up_bytes\tproxy_up_msgs\td_ttfb_ns\td_ttlb_ns\tp_ttfb_ns\t"
+               "p_ttlb_ns\tproxy_cpu_ns\tproxy_body_bytes\n");
+    mock_ws_bytes(&o->mock, &entries);
+    for (int t = 1; t <= o->turns; t++) {
+        body_chat(&p, &body);
+        size_t p_len = body.len;
+        uint64_t c0 = proxy_cpu_ns();
+        http_do(&o->proxy, "POST", ppath, "sk-bench-chat", body.p, body.len, &r);
+        uint64_t p_first = r.t_first, p_last = r.t_last;
+        chat_absorb(&p, &r, 150);
+        body_chat(&d, &body);
+        http_do(&o->direct, "POST", dpath, "sk-bench-chat", body.p, body.len, &r);
+        chat_absorb(&d, &r, 150);
+        size_t up = mock_ws_bytes(&o->mock, &entries);
+        uint64_t c1 = proxy_cpu_ns();
+        fprintf(f, "%d\t%zu\t0\t%zu\t%d\t%lu\t%lu\t%lu\t%lu\t%lu\t%zu\n", t, body.len, up, entries,
+                (unsigned long)r.t_first, (unsigned long)r.t_last, (unsigned long)p_first, (unsigned long)p_last,
+                (unsigned long)(c1 - c0), p_len);
+    }
+    fclose(f);
+    free(body.p);
+    conv_free(&d);
+    conv_free(&p);
+    return 0;
+}
+
 static int cmd_session(opts_t *o)
 {
+    if (o->api && !strcmp(o->api, "chat"))
+        return cmd_chat_session(o);
     conv_t d = {.seed = 1}, p = {.seed = 1};
     buf_t body = {0}, floor_b = {0};
     reply_t r = {0};

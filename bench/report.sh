@@ -33,6 +33,19 @@ for f in "$D"/session-*.tsv; do
   row "$name" "$f" 100000
 done
 echo
+echo "Chat Completions sessions (the same prefix as chat messages and tools; direct = the chat body to the"
+echo "mock's /chat/completions; proxy = the WebSocket frames of the translation; the mock's model emits"
+echo "reasoning, so by default every turn goes in full, and with \`--chat-reasoning carry\` as a delta):"
+echo
+echo "| chat session | turns | direct total | proxy total | saved vs direct | proxy/turn (steady) |"
+echo "|---|---|---|---|---|---|"
+for f in "$D"/chat-session-*.tsv; do
+  [ -f "$f" ] || continue
+  name=$(basename "$f" .tsv); name=${name#chat-session-}
+  awk -F'\t' -v name="$name" 'NR>1 {d+=$2; p+=$4; n++; if($1>1){ps+=$4; k++}}
+    END{printf "| %s | %d | %.2f MB | %.2f MB | %.1f%% | %.0f B |\n", name, n, d/1048576, p/1048576, (1-p/d)*100, ps/k}' "$f"
+done
+echo
 echo "## 2. Latency (second turn of two-turn conversations; through the proxy it is a delta)"
 echo
 echo "TTFB = first SSE byte of the body, TTLB = last byte, from the start of the request write. Arms: direct"

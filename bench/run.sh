@@ -67,6 +67,17 @@ for s in $SESSIONS; do
 done
 
 # ---- 2. latency: second turns of two-turn conversations at each size ----
+# Chat Completions sessions (issue 18): the Codex-like prefix spoken as chat, against the mock's
+# reasoning model: by default every turn goes in full over the warm socket; --chat-reasoning carry
+# chains them by previous_response_id.
+CHAT_TURNS=100; [ $QUICK = 1 ] && CHAT_TURNS=50
+start "$OUT/proxy-carry.log" "$B/proxy/deltawire" "${PROXY_ARGS[@]}" --chat-reasoning carry --upstream "http://127.0.0.1:$MOCK/v1"
+CARRY_URL="http://127.0.0.1:$PORT/v1/responses" CARRY_PID=$PID
+echo "chat sessions: $CHAT_TURNS turns, full and carry" >&2
+timeout 600 "$DWBENCH" session "${ARGS[@]}" --api chat --shape codex --turns "$CHAT_TURNS" --out "$OUT/chat-session-full.tsv"
+timeout 600 "$DWBENCH" session --direct "$DIRECT_URL" --proxy "$CARRY_URL" --mock "http://127.0.0.1:$MOCK/" \
+  --proxy-pid "$CARRY_PID" --api chat --shape codex --turns "$CHAT_TURNS" --out "$OUT/chat-session-carry.tsv"
+
 for l in $LAT; do
   IFS=: read -r size n <<<"$l"
   echo "latency $size B: $n samples" >&2
