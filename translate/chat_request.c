@@ -1,5 +1,5 @@
 /*
- * Chat Completions request → Responses request. See chat_request.h and CHAT.md for the mapping;
+ * Chat Completions request → Responses request. See chat_request.h and the README (Chat Completions) for the mapping;
  * every refusal below names the field so the log line says why the request went over HTTP.
  */
 #include "translate/chat_request.h"

@@ -4,7 +4,7 @@
  * A `POST /chat/completions` body is translated into a `POST /responses` body with the same
  * semantics, or refused with a reason ("cannot carry faithfully"), in which case the caller forwards
  * the original body unchanged over HTTP to the upstream's /chat/completions. The full mapping, with
- * the reason for every decision, is the table in translate/CHAT.md.
+ * the reason for every decision, is the table in the README (Chat Completions, "The mapping").
  *
  * Sources: OpenAI's guide "Migrate to the Responses API"
  * (developers.openai.com/api/docs/guides/migrate-to-responses: messages become items,

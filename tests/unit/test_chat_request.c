@@ -1,5 +1,5 @@
 /* Chat Completions request → Responses request (translate/chat_request.c): every row of
- * translate/CHAT.md and every fallback reason. Shapes from openai-node 7.57.0's types. */
+ * the README's Chat Completions mapping and every fallback reason. Shapes from openai-node 7.57.0's types. */
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
