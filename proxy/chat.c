@@ -12,6 +12,7 @@ typedef struct {
     dw_chat_request_t rq; /* the translated body: the exchange's request borrows it */
     dw_chat_stream_t st;  /* streaming: the chunk translator */
     dw_buf_t out;         /* what one event renders */
+    int ended;            /* streaming: the chunks ended ([DONE] or an error): nothing more is written */
     int carry;            /* --chat-reasoning carry */
 } dw_chat_t;
 
@@ -63,6 +64,8 @@ static int chat_relay(void *data, dw_respond_t *client, const char *p, size_t n,
         dw_respond_json(client, 200, ch->out.p, ch->out.len);
         return 0;
     }
+    if (ch->ended)
+        return 0;
     if (!ch->st.emitted && dw_event_is(ev, "response.created")) {
         /* a new attempt's response (nothing of an earlier one reached the client) */
         dw_chat_stream_free(&ch->st);
@@ -77,6 +80,7 @@ static int chat_relay(void *data, dw_respond_t *client, const char *p, size_t n,
         return answer_error(client, ev, &ch->out);
     if (ch->out.len == 0 && rc == DW_CHAT_EV_MORE)
         return 0; /* nothing for the client yet: the stream starts lazily */
+    ch->ended = rc != DW_CHAT_EV_MORE || terminal;
     return dw_respond_sse_raw(client, ch->out.p, ch->out.len, rc != DW_CHAT_EV_MORE || terminal);
 }
 

@@ -135,3 +135,18 @@ test('an upstream error after output reached the client ends the stream with a C
   assert.ok(!evs.some((e) => e.data === '[DONE]'));
   assert.equal((await logSince(n)).length, 1, JSON.stringify(await logSince(n)).slice(0, 1500));
 });
+
+test('the upstream connection lost after output reached the client: a Chat error chunk ends the stream', async () => {
+  await mock.script([{ output: [noReasoning.message('Hello there, my friend.')] }]);
+  const n = (await mock.log()).length;
+  const evs = await sse(proxy.base + '/chat/completions',
+    { model: 'gpt-5.5', messages: [{ role: 'user', content: 'hi' }], stream: true, metadata: { mock_fault: 'close_after_events=5' } },
+    { authorization: 'Bearer sk-lost' });
+  assert.equal(evs.status, 200);
+  assert.ok(evs.some((e) => e.data?.choices?.[0]?.delta?.content === 'Hello '), evs.raw);
+  const last = evs.at(-1);
+  assert.equal(last.event, null, 'a Chat chunk, not a Responses SSE event');
+  assert.equal(typeof last.data.error?.message, 'string', evs.raw.slice(-500));
+  assert.ok(!evs.some((e) => e.data === '[DONE]'));
+  assert.equal((await logSince(n)).length, 1, 'no replay once output went out');
+});
