@@ -33,8 +33,8 @@ int dw_exchange_start(dw_proxy_t *px, h2o_req_t *req);
  * as a direct call would have made it). */
 typedef struct {
     const char *name; /* the log line's "api" */
-    /* Renders one upstream event for the client (an error envelope too, once the answer has
-     * started); terminal: nothing follows. Returns 0, or -1 when it cannot (no memory, an event it
+    /* Renders one upstream event for the client (an error, once the answer has started, as the
+     * nested envelope {"type":"error","error":{message,type,param,code}}); terminal: nothing follows. Returns 0, or -1 when it cannot (no memory, an event it
      * cannot read): the exchange then fails the request. */
     int (*relay)(void *data, dw_respond_t *client, const char *p, size_t n, const dw_event_t *ev, int terminal);
     /* Records a finished response, in place of dw_record_response (same arguments). */
@@ -43,8 +43,8 @@ typedef struct {
     void (*free)(void *data);
 } dw_exchange_mode_t;
 
-/* As dw_exchange_start, with the body [body, body+n) (borrowed from data) in place of the request's,
- * and the events rendered by mode. fallback non-NULL: the request goes to the plain HTTP passthrough
+/* As dw_exchange_start, with the body [body, body+n) (borrowed from data; a translation, so never
+ * Content-Encoding decoded) in place of the request's, and the events rendered by mode. fallback non-NULL: the request goes to the plain HTTP passthrough
  * unchanged (returns -1) and the log line's "reason" says why. Takes data in every case: mode->free
  * frees it when the request ends. */
 int dw_exchange_start_as(dw_proxy_t *px, h2o_req_t *req, const char *body, size_t n, const dw_exchange_mode_t *mode,
