@@ -238,11 +238,19 @@ static void chat_respond(struct dwm_http *h)
 	struct dwm_turn *t = &h->turn;
 	json_error_t err;
 
+	const char *enc = json_string_value(json_object_get(h->headers, "content-encoding"));
+	int refused;
+
 	h->chat = 1;
+	h->decoded_len = h->len;
+	refused = decode(h, enc);
 	t->transport = DWM_HTTP;
-	t->bytes = h->len;
-	t->req = h->too_big ? NULL : json_loadb(h->body ? h->body : "", h->len, 0, &err);
+	t->bytes = h->decoded_len;
+	t->req = refused ? NULL : json_loadb(h->body ? h->body : "", h->decoded_len, 0, &err);
 	t->log_entry = dwm_log_request(DWM_HTTP, 0, h->len, t->req, json_incref(h->headers), NULL);
+	json_object_set_new(t->log_entry, "endpoint", json_string("chat"));
+	json_object_set_new(t->log_entry, "content_encoding", enc ? json_string(enc) : json_null());
+	json_object_set_new(t->log_entry, "decoded_bytes", json_integer((json_int_t)h->decoded_len));
 	h->status = dwm_chat_run(t->req, t->log_entry, &h->msgs, &h->sse);
 	later(h, 0);
 }

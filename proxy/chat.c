@@ -1,14 +1,17 @@
 #include "proxy/chat.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "proxy/exchange.h"
+#include "translate/body_decode.h"
 #include "translate/chat_events.h"
 #include "translate/chat_project.h"
 #include "translate/chat_request.h"
 #include "translate/recordable.h"
 
 typedef struct {
+    dw_buf_t decoded;     /* the request body with its Content-Encoding undone, when it had one */
     dw_chat_request_t rq; /* the translated body: the exchange's request borrows it */
     dw_chat_stream_t st;  /* streaming: the chunk translator */
     dw_buf_t out;         /* what one event renders */
@@ -19,6 +22,7 @@ typedef struct {
 static void chat_free(void *data)
 {
     dw_chat_t *ch = data;
+    dw_buf_free(&ch->decoded);
     dw_chat_request_free(&ch->rq);
     dw_chat_stream_free(&ch->st);
     dw_buf_free(&ch->out);
@@ -124,10 +128,38 @@ static void chat_record(void *data, dw_transcripts_t *t, const dw_plan_t *pl, co
 
 static const dw_exchange_mode_t chat_mode = {"chat", chat_relay, chat_record, chat_free};
 
+/* The request's JSON: its Content-Encoding undone into ch->decoded. Returns 0, or -1 with why the
+ * request goes unchanged to the upstream instead (which then answers an encoding it knows, or not). */
+static int chat_body(dw_proxy_t *px, h2o_req_t *req, dw_chat_t *ch, h2o_iovec_t *body, const char **why)
+{
+    *body = req->entity;
+    ssize_t at = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_ENCODING, -1);
+    if (at < 0)
+        return 0;
+    h2o_iovec_t enc = req->headers.entries[at].value;
+    if (h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_ENCODING, at) >= 0) {
+        *why = "content-encoding (split over two fields)";
+        return -1;
+    }
+    if (dw_body_decode_is_identity(enc.base, enc.len))
+        return 0;
+    if (dw_body_decode(&ch->decoded, enc.base, enc.len, body->base, body->len, px->cfg->max_body, why) != DW_DECODE_OK)
+        return -1;
+    *body = h2o_iovec_init(ch->decoded.p ? ch->decoded.p : "", ch->decoded.len);
+    return 0;
+}
+
 int dw_chat_start(dw_proxy_t *px, h2o_req_t *req)
 {
     dw_chat_t *ch = calloc(1, sizeof(*ch));
-    int rc = ch != NULL ? dw_chat_request(req->entity.base, req->entity.len, &ch->rq) : DW_CHAT_ENOMEM;
+    h2o_iovec_t body;
+    const char *why = NULL;
+    if (ch != NULL && chat_body(px, req, ch, &body, &why) != 0) {
+        char reason[DW_CHAT_REASON_MAX];
+        snprintf(reason, sizeof(reason), "content-encoding: %s", why);
+        return dw_exchange_start_as(px, req, NULL, 0, &chat_mode, ch, reason);
+    }
+    int rc = ch != NULL ? dw_chat_request(body.base, body.len, &ch->rq) : DW_CHAT_ENOMEM;
     if (rc == DW_CHAT_ENOMEM) {
         if (ch != NULL)
             chat_free(ch);

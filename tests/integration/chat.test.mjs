@@ -4,6 +4,7 @@
 // the translation cannot carry, and what the upstream refuses, goes to /chat/completions unchanged.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import zlib from 'node:zlib';
 import { startMock, startProxy, stopAll, httpJson, sse, canonicalItems, waitFor } from './lib/harness.mjs';
 import { chatLoop, itemsOf, noReasoning, SHELL_TOOL } from './lib/chat.mjs';
 
@@ -149,4 +150,20 @@ test('the upstream connection lost after output reached the client: a Chat error
   assert.equal(typeof last.data.error?.message, 'string', evs.raw.slice(-500));
   assert.ok(!evs.some((e) => e.data === '[DONE]'));
   assert.equal((await logSince(n)).length, 1, 'no replay once output went out');
+});
+
+test('a gzip-encoded chat body is decoded and translated; one the proxy cannot decode goes unchanged', async () => {
+  const body = { model: 'gpt-5.5', messages: [{ role: 'user', content: 'just answer' }] };
+  const n = (await mock.log()).length;
+  const r = await httpJson('POST', proxy.base + '/chat/completions', zlib.gzipSync(JSON.stringify(body)),
+    { authorization: 'Bearer sk-gzip', 'content-type': 'application/json', 'content-encoding': 'gzip' });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.object, 'chat.completion');
+  const bad = await httpJson('POST', proxy.base + '/chat/completions', 'not gzip at all',
+    { authorization: 'Bearer sk-gzip', 'content-type': 'application/json', 'content-encoding': 'gzip' });
+  assert.equal(bad.status, 400, 'the upstream answers it');
+  const entries = await logSince(n);
+  assert.deepEqual(entries.map((e) => [e.transport, e.endpoint ?? 'responses']), [['ws', 'responses'], ['http', 'chat']]);
+  assert.deepEqual(canonicalItems(entries[0].full_input), canonicalItems(itemsOf(body.messages)));
+  await waitFor(() => proxy.stderr().split('\n').some((l) => /"api":"chat"/.test(l) && /"reason":"content-encoding: /.test(l)));
 });
