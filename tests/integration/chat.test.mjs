@@ -167,3 +167,27 @@ test('a gzip-encoded chat body is decoded and translated; one the proxy cannot d
   assert.deepEqual(canonicalItems(entries[0].full_input), canonicalItems(itemsOf(body.messages)));
   await waitFor(() => proxy.stderr().split('\n').some((l) => /"api":"chat"/.test(l) && /"reason":"content-encoding: /.test(l)));
 });
+
+test('legacy functions: the answer is a function_call, its result a function message, through the chat front end', async () => {
+  const fn = { name: 'shell', description: 'Runs a command.', parameters: SHELL_TOOL.function.parameters };
+  const messages = [{ role: 'user', content: 'Run echo hello.' }];
+  const n = (await mock.log()).length;
+  const r1 = await httpJson('POST', proxy.base + '/chat/completions', { model: 'gpt-5.5', messages, functions: [fn] },
+    { authorization: 'Bearer sk-legacy' });
+  assert.equal(r1.status, 200, r1.text);
+  const c1 = r1.json.choices[0];
+  assert.equal(c1.finish_reason, 'function_call');
+  assert.equal(c1.message.function_call.name, 'shell');
+  assert.equal(c1.message.tool_calls, undefined);
+  messages.push({ role: 'assistant', content: null, function_call: c1.message.function_call });
+  messages.push({ role: 'function', name: 'shell', content: 'hello' });
+  const r2 = await httpJson('POST', proxy.base + '/chat/completions', { model: 'gpt-5.5', messages, functions: [fn] },
+    { authorization: 'Bearer sk-legacy' });
+  assert.equal(r2.status, 200, r2.text);
+  const entries = await logSince(n);
+  assert.ok(entries.every((e) => e.transport === 'ws'), 'translated, over the WebSocket');
+  const read = entries[1].full_input.filter((i) => i.type !== 'reasoning');
+  assert.deepEqual(read.map((i) => i.type), ['message', 'function_call', 'function_call_output']);
+  assert.equal(read[1].call_id, read[2].call_id, 'the legacy call and its result are paired');
+  assert.equal(read[1].arguments, c1.message.function_call.arguments);
+});
