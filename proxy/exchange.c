@@ -463,9 +463,10 @@ static void on_error_envelope(dw_exchange_t *ex, const char *p, size_t n)
     char *code_s = dw_json_kind(env.code) == '"' ? dw_json_string_dup(env.code) : NULL;
     snprintf(ex->error, sizeof(ex->error), "the upstream answered with error %s (status %d)", code_s ? code_s : "null",
              status);
-    if (ex->mode && ex->client.state == DW_CLIENT_WAITING) {
+    if (ex->mode && ex->client.state == DW_CLIENT_WAITING && (status == 400 || status == 404 || status == 422)) {
         /* the upstream refused the translation before anything reached the client: the original
-         * request, once, over plain HTTP */
+         * request, once, over plain HTTP. Only a refusal of the request itself: a 429, an auth
+         * error or a server error would be the same over HTTP, and retrying would double it */
         snprintf(ex->mode_why, sizeof(ex->mode_why), "retried as the original request over HTTP (upstream error %s)",
                  code_s ? code_s : "null");
         free(code_s);

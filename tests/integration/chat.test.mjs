@@ -122,6 +122,20 @@ for (const stream of [false, true]) {
   });
 }
 
+test('a rate limit before any output is answered as it is, never retried as the original request', async () => {
+  const n = (await mock.log()).length;
+  const body = {
+    model: 'gpt-5.5', messages: [{ role: 'user', content: 'just answer' }],
+    metadata: { mock_fault: 'error_status=429;error_shape=headers' },
+  };
+  const r = await httpJson('POST', proxy.base + '/chat/completions', body, { authorization: 'Bearer sk-limited' });
+  assert.equal(r.status, 429, r.text);
+  assert.equal(r.json.error.code, 'rate_limit_exceeded');
+  assert.equal(r.headers['retry-after'], '1');
+  const entries = await logSince(n);
+  assert.deepEqual(entries.map((e) => [e.transport, e.endpoint ?? 'responses']), [['ws', 'responses']], 'sent once');
+});
+
 test('an upstream error after output reached the client ends the stream with a Chat error, never a replay', async () => {
   await mock.script([{ output: [noReasoning.message('Hello there, my friend.')] }]);
   const n = (await mock.log()).length;
