@@ -345,7 +345,23 @@ static void on_conn_message(dw_upconn_t *c, const char *p, size_t n)
     enter(ex);
     ex->events++;
     dw_event_t ev;
-    if (dw_event_scan(p, n, &ev) != 0) {
+    dw_buf_t renamed = {0};
+    int scanned = dw_event_scan(p, n, &ev) == 0;
+    if (scanned && dw_event_is(&ev, "response.done") && ev.response.p != NULL) {
+        /* the HTTP API never sends response.done: from here on it is the terminal event its
+         * response.status names, for the client (SSE name and "type") and for the record alike */
+        dw_span_t as = done_as(&ev);
+        size_t head = (size_t)(ev.type.p - p);
+        if (dw_buf_append(&renamed, p, head) == 0 && dw_buf_append(&renamed, as.p, as.n) == 0 &&
+            dw_buf_append(&renamed, ev.type.p + ev.type.n, n - head - ev.type.n) == 0 &&
+            dw_event_scan(renamed.p, renamed.len, &ev) == 0) {
+            p = renamed.p;
+            n = renamed.len;
+        } else {
+            scanned = dw_event_scan(p, n, &ev) == 0; /* no memory: relayed as it came */
+        }
+    }
+    if (!scanned) {
         snprintf(ex->error, sizeof(ex->error), "the upstream sent a frame that is not a JSON event");
         dw_upconn_close(c); /* a broken peer: on_conn_closed follows */
     } else if (dw_event_is(&ev, "error")) {
@@ -359,17 +375,15 @@ static void on_conn_message(dw_upconn_t *c, const char *p, size_t n)
             (ex->mode ? ex->mode->relay(ex->mode_data, &ex->client, p, n, &ev, terminal) : relay(ex, p, n, &ev, terminal)) != 0)
             fail(ex, 500, "server_error", NULL, "deltawire could not render the upstream's response (out of memory)");
         if (terminal) {
-            dw_event_t as = ev; /* a response.done is recorded as the event its status names */
-            if (dw_event_is(&ev, "response.done"))
-                as.type = done_as(&ev);
             if (ex->mode)
-                ex->mode->record(ex->mode_data, ex->px->transcripts, &ex->plan, &ex->outputs, &as, c);
+                ex->mode->record(ex->mode_data, ex->px->transcripts, &ex->plan, &ex->outputs, &ev, c);
             else
-                dw_record_response(ex->px->transcripts, &ex->plan, &ex->outputs, &as, c);
+                dw_record_response(ex->px->transcripts, &ex->plan, &ex->outputs, &ev, c);
             give_back(ex, 0);
             ex->up = DW_UP_DONE;
         }
     }
+    dw_buf_free(&renamed);
     leave(ex);
 }
 

@@ -329,7 +329,10 @@ test('response.done ends a response like the terminal event its status names, an
   const s = await sse(proxy.base + '/responses', body('done, sse', { stream: true, metadata: { mock_fault: 'done_event=1' } }), auth('sk-done'));
   assert.equal(s.status, 200);
   assert.equal(s.error, null);
-  assert.equal([...s].at(-1).event, 'response.done');
+  // the HTTP API has no response.done: the client sees the event its status names, name and type
+  assert.equal([...s].at(-1).event, 'response.completed');
+  assert.equal([...s].at(-1).data.type, 'response.completed');
+  assert.equal([...s].at(-1).data.response.status, 'completed');
   await proxy.stop();
 });
 
