@@ -42,6 +42,8 @@ static const flag_t flags[] = {
     F("max-conns", K_SIZE, max_conns, "256", "N", "upstream connections in all"),
     F("idle-timeout", K_SECONDS, idle_timeout, "300", "SECS", "close upstream connections idle this long"),
     F("max-conn-age", K_SECONDS, max_conn_age, "3300", "SECS", "retire connections this old once idle"),
+    F("handshake-timeout", K_SECONDS, handshake_timeout, "10", "SECS",
+      "an upstream WebSocket connect (TCP, TLS, upgrade) not open by then fails like a network error"),
     F("max-queue", K_SIZE, max_queue, "256", "N", "requests waiting for a connection before 429"),
     F("max-conversations", K_SIZE, max_conversations, "65536", "N", "tracked responses, least recently used out"),
     F("tls-cert", K_STRING, tls_cert, NULL, "FILE",

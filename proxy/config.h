@@ -22,6 +22,7 @@ typedef struct {
     size_t max_conns;
     double idle_timeout;    /* seconds */
     double max_conn_age;    /* seconds */
+    double handshake_timeout; /* seconds: an upstream WebSocket connect not open by then fails */
     size_t max_queue;       /* requests waiting for a connection, all keys */
     size_t max_conversations;
     char tls_cert[1024];    /* front-end TLS (HTTP/2 over ALPN), both or neither */

@@ -145,11 +145,20 @@ static int is_free(const dw_slot_t *s)
     return !s->leased && s->c->open && !s->c->closing;
 }
 
-/* Closes free connections idle too long, and retires old ones once they are free. */
+/* Closes free connections idle too long, retires old ones once they are free, and fails handshakes
+ * older than --handshake-timeout (as network failures: their waiters hear of it at once). */
 static void on_sweep(uv_timer_t *t)
 {
     dw_pool_t *p = t->data;
     uint64_t now = uv_now(p->loop);
+    uint64_t hs = (uint64_t)(p->cfg->handshake_timeout * 1000);
+again:
+    for (dw_slot_t *s = p->slots; s; s = s->next) {
+        if (!s->c->was_open && now - s->created_ms >= hs) {
+            dw_upconn_abort(s->c, "the upstream WebSocket handshake timed out");
+            goto again; /* the slot is gone, and the callbacks may have changed the list */
+        }
+    }
     uint64_t idle = (uint64_t)(p->cfg->idle_timeout * 1000);
     uint64_t age = (uint64_t)(p->cfg->max_conn_age * 1000);
     for (dw_slot_t *s = p->slots; s; s = s->next) {

@@ -114,6 +114,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_CLIENT_CLOSED:
         conn_finish(c, wsi, 0, "closed");
         return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        /* every wsi ends here; lws frees some (a handshake it cannot build) without the callbacks
+         * above, and their owner must still hear of it */
+        conn_finish(c, wsi, 0, c->was_open ? "closed" : "the upstream connection ended before its handshake");
+        return 0;
     default:
         return 0;
     }
@@ -251,6 +256,14 @@ int dw_upconn_send(dw_upconn_t *c, dw_buf_t *frame)
 const char *dw_upconn_strerror(int err)
 {
     return err == DW_UPCONN_EBUSY ? "the upstream connection still has a message to send" : "the upstream connection is closed";
+}
+
+void dw_upconn_abort(dw_upconn_t *c, const char *reason)
+{
+    struct lws *wsi = c->wsi;
+    if (wsi != NULL)
+        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    conn_finish(c, wsi, 0, reason);
 }
 
 void dw_upconn_close(dw_upconn_t *c)

@@ -93,5 +93,8 @@ const char *dw_upconn_strerror(int err);
 size_t dw_upconn_headroom(void);
 /* Closes the connection; on_closed follows. */
 void dw_upconn_close(dw_upconn_t *c);
+/* Ends the connection now, whatever its state: on_closed(c, 0, reason) is called before this returns
+ * (and c is freed); lws closes the socket later, unheard. For a handshake that never completes. */
+void dw_upconn_abort(dw_upconn_t *c, const char *reason);
 
 #endif
