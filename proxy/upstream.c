@@ -14,6 +14,7 @@ struct dw_upstream {
     char host[256];
     int port;
     char path[600];
+    char authority[270]; /* the handshake's Host: host, and :port unless the scheme's default */
     uint64_t next_id;
 };
 
@@ -139,6 +140,12 @@ dw_upstream_t *dw_upstream_new(uv_loop_t *loop, int tls, const char *host, int p
     snprintf(up->host, sizeof(up->host), "%s", host);
     up->port = port;
     snprintf(up->path, sizeof(up->path), "%s", ws_path);
+    /* RFC 9110 7.2: Host carries the port when it is not the default; lws sends ci.host as it is
+     * and drops a ":port" itself for SNI and the certificate check */
+    if (port == (tls ? 443 : 80))
+        snprintf(up->authority, sizeof(up->authority), "%s", host);
+    else
+        snprintf(up->authority, sizeof(up->authority), "%s:%d", host, port);
     up->next_id = 1;
 
     lws_set_log_level(LLL_ERR, NULL);
@@ -216,7 +223,7 @@ dw_upconn_t *dw_upconn_connect(dw_upstream_t *up, const dw_header_t *hdrs, size_
     ci.port = up->port;
     ci.ssl_connection = up->tls ? LCCSCF_USE_SSL : 0;
     ci.path = up->path;
-    ci.host = up->host;
+    ci.host = up->authority;
     ci.origin = NULL;
     ci.protocol = NULL;
     ci.local_protocol_name = protocols[0].name;

@@ -72,3 +72,17 @@ test('an upstream that never answers the upgrade: 502 within --handshake-timeout
     gate.close();
   }
 });
+
+test('the handshake Host header keeps a non-default port', async () => {
+  const proxy = await startProxy({ upstream: mock.base, args: ['--transport', 'ws'] });
+  try {
+    await mock.reset();
+    const r = await httpJson('POST', proxy.base + '/responses', body('hi'), auth('sk-host'));
+    assert.equal(r.status, 200);
+    const hs = await mock.handshakes();
+    assert.equal(hs.length, 1);
+    assert.equal(hs[0].headers.host, `127.0.0.1:${mock.port}`);
+  } finally {
+    await proxy.stop();
+  }
+});
