@@ -579,7 +579,7 @@ static void upstream_failed(dw_exchange_t *ex, enum dw_failure f, int http_statu
     dw_proxy_t *px = ex->px;
     char msg[224];
     if (f == DW_FAIL_REFUSED)
-        snprintf(msg, sizeof(msg), "upstream refused the WebSocket handshake with HTTP %d", http_status);
+        snprintf(msg, sizeof(msg), "the upstream WebSocket handshake failed with HTTP %d (%s)", http_status, reason);
     else if (f == DW_FAIL_UNREACHABLE)
         snprintf(msg, sizeof(msg), "could not reach the upstream: %s", reason);
     else

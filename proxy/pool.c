@@ -111,8 +111,12 @@ static void on_idle_closed(dw_upconn_t *c, int status, const char *reason)
                   : status != 0   ? DW_HS_REFUSED_OTHER
                                   : DW_HS_NETWORK;
         p->handshake_failures[why]++;
-        if (why == DW_HS_NETWORK)
+        /* readiness follows the upstream: unreachable, or refusing WebSocket mode; a refusal of
+         * this caller's request (401, 403, 429, our 431...) says the upstream is there */
+        if (why != DW_HS_REFUSED_OTHER)
             p->reachable = 0;
+        else if (status >= 400 && status < 500)
+            p->reachable = 1;
     }
     p->on_closed(p->data, c);
     dw_pool_connect_cb cb = s->cb;

@@ -60,7 +60,8 @@ typedef struct {
     size_t open, busy, connecting, queued;
     uint64_t connects;                     /* handshakes that completed */
     uint64_t handshake_failures[DW_HS_N];  /* by enum dw_hs_fail */
-    int reachable; /* 0 after a connect failed on the network, until one succeeds */
+    int reachable; /* 0 after a connect failed on the network or WebSocket mode was refused (426, 404,
+                    * 405), until one succeeds or the upstream refuses one caller (other 4xx) */
 } dw_pool_stats_t;
 void dw_pool_stats(const dw_pool_t *p, dw_pool_stats_t *st);
 

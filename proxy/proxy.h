@@ -33,7 +33,8 @@ void dw_proxy_gauges(dw_proxy_t *px, dw_gauges_t *g);
  * dw_pool_closed_cb; data is the dw_proxy_t). */
 void dw_proxy_conn_closed(void *data, dw_upconn_t *c);
 
-/* 0 after an upstream connect failed on the network, until one works (readiness). */
+/* 0 after an upstream connect failed on the network or was refused WebSocket mode, until one works
+ * (readiness; one caller's refusal, such as a 401 on its key, does not count). */
 int dw_proxy_upstream_reachable(dw_proxy_t *px);
 
 /* WebSocket mode unless --transport http, or auto while the upstream refuses upgrades. */

@@ -51,9 +51,14 @@ static int append_handshake_headers(dw_upconn_t *c, struct lws *wsi, unsigned ch
     for (size_t i = 0; i < c->n_hdrs; i++) {
         if (lws_add_http_header_by_name(wsi, (const unsigned char *)c->hdr_names[i],
                                         (const unsigned char *)c->hdr_values[i], (int)c->hdr_lens[i], p, end))
-            return -1;
+            goto too_large;
     }
     return 0; /* OpenAI-Beta, with WebSocket mode's flag, is among them (proxy/creds.c) */
+too_large:
+    /* lws then frees the wsi with no callback but WSI_DESTROY; the fault is this caller's headers,
+     * not the upstream's */
+    c->hdrs_too_large = 1;
+    return -1;
 }
 
 static int on_receive(dw_upconn_t *c, struct lws *wsi, const void *in, size_t len)
@@ -118,7 +123,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_WSI_DESTROY:
         /* every wsi ends here; lws frees some (a handshake it cannot build) without the callbacks
          * above, and their owner must still hear of it */
-        conn_finish(c, wsi, 0, c->was_open ? "closed" : "the upstream connection ended before its handshake");
+        if (c->hdrs_too_large)
+            conn_finish(c, wsi, 431, "the credential headers do not fit in the upstream handshake");
+        else
+            conn_finish(c, wsi, 0, c->was_open ? "closed" : "the upstream connection ended before its handshake");
         return 0;
     default:
         return 0;

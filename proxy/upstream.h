@@ -43,7 +43,8 @@ typedef struct {
     void (*on_open)(dw_upconn_t *c);
     /* one complete text message; p is valid only during the call */
     void (*on_message)(dw_upconn_t *c, const char *p, size_t n);
-    /* connect failure (http_status: the refusal's status, 0 for a network/TLS failure) or close */
+    /* connect failure (http_status: the refusal's status, 431 when the caller's headers do not fit
+     * in the handshake, 0 for a network/TLS failure or a handshake timeout) or close */
     void (*on_closed)(dw_upconn_t *c, int http_status, const char *reason);
 } dw_upconn_cb_t;
 
@@ -66,6 +67,7 @@ struct dw_upconn {
     int closing;
     int close_code;        /* the upstream's close frame: its status code (0: none came) ... */
     char close_reason[124]; /* ... and its reason text (NUL-terminated, may be "") */
+    int hdrs_too_large;    /* the handshake could not be built: reported as 431 */
     int connecting_sync;   /* inside lws_client_connect_via_info */
     int sync_failed;
     char sync_reason[128]; /* why the connect failed while dw_upconn_connect was on the stack */

@@ -86,3 +86,31 @@ test('the handshake Host header keeps a non-default port', async () => {
     await proxy.stop();
   }
 });
+
+test('/readyz follows the upstream, not one caller: a 401 or oversized credentials leave it ready, a 426 in ws mode does not', async () => {
+  const proxy = await startProxy({ upstream: mock.base, args: ['--transport', 'ws'] });
+  try {
+    await mock.reset();
+    await mock.fault({ refuse_upgrade: 401, count: 1 });
+    const r = await httpJson('POST', proxy.base + '/responses', body('hi'), auth('sk-revoked'));
+    assert.equal(r.status, 401);
+    assert.equal((await fetch(proxy.url + '/readyz')).status, 200, 'one key refused: still ready');
+    // credentials lws cannot fit into its handshake: this caller's fault, answered, and still ready
+    const big = await httpJson('POST', proxy.base + '/responses', body('hi'), { authorization: `Bearer ${'k'.repeat(70000)}` },
+      { timeoutMs: 9000 });
+    assert.ok([400, 431].includes(big.status), `oversized credentials: ${big.status}`);
+    assert.equal(typeof big.json.error.message, 'string');
+    assert.equal((await fetch(proxy.url + '/readyz')).status, 200, 'oversized credentials: still ready');
+    assert.equal(await metric(proxy, 'deltawire_upstream_connections{state="connecting"}'), 0);
+    // the upstream refuses WebSocket mode, which is all --transport ws may use: not ready
+    await mock.fault({ refuse_upgrade: 426, count: 1 });
+    const refused = await httpJson('POST', proxy.base + '/responses', body('hi'), auth('sk-other'));
+    assert.equal(refused.status, 426);
+    assert.equal((await fetch(proxy.url + '/readyz')).status, 503);
+    const ok = await httpJson('POST', proxy.base + '/responses', body('hi'), auth('sk-other'));
+    assert.equal(ok.status, 200);
+    assert.equal((await fetch(proxy.url + '/readyz')).status, 200);
+  } finally {
+    await proxy.stop();
+  }
+});
