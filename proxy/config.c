@@ -56,6 +56,9 @@ static const flag_t flags[] = {
       "POST /chat/completions, a turn after output the chat client never echoes (reasoning): full (send it in "
       "full, the model sees exactly the client's messages) or carry (chain by previous_response_id: fewer bytes, "
       "and the model also sees its own earlier reasoning, which the client never sent)"),
+    F("client-idle-timeout", K_SECONDS, client_idle_timeout, "30", "SECS",
+      "cut a client connection that sends nothing this long while a request (headers, body) or the next one "
+      "is awaited; a slow upload is fine as long as bytes keep coming"),
     F("instance", K_NAME, instance, NULL, "NAME", "this replica's name in /metrics and /stats (default hostname:port)"),
 };
 

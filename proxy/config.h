@@ -30,6 +30,7 @@ typedef struct {
     int log_level;          /* DW_LOG_* */
     double drain_timeout;   /* seconds */
     int chat_reasoning;     /* DW_CHAT_REASONING_*: what a chat turn whose output the client cannot echo records */
+    double client_idle_timeout; /* seconds a client may send nothing while deltawire waits for it */
     char instance[256];     /* this replica's name in /metrics and /stats ([A-Za-z0-9._:-]); "" until the
                              * process fills in hostname:port once it listens */
     /* derived from `upstream` */

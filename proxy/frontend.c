@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "proxy/chat.h"
+#include "proxy/client_idle.h"
 #include "proxy/exchange.h"
 #include "proxy/respond.h"
 #include "proxy/status_page.h"
@@ -22,7 +23,13 @@ struct dw_frontend {
     char chat_path[600];
     SSL_CTX *up_ssl; /* the passthrough's TLS client context, for https upstreams */
     SSL_CTX *tls;    /* the clients' TLS, when --tls-cert is given */
+    dw_client_idle_t *idle;
 };
+
+/* h2o's own request timeout (HTTP/1: headers and body, from the first byte, never re-armed; HTTP/2:
+ * a connection without a request being answered) is only the outer bound: the idle-read timeout
+ * (client_idle.h) is the one that cuts silent clients. */
+#define DW_CLIENT_DEADLINE_MS (3600 * 1000)
 
 typedef struct {
     h2o_handler_t super;
@@ -77,6 +84,7 @@ static int on_ops(dw_frontend_t *fe, h2o_req_t *req)
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     dw_frontend_t *fe = ((dw_handler_t *)self)->fe;
+    dw_client_idle_request(fe->idle, req);
     if (h2o_memis(req->path_normalized.base, req->path_normalized.len, fe->chat_path, strlen(fe->chat_path)) &&
         h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")) && req->upgrade.base == NULL)
         return dw_chat_start(fe->px, req);
@@ -128,26 +136,21 @@ static int register_passthrough(dw_frontend_t *fe, h2o_pathconf_t *path)
     return 0;
 }
 
-static void on_close_free(uv_handle_t *h)
-{
-    free(h);
-}
-
 static void on_accept(uv_stream_t *listener, int status)
 {
     dw_frontend_t *fe = listener->data;
     if (status != 0)
         return;
-    uv_tcp_t *conn = malloc(sizeof(*conn));
+    uv_tcp_t *conn = dw_client_idle_conn(fe->idle);
     if (conn == NULL)
         return;
-    uv_tcp_init(listener->loop, conn);
     if (uv_accept(listener, (uv_stream_t *)conn) != 0) {
-        uv_close((uv_handle_t *)conn, on_close_free);
+        uv_close((uv_handle_t *)conn, dw_client_idle_on_close);
         return;
     }
     uv_tcp_nodelay(conn, 1);
-    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)conn, on_close_free);
+    dw_client_idle_watch(conn);
+    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)conn, dw_client_idle_on_close);
     h2o_accept(&fe->accept_ctx, sock);
 }
 
@@ -208,6 +211,8 @@ dw_frontend_t *dw_frontend_start(dw_proxy_t *px, int *bound_port)
     size_t limit = px->cfg->max_body;
     fe->globalconf.max_request_entity_size = limit > SIZE_MAX / 2 ? SIZE_MAX : limit * 2;
     fe->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("deltawire"));
+    fe->globalconf.http1.req_timeout = DW_CLIENT_DEADLINE_MS;
+    fe->globalconf.http2.idle_timeout = DW_CLIENT_DEADLINE_MS;
     h2o_hostconf_t *host = h2o_config_register_host(&fe->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     dw_handler_t *h = (dw_handler_t *)h2o_create_handler(path, sizeof(*h));
@@ -228,6 +233,17 @@ dw_frontend_t *dw_frontend_start(dw_proxy_t *px, int *bound_port)
         fprintf(stderr, "deltawire: %s ('%s', '%s')\n", err, px->cfg->tls_cert, px->cfg->tls_key);
         if (fe->up_ssl != NULL)
             SSL_CTX_free(fe->up_ssl);
+        h2o_config_dispose(&fe->globalconf);
+        free(fe);
+        return NULL;
+    }
+    fe->idle = dw_client_idle_new(px->loop, px->cfg->client_idle_timeout);
+    if (fe->idle == NULL) {
+        fprintf(stderr, "deltawire: out of memory\n");
+        if (fe->up_ssl != NULL)
+            SSL_CTX_free(fe->up_ssl);
+        if (fe->tls != NULL)
+            SSL_CTX_free(fe->tls);
         h2o_config_dispose(&fe->globalconf);
         free(fe);
         return NULL;

@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import http2 from 'node:http2';
 import { startMock, startProxy, stopAll, httpJson, waitFor } from './lib/harness.mjs';
 
 let mock;
@@ -110,6 +111,97 @@ test('/readyz follows the upstream, not one caller: a 401 or oversized credentia
     const ok = await httpJson('POST', proxy.base + '/responses', body('hi'), auth('sk-other'));
     assert.equal(ok.status, 200);
     assert.equal((await fetch(proxy.url + '/readyz')).status, 200);
+  } finally {
+    await proxy.stop();
+  }
+});
+
+// A JSON request body of about `size` bytes.
+const bigBody = (size) => Buffer.from(JSON.stringify(body('x'.repeat(size))));
+
+// Sends buf in `chunk`-byte pieces every `everyMs` through write(piece); stops after `stopAfter`
+// bytes when given (a stalled upload).
+async function trickle(buf, write, { chunk, everyMs, stopAfter = Infinity }) {
+  for (let off = 0; off < Math.min(buf.length, stopAfter); off += chunk) {
+    write(buf.subarray(off, Math.min(off + chunk, buf.length, stopAfter)));
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+// A raw HTTP/1.1 POST whose body goes out as trickle() says. Resolves with what came back and
+// whether the connection was closed by the proxy.
+function slowPost1(port, path, buf, pace) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let got = '';
+    sock.on('data', (d) => { got += d; });
+    sock.on('error', () => {});
+    sock.on('close', () => resolve({ text: got, status: Number(/^HTTP\/1\.1 (\d+)/.exec(got)?.[1] ?? 0) }));
+    sock.on('connect', () => {
+      sock.write(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer sk-slow\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${buf.length}\r\nConnection: close\r\n\r\n`);
+      trickle(buf, (p) => { if (!sock.destroyed) sock.write(p); }, pace).catch(reject);
+    });
+  });
+}
+
+// The same over HTTP/2 (prior knowledge, cleartext). Resolves with the status (0: none) once the
+// stream or the session ended.
+function slowPost2(url, path, buf, pace) {
+  return new Promise((resolve) => {
+    const session = http2.connect(url);
+    let status = 0;
+    let text = '';
+    const done = () => { session.close(); resolve({ status, text }); };
+    session.on('error', () => {});
+    session.on('close', done);
+    const req = session.request({ ':method': 'POST', ':path': path, authorization: 'Bearer sk-slow2',
+      'content-type': 'application/json', 'content-length': String(buf.length) });
+    req.on('response', (h) => { status = h[':status']; });
+    req.on('data', (d) => { text += d; });
+    req.on('error', () => {});
+    req.on('close', done);
+    trickle(buf, (p) => { if (!req.destroyed) req.write(p); }, pace).then(() => { if (!req.destroyed) req.end(); });
+  });
+}
+
+test('slow uploads: bytes keep coming for longer than h2o\'s old 10 s deadline, answered over HTTP/1.1 and HTTP/2', async () => {
+  const proxy = await startProxy({ upstream: mock.base, args: ['--client-idle-timeout', '2'] });
+  try {
+    // about 2.4 MB at 200 KB/s each, both at once: 12 s, beyond h2o's default request timeout (10 s)
+    const buf = bigBody(2400000);
+    const pace = { chunk: 20000, everyMs: 100 };
+    const [one, two] = await Promise.all([
+      slowPost1(proxy.port, '/v1/responses', buf, pace),
+      slowPost2(proxy.url, '/v1/responses', buf, pace),
+    ]);
+    assert.equal(one.status, 200, one.text.slice(0, 300));
+    assert.equal(two.status, 200, two.text.slice(0, 300));
+    assert.equal(JSON.parse(two.text).status, 'completed');
+  } finally {
+    await proxy.stop();
+  }
+});
+
+test('a stalled upload is cut after --client-idle-timeout, over HTTP/1.1 and HTTP/2; the proxy serves on', async () => {
+  const proxy = await startProxy({ upstream: mock.base, args: ['--client-idle-timeout', '2'] });
+  try {
+    const buf = bigBody(200000);
+    const pace = { chunk: 20000, everyMs: 100, stopAfter: 60000 };
+    // each must end well before h2o's old deadline (10 s), and with no answer
+    const bound = (p) => Promise.race([p, new Promise((_, rej) => setTimeout(() => rej(new Error('not cut within 8 s')), 8000))]);
+    const [one, two] = await Promise.all([
+      bound(slowPost1(proxy.port, '/v1/responses', buf, pace)),
+      bound(slowPost2(proxy.url, '/v1/responses', buf, pace)),
+    ]);
+    assert.equal(one.status, 0);
+    assert.equal(two.status, 0);
+    const ok = await httpJson('POST', proxy.base + '/responses', body('after'), auth('sk-after'));
+    assert.equal(ok.status, 200);
+    // a client that waits for a slow answer sends nothing either, and is not cut
+    await mock.fault({ first_event_delay_ms: 3500, count: 1 });
+    const slow = await httpJson('POST', proxy.base + '/responses', body('think'), auth('sk-after'));
+    assert.equal(slow.status, 200);
   } finally {
     await proxy.stop();
   }
