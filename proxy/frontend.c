@@ -8,6 +8,7 @@
 #include "proxy/chat.h"
 #include "proxy/client_idle.h"
 #include "proxy/exchange.h"
+#include "proxy/http_path.h"
 #include "proxy/respond.h"
 #include "proxy/status_page.h"
 #include "proxy/tls.h"
@@ -85,6 +86,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     dw_frontend_t *fe = ((dw_handler_t *)self)->fe;
     dw_client_idle_request(fe->idle, req);
+    dw_http_path_strip_hop(req);
     if (h2o_memis(req->path_normalized.base, req->path_normalized.len, fe->chat_path, strlen(fe->chat_path)) &&
         h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")) && req->upgrade.base == NULL)
         return dw_chat_start(fe->px, req);
@@ -133,6 +135,7 @@ static int register_passthrough(dw_frontend_t *fe, h2o_pathconf_t *path)
         pc.ssl_ctx = fe->up_ssl;
     }
     h2o_proxy_register_reverse_proxy(path, &url, &pc);
+    dw_http_path_json_errors(path);
     return 0;
 }
 

@@ -206,3 +206,60 @@ test('a stalled upload is cut after --client-idle-timeout, over HTTP/1.1 and HTT
     await proxy.stop();
   }
 });
+
+// A raw HTTP/1.1 exchange: writes `head` (and body), resolves with the status and the text once the
+// proxy closes the connection (ask for Connection: close).
+function rawHttp(port, text) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1', () => sock.write(text));
+    let got = '';
+    sock.setTimeout(10000, () => { sock.destroy(); reject(new Error(`no end; got ${got.slice(0, 200)}`)); });
+    sock.on('data', (d) => { got += d; });
+    sock.on('error', () => {});
+    sock.on('close', () => {
+      const i = got.indexOf('\r\n\r\n');
+      resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(got)?.[1] ?? 0), head: got.slice(0, i), body: got.slice(i + 4) });
+    });
+  });
+}
+
+test('the HTTP path strips hop-by-hop headers, those named in Connection included', async () => {
+  const m = await startMock({ args: ['--log-headers', 'x-hop-secret,x-kept'] });
+  const proxy = await startProxy({ upstream: m.base, args: ['--transport', 'http'] });
+  try {
+    const json = JSON.stringify(body('hi'));
+    const r = await rawHttp(proxy.port, 'POST /v1/responses HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer sk-hop\r\n' +
+      'Connection: close, X-Hop-Secret\r\nX-Hop-Secret: 1\r\nProxy-Connection: keep-alive\r\nX-Kept: 1\r\n' +
+      `Content-Type: application/json\r\nContent-Length: ${json.length}\r\n\r\n${json}`);
+    assert.equal(r.status, 200);
+    const e = (await m.log()).filter((x) => x.transport === 'http').at(-1);
+    assert.equal(e.headers['x-kept'], '1', 'an end-to-end header goes through');
+    assert.equal(e.headers['x-hop-secret'], undefined, 'named in Connection: hop-by-hop');
+    assert.equal(e.headers['proxy-connection'], undefined);
+  } finally {
+    await proxy.stop();
+    await m.stop();
+  }
+});
+
+test('h2o\'s own proxy errors reach clients in OpenAI\'s JSON format', async () => {
+  // a port nothing listens on
+  const dead = net.createServer();
+  await new Promise((r) => dead.listen(0, '127.0.0.1', r));
+  const port = dead.address().port;
+  await new Promise((r) => dead.close(r));
+  const proxy = await startProxy({ upstream: `http://127.0.0.1:${port}/v1` });
+  try {
+    const r = await httpJson('GET', proxy.base + '/models', undefined, auth('sk-dead'));
+    assert.equal(r.status, 502);
+    assert.match(r.headers['content-type'], /^application\/json/);
+    assert.equal(r.json.error.code, 'upstream_error');
+    assert.match(r.json.error.message, /connection failed/);
+    // the automatic fallback ends on the same path: WebSocket mode fails, then plain HTTP does
+    const f = await httpJson('POST', proxy.base + '/responses', body('hi'), auth('sk-dead'), { timeoutMs: 9000 });
+    assert.equal(f.status, 502);
+    assert.equal(f.json.error.code, 'upstream_error');
+  } finally {
+    await proxy.stop();
+  }
+});
