@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "proxy/chat.h"
-#include "proxy/client_idle.h"
+#include "proxy/client_conn.h"
 #include "proxy/exchange.h"
 #include "proxy/http_path.h"
 #include "proxy/respond.h"
@@ -24,12 +24,12 @@ struct dw_frontend {
     char chat_path[600];
     SSL_CTX *up_ssl; /* the passthrough's TLS client context, for https upstreams */
     SSL_CTX *tls;    /* the clients' TLS, when --tls-cert is given */
-    dw_client_idle_t *idle;
+    dw_client_conn_t *conns;
 };
 
 /* h2o's own request timeout (HTTP/1: headers and body, from the first byte, never re-armed; HTTP/2:
  * a connection without a request being answered) is only the outer bound: the idle-read timeout
- * (client_idle.h) is the one that cuts silent clients. */
+ * (client_conn.h) is the one that cuts silent clients. */
 #define DW_CLIENT_DEADLINE_MS (3600 * 1000)
 
 typedef struct {
@@ -85,7 +85,13 @@ static int on_ops(dw_frontend_t *fe, h2o_req_t *req)
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     dw_frontend_t *fe = ((dw_handler_t *)self)->fe;
-    dw_client_idle_request(fe->idle, req);
+    if (dw_client_conn_request(fe->conns, req)) {
+        req->http1_is_persistent = 0;
+        dw_respond_error_body(req, 400, "invalid_request_framing", NULL,
+                              "the request has conflicting Content-Length values, or Content-Length with "
+                              "Transfer-Encoding (RFC 9112 section 6.3)");
+        return 0;
+    }
     dw_http_path_strip_hop(req);
     if (h2o_memis(req->path_normalized.base, req->path_normalized.len, fe->chat_path, strlen(fe->chat_path)) &&
         h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")) && req->upgrade.base == NULL)
@@ -144,17 +150,18 @@ static void on_accept(uv_stream_t *listener, int status)
     dw_frontend_t *fe = listener->data;
     if (status != 0)
         return;
-    uv_tcp_t *conn = dw_client_idle_conn(fe->idle);
+    uv_tcp_t *conn = dw_client_conn_conn(fe->conns);
     if (conn == NULL)
         return;
     if (uv_accept(listener, (uv_stream_t *)conn) != 0) {
-        uv_close((uv_handle_t *)conn, dw_client_idle_on_close);
+        uv_close((uv_handle_t *)conn, dw_client_conn_on_close);
         return;
     }
     uv_tcp_nodelay(conn, 1);
-    dw_client_idle_watch(conn);
-    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)conn, dw_client_idle_on_close);
+    dw_client_conn_watch(conn);
+    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)conn, dw_client_conn_on_close);
     h2o_accept(&fe->accept_ctx, sock);
+    dw_client_conn_accepted(conn, sock);
 }
 
 static int bind_listener(dw_frontend_t *fe, int *bound_port)
@@ -240,8 +247,8 @@ dw_frontend_t *dw_frontend_start(dw_proxy_t *px, int *bound_port)
         free(fe);
         return NULL;
     }
-    fe->idle = dw_client_idle_new(px->loop, px->cfg->client_idle_timeout);
-    if (fe->idle == NULL) {
+    fe->conns = dw_client_conn_new(px->loop, px->cfg->client_idle_timeout);
+    if (fe->conns == NULL) {
         fprintf(stderr, "deltawire: out of memory\n");
         if (fe->up_ssl != NULL)
             SSL_CTX_free(fe->up_ssl);

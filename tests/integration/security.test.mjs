@@ -263,3 +263,30 @@ test('h2o\'s own proxy errors reach clients in OpenAI\'s JSON format', async () 
     await proxy.stop();
   }
 });
+
+test('request smuggling shapes over HTTP/1.1 are answered 400 and the connection closed', async () => {
+  const proxy = await startProxy({ upstream: mock.base });
+  try {
+    const json = JSON.stringify(body('hi'));
+    const head = 'POST /v1/responses HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer sk-smuggle\r\nContent-Type: application/json\r\n';
+    const two = await rawHttp(proxy.port, `${head}Content-Length: ${json.length}\r\nContent-Length: 5\r\n\r\n${json}`);
+    assert.equal(two.status, 400);
+    assert.match(two.head, /\r\nconnection: close/i);
+    assert.equal(JSON.parse(two.body).error.code, 'invalid_request_framing');
+    const chunked = `${json.length.toString(16)}\r\n${json}\r\n0\r\n\r\n`;
+    const te = await rawHttp(proxy.port, `${head}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n${chunked}`);
+    assert.equal(te.status, 400);
+    // on a kept-alive connection: the first request is served, the second, sent with it, is refused
+    const both = await rawHttp(proxy.port, `${head}Content-Length: ${json.length}\r\n\r\n${json}` +
+      `${head}Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n${chunked}`);
+    assert.equal(both.status, 200);
+    assert.match(both.body, /HTTP\/1\.1 400 /);
+    // the same length twice, and a plain kept-alive pair, are fine
+    const same = await rawHttp(proxy.port, `${head}Content-Length: ${json.length}\r\nContent-Length: ${json.length}\r\n\r\n${json}` +
+      `${head}Content-Length: ${json.length}\r\nConnection: close\r\n\r\n${json}`);
+    assert.equal(same.status, 200);
+    assert.match(same.body, /HTTP\/1\.1 200 /);
+  } finally {
+    await proxy.stop();
+  }
+});

@@ -1,0 +1,257 @@
+#include "proxy/client_conn.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "translate/http1_framing.h"
+
+/* A request head is at most this long (h2o answers a longer one 400 itself). */
+#define DW_HEAD_MAX (64 * 1024)
+
+typedef struct dw_watch {
+    uv_tcp_t tcp; /* first: the handle h2o's socket wraps is this struct */
+    dw_client_conn_t *cc;
+    int fd;            /* -1 until watched */
+    h2o_socket_t *sock; /* NULL until h2o accepted it */
+    h2o_socket_cb h2o_read; /* h2o's read callback, called by ours */
+    size_t inflight;   /* requests handed to the handler and not yet disposed */
+    uint64_t idle_since_ms; /* accepted, or its last request disposed */
+    int closed, cut;
+    int expect_head;   /* the next bytes h2o parses start an HTTP/1 request head */
+    int next_bad;      /* the head read last has conflicting lengths */
+    struct dw_watch *prev, *next;
+} dw_watch_t;
+
+struct dw_client_conn {
+    uv_loop_t *loop;
+    uint64_t idle_ms;
+    uv_timer_t sweep;
+    uv_prepare_t rewrap; /* active while some connection's read callback may be h2o's again */
+    dw_watch_t *head;
+    dw_watch_t **by_fd; /* the watched connection of each descriptor */
+    size_t n_fd;
+};
+
+static void on_read(h2o_socket_t *sock, const char *err);
+
+/* ------------------------------------------------------------------ the idle-read timeout */
+
+/* Milliseconds since the kernel last received data on fd, or 0 when it cannot say. */
+static uint64_t ms_since_data(int fd)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+    memset(&ti, 0, sizeof(ti));
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+        return 0;
+    return ti.tcpi_last_data_recv;
+}
+
+/* Cuts the connections that waited for their client too long: shutdown() makes h2o read an end of
+ * stream and close the connection its own way. */
+static void on_sweep(uv_timer_t *t)
+{
+    dw_client_conn_t *cc = t->data;
+    uint64_t now = uv_now(cc->loop);
+    for (dw_watch_t *w = cc->head; w; w = w->next) {
+        if (w->fd < 0 || w->cut || w->inflight != 0 || now - w->idle_since_ms < cc->idle_ms)
+            continue;
+        if (ms_since_data(w->fd) >= cc->idle_ms) {
+            w->cut = 1;
+            shutdown(w->fd, SHUT_RDWR);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ HTTP/1 framing */
+
+/* Reads the head at offset `from` of the socket's input, once it is whole. */
+static void scan_head(dw_watch_t *w, size_t from)
+{
+    h2o_buffer_t *in = w->sock->input;
+    if (!w->expect_head || in->size <= from)
+        return;
+    size_t head_len;
+    int r = dw_http1_framing(in->bytes + from, in->size - from, &head_len);
+    if (r == DW_FRAMING_INCOMPLETE && in->size - from < DW_HEAD_MAX)
+        return;
+    w->expect_head = 0;
+    w->next_bad = r == DW_FRAMING_CONFLICT;
+}
+
+/* Puts our read callback in front of h2o's, which h2o sets anew each time it starts reading. */
+static void wrap(dw_watch_t *w)
+{
+    if (w->sock != NULL && w->sock->_cb.read != NULL && w->sock->_cb.read != on_read) {
+        w->h2o_read = w->sock->_cb.read;
+        w->sock->_cb.read = on_read;
+    }
+}
+
+static dw_watch_t *watch_of(dw_client_conn_t *cc, h2o_socket_t *sock)
+{
+    int fd = h2o_socket_get_fd(sock);
+    return fd >= 0 && (size_t)fd < cc->n_fd ? cc->by_fd[fd] : NULL;
+}
+
+static dw_client_conn_t *the_watcher; /* one per process, like the h2o context */
+
+static void on_read(h2o_socket_t *sock, const char *err)
+{
+    dw_watch_t *w = watch_of(the_watcher, sock);
+    if (w == NULL || w->sock != sock)
+        return; /* cannot be: the callback is ours only while watched */
+    if (err == NULL)
+        scan_head(w, 0); /* h2o consumed the requests before: its input starts with the next head */
+    w->h2o_read(sock, err);
+    wrap(w); /* h2o may have started reading again with another callback */
+}
+
+/* After a response h2o starts reading the next request from its write callback: wrap it before
+ * the loop polls again. */
+static void on_rewrap(uv_prepare_t *p)
+{
+    dw_client_conn_t *cc = p->data;
+    for (dw_watch_t *w = cc->head; w; w = w->next)
+        if (w->expect_head)
+            wrap(w);
+    uv_prepare_stop(p);
+}
+
+/* ------------------------------------------------------------------ connections and requests */
+
+dw_client_conn_t *dw_client_conn_new(uv_loop_t *loop, double idle_secs)
+{
+    dw_client_conn_t *cc = calloc(1, sizeof(*cc));
+    if (cc == NULL)
+        return NULL;
+    cc->loop = loop;
+    cc->idle_ms = (uint64_t)(idle_secs * 1000);
+    uint64_t every = cc->idle_ms / 4;
+    every = every < 100 ? 100 : every > 1000 ? 1000 : every;
+    uv_timer_init(loop, &cc->sweep);
+    cc->sweep.data = cc;
+    uv_timer_start(&cc->sweep, on_sweep, every, every);
+    uv_unref((uv_handle_t *)&cc->sweep);
+    uv_prepare_init(loop, &cc->rewrap);
+    cc->rewrap.data = cc;
+    uv_unref((uv_handle_t *)&cc->rewrap);
+    the_watcher = cc;
+    return cc;
+}
+
+uv_tcp_t *dw_client_conn_conn(dw_client_conn_t *cc)
+{
+    dw_watch_t *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return NULL;
+    w->cc = cc;
+    w->fd = -1;
+    uv_tcp_init(cc->loop, &w->tcp);
+    return &w->tcp;
+}
+
+void dw_client_conn_watch(uv_tcp_t *conn)
+{
+    dw_watch_t *w = (dw_watch_t *)conn;
+    dw_client_conn_t *cc = w->cc;
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)conn, &fd) != 0 || fd < 0)
+        return;
+    if ((size_t)fd >= cc->n_fd) {
+        size_t n = cc->n_fd ? cc->n_fd : 64;
+        while (n <= (size_t)fd)
+            n *= 2;
+        dw_watch_t **grown = realloc(cc->by_fd, n * sizeof(*grown));
+        if (grown == NULL)
+            return; /* unwatched: h2o's own far deadline still holds */
+        memset(grown + cc->n_fd, 0, (n - cc->n_fd) * sizeof(*grown));
+        cc->by_fd = grown;
+        cc->n_fd = n;
+    }
+    w->fd = fd;
+    w->idle_since_ms = uv_now(cc->loop);
+    w->expect_head = 1;
+    cc->by_fd[fd] = w;
+    w->next = cc->head;
+    if (cc->head)
+        cc->head->prev = w;
+    cc->head = w;
+}
+
+void dw_client_conn_accepted(uv_tcp_t *conn, h2o_socket_t *sock)
+{
+    dw_watch_t *w = (dw_watch_t *)conn;
+    if (w->fd < 0)
+        return;
+    w->sock = sock;
+    wrap(w);
+}
+
+static void release(dw_watch_t *w)
+{
+    if (w->closed && w->inflight == 0)
+        free(w);
+}
+
+void dw_client_conn_on_close(uv_handle_t *h)
+{
+    dw_watch_t *w = (dw_watch_t *)h;
+    dw_client_conn_t *cc = w->cc;
+    if (w->fd >= 0) {
+        if (cc->by_fd[w->fd] == w)
+            cc->by_fd[w->fd] = NULL;
+        if (w->prev)
+            w->prev->next = w->next;
+        else
+            cc->head = w->next;
+        if (w->next)
+            w->next->prev = w->prev;
+        w->fd = -1;
+    }
+    w->sock = NULL;
+    w->closed = 1;
+    release(w);
+}
+
+static void on_request_disposed(void *p)
+{
+    dw_watch_t *w = *(dw_watch_t **)p;
+    w->inflight--;
+    w->idle_since_ms = uv_now(w->cc->loop);
+    if (w->sock != NULL && w->expect_head)
+        uv_prepare_start(&w->cc->rewrap, on_rewrap);
+    release(w);
+}
+
+int dw_client_conn_request(dw_client_conn_t *cc, h2o_req_t *req)
+{
+    h2o_socket_t *sock = req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;
+    dw_watch_t *w = sock ? watch_of(cc, sock) : NULL;
+    if (w == NULL)
+        return 0;
+    dw_watch_t **ref = h2o_mem_alloc_shared(&req->pool, sizeof(*ref), on_request_disposed);
+    *ref = w;
+    w->inflight++;
+    if (req->version >= 0x200) {
+        w->expect_head = 0; /* HTTP/2 frames its own messages */
+        return 0;
+    }
+    int bad = w->next_bad;
+    /* while h2o answers, its input still holds this request (head, then the body h2o points
+     * req->entity at); what follows is the next one, pipelined */
+    w->next_bad = 0;
+    w->expect_head = 1;
+    h2o_buffer_t *in = sock->input;
+    size_t rest = 0, head_len;
+    if (req->entity.base != NULL && req->entity.base >= in->bytes && req->entity.base <= in->bytes + in->size)
+        rest = (size_t)(req->entity.base - in->bytes) + req->entity.len;
+    else if (dw_http1_framing(in->bytes, in->size, &head_len) != DW_FRAMING_INCOMPLETE)
+        rest = head_len;
+    if (rest <= in->size)
+        scan_head(w, rest);
+    return bad;
+}

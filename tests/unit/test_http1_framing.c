@@ -1,0 +1,46 @@
+/* Request smuggling shapes (RFC 9112 section 6.3) that h2o 2.2.5 accepts. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "translate/http1_framing.h"
+
+static int framing(const char *s, size_t *head)
+{
+    return dw_http1_framing(s, strlen(s), head);
+}
+
+Test(http1_framing, one_length_or_none)
+{
+    size_t h = 0;
+    const char *a = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";
+    cr_assert_eq(framing(a, &h), DW_FRAMING_OK);
+    cr_assert_eq(h, strlen(a) - 5);
+    cr_assert_eq(framing("GET / HTTP/1.1\r\nHost: x\r\n\r\n", &h), DW_FRAMING_OK);
+    cr_assert_eq(framing("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", &h), DW_FRAMING_OK);
+    /* the same length twice is one length */
+    cr_assert_eq(framing("POST / HTTP/1.1\r\ncontent-length: 5\r\nContent-Length:  005\r\n\r\n", &h), DW_FRAMING_OK);
+    /* LF alone, and empty lines before the request line */
+    cr_assert_eq(framing("\r\nPOST / HTTP/1.1\nContent-Length: 5\n\n", &h), DW_FRAMING_OK);
+    cr_assert_eq(h, strlen("\r\nPOST / HTTP/1.1\nContent-Length: 5\n\n"));
+}
+
+Test(http1_framing, conflicts)
+{
+    size_t h;
+    cr_assert_eq(framing("POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", &h), DW_FRAMING_CONFLICT);
+    cr_assert_eq(framing("POST / HTTP/1.1\r\nContent-Length: 5, 6\r\n\r\n", &h), DW_FRAMING_CONFLICT);
+    cr_assert_eq(framing("POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", &h),
+                 DW_FRAMING_CONFLICT);
+    cr_assert_eq(framing("POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\nCONTENT-LENGTH: 5\r\n\r\n", &h),
+                 DW_FRAMING_CONFLICT);
+    /* a header whose name only starts alike is another header */
+    cr_assert_eq(framing("POST / HTTP/1.1\r\nContent-Length-X: 1\r\nContent-Length: 5\r\n\r\n", &h), DW_FRAMING_OK);
+}
+
+Test(http1_framing, incomplete)
+{
+    size_t h;
+    cr_assert_eq(framing("POST / HTTP/1.1\r\nContent-Length: 5\r\n", &h), DW_FRAMING_INCOMPLETE);
+    cr_assert_eq(framing("POST / HTT", &h), DW_FRAMING_INCOMPLETE);
+    cr_assert_eq(framing("", &h), DW_FRAMING_INCOMPLETE);
+}
