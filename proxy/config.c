@@ -12,7 +12,7 @@
 
 /* Every flag, once: its name (the environment twin is DELTAWIRE_<NAME>, '-' as '_'), how its value
  * is read, where it lands in dw_config_t, its default (parsed like any value) and its help. */
-enum kind { K_LISTEN, K_STRING, K_SIZE, K_SECONDS, K_TRANSPORT, K_LOG_LEVEL, K_NAME, K_CHAT_REASONING };
+enum kind { K_LISTEN, K_ADMIN_LISTEN, K_STRING, K_SIZE, K_SECONDS, K_TRANSPORT, K_LOG_LEVEL, K_NAME, K_CHAT_REASONING };
 
 typedef struct {
     const char *name;
@@ -26,6 +26,9 @@ typedef struct {
 
 static const flag_t flags[] = {
     F("listen", K_LISTEN, listen_host, "127.0.0.1:8787", "HOST:PORT", "address to serve on"),
+    F("admin-listen", K_ADMIN_LISTEN, admin_host, NULL, "HOST:PORT",
+      "serve /metrics, /stats and /status on this address only (not on --listen, where /healthz and /readyz "
+      "stay)"),
     F("upstream", K_STRING, upstream, "https://api.openai.com/v1", "URL",
       "upstream HTTP base; the WebSocket URL is derived (https->wss, http->ws, + /responses)"),
     F("upstream-ca", K_STRING, upstream_ca, NULL, "FILE", "an extra CA certificate file to trust upstream"),
@@ -104,10 +107,10 @@ static void print_usage(FILE *f)
           f);
 }
 
-static int parse_listen(dw_config_t *cfg, const char *v)
+static int parse_listen(char *host, size_t cap, int *port_out, const char *v)
 {
     const char *colon = strrchr(v, ':');
-    if (colon == NULL || colon == v || (size_t)(colon - v) >= sizeof(cfg->listen_host))
+    if (colon == NULL || colon == v || (size_t)(colon - v) >= cap)
         return -1;
     char *end;
     long port = strtol(colon + 1, &end, 10);
@@ -119,9 +122,9 @@ static int parse_listen(dw_config_t *cfg, const char *v)
         h++;
         hl -= 2;
     }
-    memcpy(cfg->listen_host, h, hl);
-    cfg->listen_host[hl] = '\0';
-    cfg->listen_port = (int)port;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    *port_out = (int)port;
     return 0;
 }
 
@@ -242,7 +245,10 @@ static int apply(dw_config_t *cfg, const flag_t *f, const char *v, const char *o
     int rc = 0;
     switch (f->kind) {
     case K_LISTEN:
-        rc = parse_listen(cfg, v);
+        rc = parse_listen(cfg->listen_host, sizeof(cfg->listen_host), &cfg->listen_port, v);
+        break;
+    case K_ADMIN_LISTEN:
+        rc = parse_listen(cfg->admin_host, sizeof(cfg->admin_host), &cfg->admin_port, v);
         break;
     case K_STRING:
         rc = copy_path(field, f->size, v);

@@ -12,6 +12,8 @@ enum { DW_CHAT_REASONING_FULL, DW_CHAT_REASONING_CARRY };
 typedef struct {
     char listen_host[256];
     int listen_port;
+    char admin_host[256];   /* --admin-listen: the operator's endpoints there only; "" for off */
+    int admin_port;
     char upstream[1024];    /* the upstream's HTTP base, e.g. https://api.openai.com/v1 */
     char upstream_ca[1024]; /* an extra CA file, or "" */
     size_t max_body;

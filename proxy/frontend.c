@@ -20,6 +20,9 @@ struct dw_frontend {
     h2o_accept_ctx_t accept_ctx;
     uv_tcp_t listener;
     int listening;
+    uv_tcp_t admin;    /* --admin-listen */
+    int admin_listening;
+    int admin_port;    /* bound; 0 without --admin-listen */
     char responses_path[600];
     char chat_path[600];
     SSL_CTX *up_ssl; /* the passthrough's TLS client context, for https upstreams */
@@ -37,8 +40,20 @@ typedef struct {
     dw_frontend_t *fe;
 } dw_handler_t;
 
-/* The operator's endpoints: /metrics, /stats, /status, /healthz, /readyz. Returns 0 when answered. */
-static int on_ops(dw_frontend_t *fe, h2o_req_t *req)
+/* The port req arrived on. */
+static int local_port(h2o_req_t *req)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = req->conn->callbacks->get_sockname(req->conn, (struct sockaddr *)&ss);
+    if (len == 0)
+        return -1;
+    return ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                    : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* The operator's endpoints: /healthz, /readyz, and unless `probes_only` /metrics, /stats, /status.
+ * Returns 0 when answered. */
+static int on_ops(dw_frontend_t *fe, h2o_req_t *req, int probes_only)
 {
     dw_proxy_t *px = fe->px;
     h2o_iovec_t path = req->path_normalized;
@@ -57,6 +72,8 @@ static int on_ops(dw_frontend_t *fe, h2o_req_t *req)
         dw_respond_body(req, ready ? 200 : 503, "text/plain", msg, strlen(msg));
         return 0;
     }
+    if (probes_only)
+        return -1;
     /* the status page; also at "/" unless the upstream's API lives at its root */
     if (h2o_memis(path.base, path.len, H2O_STRLIT("/status")) ||
         (h2o_memis(path.base, path.len, H2O_STRLIT("/")) && px->cfg->up_base_path[0] != '\0')) {
@@ -93,12 +110,19 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     dw_http_path_strip_hop(req);
+    int get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"));
+    if (fe->admin_port != 0 && local_port(req) == fe->admin_port) {
+        if (!get || on_ops(fe, req, 0) != 0)
+            dw_respond_error_body(req, 404, "not_found", NULL,
+                                  "this address serves only /metrics, /stats, /status, /healthz and /readyz");
+        return 0;
+    }
     if (h2o_memis(req->path_normalized.base, req->path_normalized.len, fe->chat_path, strlen(fe->chat_path)) &&
         h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")) && req->upgrade.base == NULL)
         return dw_chat_start(fe->px, req);
     if (!h2o_memis(req->path_normalized.base, req->path_normalized.len, fe->responses_path,
                    strlen(fe->responses_path))) {
-        if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) && on_ops(fe, req) == 0)
+        if (get && on_ops(fe, req, fe->admin_port != 0) == 0)
             return 0;
         fe->px->metrics.requests[DW_OUT_PASSTHROUGH]++;
         return -1;
@@ -164,29 +188,28 @@ static void on_accept(uv_stream_t *listener, int status)
     dw_client_conn_accepted(conn, sock);
 }
 
-static int bind_listener(dw_frontend_t *fe, int *bound_port)
+/* Listens on host:port with l (flag names the option in messages). */
+static int bind_listener(dw_frontend_t *fe, uv_tcp_t *l, const char *flag, const char *host, int port, int *bound_port)
 {
-    const dw_config_t *cfg = fe->px->cfg;
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof(ss));
-    if (uv_ip4_addr(cfg->listen_host, cfg->listen_port, (struct sockaddr_in *)&ss) != 0 &&
-        uv_ip6_addr(cfg->listen_host, cfg->listen_port, (struct sockaddr_in6 *)&ss) != 0) {
-        fprintf(stderr, "deltawire: --listen needs a numeric IP address, got '%s'\n", cfg->listen_host);
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0 &&
+        uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0) {
+        fprintf(stderr, "deltawire: %s needs a numeric IP address, got '%s'\n", flag, host);
         return -1;
     }
-    uv_tcp_init(fe->px->loop, &fe->listener);
-    fe->listener.data = fe;
-    int rc = uv_tcp_bind(&fe->listener, (struct sockaddr *)&ss, 0);
+    uv_tcp_init(fe->px->loop, l);
+    l->data = fe;
+    int rc = uv_tcp_bind(l, (struct sockaddr *)&ss, 0);
     if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&fe->listener, 1024, on_accept);
+        rc = uv_listen((uv_stream_t *)l, 1024, on_accept);
     if (rc != 0) {
-        fprintf(stderr, "deltawire: cannot listen on %s:%d: %s\n", cfg->listen_host, cfg->listen_port, uv_strerror(rc));
-        uv_close((uv_handle_t *)&fe->listener, NULL);
+        fprintf(stderr, "deltawire: cannot listen on %s:%d: %s\n", host, port, uv_strerror(rc));
+        uv_close((uv_handle_t *)l, NULL);
         return -1;
     }
-    fe->listening = 1;
     int len = sizeof(ss);
-    uv_tcp_getsockname(&fe->listener, (struct sockaddr *)&ss, &len);
+    uv_tcp_getsockname(l, (struct sockaddr *)&ss, &len);
     *bound_port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
                                            : ntohs(((struct sockaddr_in *)&ss)->sin_port);
     return 0;
@@ -262,9 +285,25 @@ dw_frontend_t *dw_frontend_start(dw_proxy_t *px, int *bound_port)
     fe->accept_ctx.ctx = &fe->ctx;
     fe->accept_ctx.hosts = fe->globalconf.hosts;
     fe->accept_ctx.ssl_ctx = fe->tls;
-    if (bind_listener(fe, bound_port) != 0) {
+    const dw_config_t *cfg = px->cfg;
+    if (bind_listener(fe, &fe->listener, "--listen", cfg->listen_host, cfg->listen_port, bound_port) != 0) {
         frontend_free(fe);
         return NULL;
+    }
+    fe->listening = 1;
+    if (cfg->admin_host[0] != '\0') {
+        /* requests are told apart by the port they arrived on */
+        if (cfg->admin_port != 0 && cfg->admin_port == *bound_port) {
+            fprintf(stderr, "deltawire: --admin-listen needs another port than --listen\n");
+            frontend_free(fe);
+            return NULL;
+        }
+        if (bind_listener(fe, &fe->admin, "--admin-listen", cfg->admin_host, cfg->admin_port, &fe->admin_port) != 0) {
+            frontend_free(fe);
+            return NULL;
+        }
+        fe->admin_listening = 1;
+        fprintf(stderr, "deltawire: admin endpoints on %s:%d\n", cfg->admin_host, fe->admin_port);
     }
     return fe;
 }
@@ -274,6 +313,10 @@ void dw_frontend_stop_accepting(dw_frontend_t *fe)
     if (fe->listening) {
         fe->listening = 0;
         uv_close((uv_handle_t *)&fe->listener, NULL);
+    }
+    if (fe->admin_listening) {
+        fe->admin_listening = 0;
+        uv_close((uv_handle_t *)&fe->admin, NULL);
     }
 }
 

@@ -290,3 +290,32 @@ test('request smuggling shapes over HTTP/1.1 are answered 400 and the connection
     await proxy.stop();
   }
 });
+
+test('--admin-listen: /metrics, /stats and /status only there; the probes stay on --listen', async () => {
+  const proxy = await startProxy({ upstream: mock.base, args: ['--admin-listen', '127.0.0.1:0'] });
+  try {
+    const port = Number(/admin endpoints on 127\.0\.0\.1:(\d+)/.exec(proxy.stderr())[1]);
+    assert.notEqual(port, proxy.port);
+    const admin = `http://127.0.0.1:${port}`;
+    const ok = await httpJson('POST', proxy.base + '/responses', body('hi'), auth('sk-admin'));
+    assert.equal(ok.status, 200);
+    for (const path of ['/metrics', '/stats', '/status']) {
+      const main = await httpJson('GET', proxy.url + path, undefined, auth('sk-admin'));
+      assert.notEqual(main.status, 200, `${path} is not on --listen`);
+      assert.doesNotMatch(main.text, /deltawire_requests_total|upstream_connections/);
+      assert.equal((await fetch(admin + path)).status, 200, `${path} on --admin-listen`);
+    }
+    assert.match(await (await fetch(admin + '/metrics')).text(), /deltawire_requests_total\{outcome="full"\} 1\n/);
+    for (const path of ['/healthz', '/readyz']) {
+      assert.equal((await fetch(proxy.url + path)).status, 200);
+      assert.equal((await fetch(admin + path)).status, 200);
+    }
+    // the admin address serves nothing else: no API, no passthrough
+    const api = await httpJson('POST', admin + '/v1/responses', body('hi'), auth('sk-admin'));
+    assert.equal(api.status, 404);
+    assert.equal(api.json.error.code, 'not_found');
+    assert.equal((await httpJson('GET', admin + '/v1/models', undefined, auth('sk-admin'))).status, 404);
+  } finally {
+    await proxy.stop();
+  }
+});
