@@ -7,8 +7,10 @@ pkgs=(
   libh2o-dev libwebsockets-dev libjansson-dev libuv1-dev libssl-dev libcriterion-dev
   ca-certificates curl openssl
 )
-# tests and benchmarks: real clients run on Node.js; curl speaks HTTP/2; gnuplot draws the plots
-pkgs_test=(nodejs npm gnuplot-nox wrk nghttp2-client valgrind systemd util-linux python3-yaml iproute2)
+# tests and benchmarks: real clients run on Node.js; curl speaks HTTP/2; gnuplot draws the plots;
+# clang and its runtime (libFuzzer, sanitizers) build the fuzz targets of tests/fuzz
+pkgs_test=(nodejs npm gnuplot-nox wrk nghttp2-client valgrind systemd util-linux python3-yaml iproute2
+  clang libclang-rt-14-dev)
 
 missing=()
 for p in "${pkgs[@]}" ${DW_WITH_TEST_DEPS:+"${pkgs_test[@]}"}; do

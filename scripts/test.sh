@@ -50,5 +50,11 @@ for variant in plain asan; do
   fi
 done
 
+# libFuzzer targets of the pure libraries, 45 s each (tests/fuzz/run.sh runs them longer)
+echo "== fuzz targets"
+bash tests/fuzz/run.sh "${DW_FUZZ_SECONDS:-45}" 2>&1 | tee build-fuzz.log
+ok=$(grep -cE '^fuzz [a-z_]+: ok' build-fuzz.log); bad=$(grep -cE '^fuzz [a-z_]+: FINDING|^fuzz: ' build-fuzz.log)
+passed=$((passed + ok)); failed=$((failed + bad))
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
