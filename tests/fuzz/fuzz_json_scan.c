@@ -3,8 +3,10 @@
  *
  * Accept/reject must agree (the scanner promises that anything it accepts
  * can be canonicalised), except where jansson knowingly differs: numbers
- * beyond its 64-bit integers / doubles (RFC 8259 allows them) and nesting
- * deeper than the scanner's DW_JSON_MAX_DEPTH. Where both accept an object,
+ * beyond its 64-bit integers / doubles (RFC 8259 allows them), nesting
+ * deeper than the scanner's DW_JSON_MAX_DEPTH, and a raw NUL byte, where
+ * json_loadb stops reading as if the input ended ("4\0" is 4 to jansson;
+ * found by this target): such input is never JSON, the scanner must refuse. Where both accept an object,
  * the scanner's members and "input" elements must be jansson's members and
  * array elements, and the span helpers must agree with jansson on each.
  */
@@ -139,6 +141,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *j = json_loadb(p, size, LOAD_FLAGS, &err);
     int valid = dw_json_validate(p, size, &off) == 0;
 
+    if (memchr(p, '\0', size) != NULL) {
+        CHECK(!valid, "scanner accepts a raw NUL byte");
+        json_decref(j);
+        return 0;
+    }
     if (j == NULL) {
         enum json_error_code code = json_error_code(&err);
         CHECK(!valid || code == json_error_numeric_overflow, "scanner accepts what jansson rejects (%s)", err.text);

@@ -1,0 +1,38 @@
+/* What the fuzz targets (tests/fuzz) found, each kept as a test next to its fix. */
+#include <string.h>
+#include <criterion/criterion.h>
+#include "translate/event.h"
+#include "translate/json_scan.h"
+
+/* fuzz_sse: an upstream response with a duplicate "previous_response_id" had only the first one
+ * rewritten; JSON.parse keeps the last, so the client saw the upstream's chained id. */
+Test(fuzz_findings, rewrite_prev_rewrites_every_duplicate)
+{
+    const char *ev = "{\"type\":\"response.completed\",\"response\":{\"id\":\"resp_2\","
+                     "\"previous_response_id\":\"resp_up\",\"x\":1,\"previous_response_id\":\"resp_up\"}}";
+    dw_event_t e;
+    cr_assert_eq(dw_event_scan(ev, strlen(ev), &e), 0);
+    dw_buf_t out = {0};
+    cr_assert_eq(dw_event_rewrite_prev(&out, ev, strlen(ev), e.response, "null", 4), 0);
+    const char *want = "{\"type\":\"response.completed\",\"response\":{\"id\":\"resp_2\","
+                       "\"previous_response_id\":null,\"x\":1,\"previous_response_id\":null}}";
+    cr_assert_eq(out.len, strlen(want));
+    cr_assert(memcmp(out.p, want, out.len) == 0, "%.*s", (int)out.len, out.p);
+
+    dw_buf_reset(&out);
+    cr_assert_eq(dw_event_response_body(&out, e.response, "\"resp_c\"", 8), 0);
+    const char *body = "{\"id\":\"resp_2\",\"previous_response_id\":\"resp_c\",\"x\":1,\"previous_response_id\":\"resp_c\"}";
+    cr_assert(out.len == strlen(body) && memcmp(out.p, body, out.len) == 0, "%.*s", (int)out.len, out.p);
+    dw_buf_free(&out);
+}
+
+/* fuzz_json_scan: jansson's json_loadb reads "4\0" as 4 (it stops at a NUL byte); the scanner must
+ * not follow it, since a raw NUL is never JSON. */
+Test(fuzz_findings, raw_nul_after_a_value_is_not_json)
+{
+    size_t off = 0;
+    cr_assert_eq(dw_json_validate("4\0", 2, &off), DW_JSON_ESYNTAX);
+    cr_assert_eq(off, 1);
+    cr_assert_eq(dw_json_validate("{}\0", 3, &off), DW_JSON_ESYNTAX);
+    cr_assert_eq(off, 2);
+}
