@@ -17,5 +17,5 @@ done
 [ -f "$build/build.ninja" ] || meson setup "$build" >/dev/null
 ninja -C "$build" proxy/deltawire mock/deltawire-mock >/dev/null
 mkdir -p bench/out
-DW_BUILD_DIR="$PWD/$build" timeout $((minutes * 60 + 300)) \
+DW_BUILD_DIR="$PWD/$build" timeout "$(awk "BEGIN {print int($minutes * 60 + 300)}")" \
   node bench/soak.mjs --minutes "$minutes" --json bench/out/soak.json "${rest[@]}"
