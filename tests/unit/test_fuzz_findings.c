@@ -1,6 +1,7 @@
 /* What the fuzz targets (tests/fuzz) found, each kept as a test next to its fix. */
 #include <string.h>
 #include <criterion/criterion.h>
+#include "translate/canon.h"
 #include "translate/event.h"
 #include "translate/json_scan.h"
 
@@ -35,4 +36,16 @@ Test(fuzz_findings, raw_nul_after_a_value_is_not_json)
     cr_assert_eq(off, 1);
     cr_assert_eq(dw_json_validate("{}\0", 3, &off), DW_JSON_ESYNTAX);
     cr_assert_eq(off, 2);
+}
+
+/* fuzz_json_scan: an object key with \u0000 is JSON (RFC 8259) but jansson refuses it, so the scanner
+ * accepts an item canon cannot read; canon must say so (-1: the request goes in full), not crash. */
+Test(fuzz_findings, key_with_u0000_is_json_but_not_canonical)
+{
+    const char *item = "{\"role\":\"user\",\"content\":\"hi\",\"k\\u0000\":1}";
+    size_t off = 0;
+    cr_assert_eq(dw_json_validate(item, strlen(item), &off), 0);
+    dw_canon_t c;
+    cr_assert_eq(dw_canon_item(item, strlen(item), &c), -1);
+    cr_assert_null(c.id);
 }
