@@ -65,6 +65,12 @@ void dw_spans_free(dw_spans_t *s)
 
 /* ---- shared helpers ----------------------------------------------------- */
 
+/* The end of [p, p+n). An empty span may be {NULL, 0}, and NULL + 0 is undefined in C. */
+static const char *end_of(const char *p, size_t n)
+{
+    return n ? p + n : p;
+}
+
 static int is_ws(unsigned char c)
 {
     return c == ' ' || c == '\n' || c == '\r' || c == '\t';
@@ -382,7 +388,7 @@ static int scan_tail(scanner_t *s, const char *p)
 
 int dw_json_validate(const char *p, size_t n, size_t *err_off)
 {
-    scanner_t s = {.end = p + n};
+    scanner_t s = {.end = end_of(p, n)};
     const char *q = scan_value(&s, skip_ws(p, s.end), 0);
     if (q == NULL || scan_tail(&s, q) != 0) {
         *err_off = (size_t)(s.err - p);
@@ -394,7 +400,7 @@ int dw_json_validate(const char *p, size_t n, size_t *err_off)
 int dw_json_scan_object(const char *p, size_t n, const char *array_key,
                         dw_members_t *members, dw_spans_t *elems, size_t *err_off)
 {
-    scanner_t s = {.end = p + n};
+    scanner_t s = {.end = end_of(p, n)};
     const char *q = skip_ws(p, s.end);
     int is_object = q < s.end && *q == '{';
 
@@ -473,7 +479,7 @@ typedef int (*walk_cb)(void *ud, dw_span_t key, dw_span_t value);
 
 static int walk(dw_span_t v, char open, char close, walk_cb cb, void *ud)
 {
-    const char *end = v.p + v.n;
+    const char *end = end_of(v.p, v.n);
     const char *p = skip_ws(v.p, end);
     if (p >= end || *p != open)
         return DW_JSON_ENOTOBJECT;
@@ -607,7 +613,7 @@ static int decode_escape(const char **pp, const char *end, char *out)
 
 int dw_json_key_eq(dw_span_t raw_key, const char *lit)
 {
-    const char *p = raw_key.p, *end = raw_key.p + raw_key.n;
+    const char *p = raw_key.p, *end = end_of(raw_key.p, raw_key.n);
     size_t litn = strlen(lit);
 
     if (raw_key.n == 0)
@@ -636,7 +642,7 @@ int dw_json_key_eq(dw_span_t raw_key, const char *lit)
 /* The span without surrounding whitespace. */
 static dw_span_t trim(dw_span_t v)
 {
-    const char *p = skip_ws(v.p, v.p + v.n), *end = v.p + v.n;
+    const char *end = end_of(v.p, v.n), *p = skip_ws(v.p, end);
     while (end > p && is_ws((unsigned char)end[-1]))
         end--;
     return (dw_span_t){p, (size_t)(end - p)};

@@ -49,3 +49,25 @@ Test(fuzz_findings, key_with_u0000_is_json_but_not_canonical)
     cr_assert_eq(dw_canon_item(item, strlen(item), &c), -1);
     cr_assert_null(c.id);
 }
+
+/* fuzz_sse: dw_json_validate(NULL, 0) computed NULL + 0, undefined behaviour (clang's UBSan reports
+ * it); an empty span may be {NULL, 0} everywhere (an empty body, an empty dw_buf_t). */
+Test(fuzz_findings, empty_null_spans_are_defined)
+{
+    dw_span_t none = {NULL, 0};
+    dw_members_t m = {0};
+    dw_spans_t e = {0};
+    size_t off = 7;
+    cr_assert_eq(dw_json_validate(NULL, 0, &off), DW_JSON_ESYNTAX);
+    cr_assert_eq(off, 0);
+    cr_assert_eq(dw_json_scan_object(NULL, 0, "input", &m, &e, &off), DW_JSON_ESYNTAX);
+    cr_assert_eq(dw_json_object_members(none, &m), DW_JSON_ENOTOBJECT);
+    cr_assert_eq(dw_json_array_elems(none, &e), DW_JSON_ENOTOBJECT);
+    cr_assert_eq(dw_json_object_get(none, "input", &none), 0);
+    cr_assert(dw_json_key_eq(none, ""));
+    cr_assert_null(dw_json_string_dup(none));
+    cr_assert_eq(dw_json_kind(none), 0);
+    cr_assert(!dw_json_is_null(none) && !dw_json_is_true(none) && !dw_json_is_false(none));
+    dw_members_free(&m);
+    dw_spans_free(&e);
+}
