@@ -60,5 +60,19 @@ for variant in plain asan clang-asan; do
   fi
 done
 
+# one minute of the soak (bench/soak.sh runs ten): faults survived, fidelity, flat RSS and fds
+echo "== soak (1 minute)"
+if bash bench/soak.sh --minutes 1 --build build-test-plain 2>&1 | tee build-soak.log | grep -E '^soak: '; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+fi
+
+# libFuzzer targets of the pure libraries, 45 s each (tests/fuzz/run.sh runs them longer)
+echo "== fuzz targets"
+bash tests/fuzz/run.sh "${DW_FUZZ_SECONDS:-45}" 2>&1 | tee build-fuzz.log
+ok=$(grep -cE '^fuzz [a-z_]+: ok' build-fuzz.log); bad=$(grep -cE '^fuzz [a-z_]+: FINDING|^fuzz: ' build-fuzz.log)
+passed=$((passed + ok)); failed=$((failed + bad))
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

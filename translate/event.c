@@ -60,15 +60,26 @@ int dw_event_is(const dw_event_t *ev, const char *type)
 
 int dw_event_rewrite_prev(dw_buf_t *out, const char *p, size_t n, dw_span_t obj, const char *prev, size_t prev_len)
 {
-    dw_span_t val;
-    if (obj.p == NULL || !dw_json_object_get(obj, "previous_response_id", &val) ||
-        (val.n == prev_len && memcmp(val.p, prev, prev_len) == 0))
-        return dw_buf_append(out, p, n);
-    size_t head = (size_t)(val.p - p);
-    size_t tail = n - head - val.n;
-    if (dw_buf_append(out, p, head) || dw_buf_append(out, prev, prev_len) || dw_buf_append(out, val.p + val.n, tail))
-        return -1;
-    return 0;
+    /* Every occurrence is rewritten: with a duplicate key, parsers keep the first or the last
+     * (JavaScript keeps the last), and neither may see the upstream's id (found by fuzz_sse). */
+    dw_members_t m = {0};
+    int rc = obj.p != NULL ? dw_json_object_members(obj, &m) : DW_JSON_ENOTOBJECT;
+    if (rc != 0) {
+        dw_members_free(&m);
+        return rc == DW_JSON_ENOMEM ? -1 : dw_buf_append(out, p, n);
+    }
+    const char *at = p;
+    for (size_t i = 0; i < m.n && rc == 0; i++) {
+        dw_span_t v = m.v[i].value;
+        if (!dw_json_key_eq(m.v[i].key, "previous_response_id") || (v.n == prev_len && memcmp(v.p, prev, prev_len) == 0))
+            continue;
+        rc = dw_buf_append(out, at, (size_t)(v.p - at)) || dw_buf_append(out, prev, prev_len) ? -1 : 0;
+        at = v.p + v.n;
+    }
+    if (rc == 0)
+        rc = dw_buf_append(out, at, (size_t)(p + n - at));
+    dw_members_free(&m);
+    return rc;
 }
 
 int dw_event_response_body(dw_buf_t *out, dw_span_t response, const char *prev, size_t prev_len)

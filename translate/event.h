@@ -23,9 +23,9 @@ int dw_event_scan(const char *p, size_t n, dw_event_t *ev);
 /* 1 if the event's type equals the literal. */
 int dw_event_is(const dw_event_t *ev, const char *type);
 
-/* Appends [p, p+n) to out with the "previous_response_id" member of the object `obj` (a span inside
- * [p, p+n)) replaced by the raw JSON `prev` (e.g. "null" or "\"resp_1\""). Copies unchanged when
- * obj is empty or has no such member. Returns 0 or -1 (out of memory). */
+/* Appends [p, p+n) to out with every "previous_response_id" member of the object `obj` (a span
+ * inside [p, p+n)) replaced by the raw JSON `prev` (e.g. "null" or "\"resp_1\""). Copies unchanged
+ * when obj is empty or has no such member. Returns 0 or -1 (out of memory). */
 int dw_event_rewrite_prev(dw_buf_t *out, const char *p, size_t n, dw_span_t obj, const char *prev, size_t prev_len);
 
 /* Appends the response object with its "previous_response_id" rewritten as above. */

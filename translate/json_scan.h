@@ -10,9 +10,11 @@
  * whitespace, no trailing commas, no comments, numbers per the grammar,
  * escapes incl. \uXXXX, control characters rejected inside strings, valid
  * UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF). \u escapes
- * of unpaired surrogates are rejected too, as jansson does, so anything the
- * scanner accepts can also be canonicalised. Nesting is limited to
- * DW_JSON_MAX_DEPTH.
+ * of unpaired surrogates are rejected too, as jansson does, so that jansson
+ * (translate/canon.h) reads what the scanner accepts, except integers beyond
+ * 64 bits and object keys containing \u0000, which jansson cannot represent:
+ * items with those cannot be canonicalised, and their request goes in full.
+ * Nesting is limited to DW_JSON_MAX_DEPTH.
  */
 #ifndef DW_TRANSLATE_JSON_SCAN_H
 #define DW_TRANSLATE_JSON_SCAN_H

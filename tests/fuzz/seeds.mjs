@@ -1,0 +1,66 @@
+// Derives the seed corpus of every fuzz target from the captured client traffic
+// (tests/fixtures/clients), in the input format each target reads (see the comment at the top of
+// tests/fuzz/fuzz_<target>.c). Usage: node seeds.mjs FIXTURES_DIR OUT_DIR
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+const [fixtures, out] = process.argv.slice(2);
+if (!fixtures || !out) {
+  console.error('usage: node seeds.mjs FIXTURES_DIR OUT_DIR');
+  process.exit(2);
+}
+const MAX_SEED = 64 * 1024;
+const counts = {};
+
+function seed(target, data) {
+  const buf = Buffer.isBuffer(data) ? data : Buffer.from(data);
+  if (buf.length > MAX_SEED) return;
+  const dir = join(out, target);
+  mkdirSync(dir, { recursive: true });
+  const name = createHash('sha1').update(buf).digest('hex');
+  if (!existsSync(join(dir, name))) counts[target] = (counts[target] ?? 0) + 1;
+  writeFileSync(join(dir, name), buf);
+}
+
+const byte = (b) => Buffer.from([b]);
+
+for (const conf of readdirSync(fixtures, { withFileTypes: true })) {
+  if (!conf.isDirectory()) continue;
+  const dir = join(fixtures, conf.name);
+  const pool = [];
+  for (const f of readdirSync(dir).filter((f) => /^turn-\d+(\.response)?\.json$/.test(f))) {
+    const raw = readFileSync(join(dir, f));
+    const doc = JSON.parse(raw);
+    const response = f.includes('.response');
+    seed('json_scan', raw);
+    if (!response) {
+      seed('frame', Buffer.concat([byte(0), raw]));
+      seed('frame', Buffer.concat([byte(3), raw]));
+    }
+    const items = (response ? doc.output : doc.input) ?? [];
+    for (const item of Array.isArray(items) ? items : []) {
+      const text = JSON.stringify(item);
+      seed('canon', text);
+      pool.push(text);
+      if (response) {
+        const ev = JSON.stringify({ type: 'response.output_item.done', sequence_number: 3, output_index: 0, item });
+        seed('sse', Buffer.concat([byte(0), Buffer.from(ev)]));
+      }
+    }
+    if (response) {
+      const completed = { type: 'response.completed', sequence_number: 9, response: { ...doc, previous_response_id: 'resp_up' } };
+      seed('sse', Buffer.concat([byte(1), Buffer.from(JSON.stringify(completed, null, 1))]));
+    }
+  }
+  // a conversation: record (op 0) the pool's first items under credential 1, then look them up under 2
+  const ops = [0x10, 4, 0, 1, 2, 3, 2, 4, 5, 0x21, 6, 0, 1, 2, 3, 4, 5, 0x02, 1, 4, 0x13, 1];
+  seed('transcripts', Buffer.concat([byte(ops.length), Buffer.from(ops), Buffer.from(pool.slice(0, 16).join('\n'))]));
+}
+
+for (const s of ['{"input":[]}', '{"input":"hi","stream":true,"type":"x"}', '{"input":[{"role":"user","content":"a"}],"stream":false}']) {
+  seed('frame', Buffer.concat([byte(1), Buffer.from(s)]));
+  seed('json_scan', s);
+}
+seed('sse', Buffer.concat([byte(2), Buffer.from('{"type":"error","status":400,"error":{"message":"m"}}')]));
+console.log(Object.entries(counts).map(([t, n]) => `${t}: ${n} seeds`).join(', '));
