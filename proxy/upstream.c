@@ -14,9 +14,11 @@
  * into this buffer and asserts ("RX trailer apply 2") when a message's last input leaves it full
  * with output still pending, so it must exceed any message's last inflate step (1 KiB by default;
  * the protocol's rx_buffer_size below caps it). tx_buf_size 2^16: one compressed fragment per
- * writeable callback. Window and memory level: see bench/RESULTS.md (memory per socket). */
+ * writeable callback. Window 2^15: the repeated fields sit a whole message back (2^13 doubled the
+ * bytes per Codex-like turn); mem_level 4: the compressor's hash table at 16 KiB instead of 128 KiB,
+ * ~75 KB less per idle socket for the same bytes (bench/RESULTS.md, memory per socket). */
 #define DW_DEFLATE_RX_BUFFER (1u << 20)
-#define DW_DEFLATE_DEFAULTS "rx_buf_size=20; tx_buf_size=16; client_max_window_bits=15; mem_level=8"
+#define DW_DEFLATE_DEFAULTS "rx_buf_size=20; tx_buf_size=16; client_max_window_bits=15; mem_level=4"
 
 struct dw_upstream {
     struct lws_context *ctx;
