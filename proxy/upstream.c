@@ -176,11 +176,11 @@ static const struct lws_protocols protocols[] = {
 };
 
 /* lws 4.1's argument to LWS_EXT_CB_PAYLOAD_RX/TX (its private struct lws_ext_pm_deflate_rx_ebufs)
- * and the two return codes of its private enum pmd_return that matter here. */
+ * and the return codes of its private enum pmd_return that matter here. */
 typedef struct {
     struct lws_tokens eb_in, eb_out;
 } pmd_ebufs_t;
-enum { PMDR_UNKNOWN = 0, PMDR_DID_NOTHING = 1 };
+enum { PMDR_UNKNOWN = 0, PMDR_DID_NOTHING = 1, PMDR_NOTHING_WE_SHOULD_DO = 5 };
 
 /* lws's permessage-deflate, watched: it counts the compressed bytes each way and marks the
  * connection deflating once the server accepted the offer. */
@@ -202,9 +202,10 @@ static int deflate_ext(struct lws_context *ctx, const struct lws_extension *ext,
             c->wire_tx += (uint64_t)eb->eb_out.len;
         break;
     case LWS_EXT_CB_PAYLOAD_RX:
-        if (r == PMDR_DID_NOTHING && eb->eb_in.len > 0 && eb->eb_in.len == before) {
-            /* a message the server sent uncompressed (RSV1 clear): lws 4.1's client parser drops
-             * the payload on DID_NOTHING (fixed upstream in 2023), so pass it on as it is */
+        if (r == PMDR_NOTHING_WE_SHOULD_DO) {
+            /* a message the server sent uncompressed (RSV1 clear, as RFC 7692 allows): lws 4.1.6's
+             * client parser then hands the payload over without consuming it, and again, for ever
+             * (fixed upstream in 2023, lws commit 9202017c); as UNKNOWN it is consumed once */
             c->wire_rx += (uint64_t)before;
             return PMDR_UNKNOWN;
         }

@@ -2,7 +2,10 @@
 // it, and the bytes on the wire counted next to the frame bytes in /stats, /metrics and the log line.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startMock, startProxy, stopAll, canonicalItems, httpJson, waitFor } from './lib/harness.mjs';
+import net from 'node:net';
+import zlib from 'node:zlib';
+import { createHash } from 'node:crypto';
+import { startMock, startProxy, stopAll, canonicalItems, httpJson, sse, waitFor } from './lib/harness.mjs';
 import { runToolLoop } from './lib/loop.mjs';
 
 after(stopAll);
@@ -127,3 +130,91 @@ test('the mock applies its message limit to the uncompressed message: a frame th
   await proxy.stop();
   await mock.stop();
 });
+
+// A WebSocket upstream that negotiates permessage-deflate but sends some messages uncompressed
+// (RSV1 clear), as RFC 7692 allows and servers with a size threshold do: lws 4.1's client drops
+// those unless deltawire passes them on (proxy/upstream.c, deflate_ext).
+async function startMixedUpstream(plainTypes) {
+  const requests = [];
+  const sent = { payload: 0, wire: 0 };
+  const frame = (obj) => {
+    const plain = plainTypes.has(obj.type);
+    let payload = Buffer.from(JSON.stringify(obj));
+    sent.payload += payload.length;
+    if (!plain) payload = zlib.deflateRawSync(payload, { finishFlush: zlib.constants.Z_SYNC_FLUSH }).subarray(0, -4);
+    const n = payload.length;
+    sent.wire += n;
+    const head = n < 126 ? Buffer.from([0x81, n]) : Buffer.from([0x81, 126, n >> 8, n & 255]);
+    if (!plain) head[0] |= 0x40;
+    return Buffer.concat([head, payload]);
+  };
+  const server = net.createServer((sock) => {
+    let buf = Buffer.alloc(0), upgraded = false, parts = [], compressed = false;
+    sock.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      if (!upgraded) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const head = buf.subarray(0, end).toString();
+        buf = buf.subarray(end + 4);
+        const key = /sec-websocket-key: *(.+)/i.exec(head)[1].trim();
+        const accept = createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+        sock.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          `Sec-WebSocket-Accept: ${accept}\r\n` +
+          'Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n\r\n');
+        upgraded = true;
+      }
+      for (;;) {
+        if (buf.length < 2) return;
+        let n = buf[1] & 127, off = 2;
+        if (n === 126) { if (buf.length < 4) return; n = buf.readUInt16BE(2); off = 4; }
+        else if (n === 127) { if (buf.length < 10) return; n = Number(buf.readBigUInt64BE(2)); off = 10; }
+        if (buf.length < off + 4 + n) return;
+        const mask = buf.subarray(off, off + 4), fin = buf[0] & 0x80, op = buf[0] & 15;
+        if (op === 1) compressed = (buf[0] & 0x40) !== 0;
+        const p = Buffer.from(buf.subarray(off + 4, off + 4 + n)).map((b, i) => b ^ mask[i & 3]);
+        buf = buf.subarray(off + 4 + n);
+        if (op === 8) { sock.end(); return; }
+        if (op !== 0 && op !== 1) continue;
+        parts.push(p);
+        if (!fin) continue;
+        let msg = Buffer.concat(parts);
+        parts = [];
+        if (compressed) msg = zlib.inflateRawSync(Buffer.concat([msg, Buffer.from([0, 0, 255, 255])]), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+        const req = JSON.parse(msg);
+        requests.push({ req, compressed });
+        const id = `resp_mixed_${requests.length}`;
+        const output = [{ type: 'message', id: `msg_${requests.length}`, role: 'assistant', status: 'completed',
+          content: [{ type: 'output_text', text: 'mixed frames ok '.repeat(20), annotations: [] }] }];
+        const base = { id, object: 'response', created_at: 1, model: req.model, previous_response_id: null };
+        sock.write(frame({ type: 'response.created', sequence_number: 0, response: { ...base, status: 'in_progress', output: [] } }));
+        sock.write(frame({ type: 'response.output_item.done', sequence_number: 1, output_index: 0, item: output[0] }));
+        sock.write(frame({ type: 'response.completed', sequence_number: 2, response: { ...base, status: 'completed', output } }));
+      }
+    });
+    sock.on('error', () => {});
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { base: `http://127.0.0.1:${server.address().port}/v1`, requests, sent,
+    stop: () => new Promise((r) => { server.close(r); }) };
+}
+
+for (const plain of [['response.created'], ['response.completed'], ['response.created', 'response.output_item.done', 'response.completed']]) {
+  test(`an upstream that sends ${plain.join(', ')} uncompressed on a deflate socket: every event arrives`, { timeout: 20000 }, async () => {
+    const up = await startMixedUpstream(new Set(plain));
+    const proxy = await startProxy({ upstream: up.base, args: ['--transport', 'ws'] });
+    const body = { model: 'gpt-5.5', store: false, stream: true, tools: extra.tools,
+      input: [{ role: 'user', content: 'hello '.repeat(200) }] };
+    const r = await sse(proxy.base + '/responses', body, { authorization: 'Bearer sk-mixed' }, { timeoutMs: 10000 });
+    assert.equal(r.status, 200);
+    assert.deepEqual([...r].map((e) => e.event), ['response.created', 'response.output_item.done', 'response.completed']);
+    assert.equal(up.requests.length, 1);
+    assert.equal(up.requests[0].compressed, true, 'deltawire compressed its request');
+    assert.equal(up.requests[0].req.type, 'response.create');
+    const s = await stats(proxy);
+    assert.equal(s.bytes_from_upstream, up.sent.payload, 'each event counted once, inflated');
+    assert.equal(s.wire_from_upstream, up.sent.wire, 'and as it crossed the socket');
+    await proxy.stop();
+    await up.stop();
+  });
+}
