@@ -12,8 +12,10 @@
  *                   --shape codex|large --turns N [--target-bytes B] --out FILE
  *     One synthetic agent session per arm, in lockstep. Per turn: the direct
  *     body, the floor (what a WebSocket-mode client would send), the bytes the
- *     mock received from deltawire (its /__mock/log), first/last byte times,
- *     and the proxy's CPU time for the turn.
+ *     mock received from deltawire (its /__mock/log), the bytes deltawire put
+ *     on the wire for them after permessage-deflate (its /stats, which the
+ *     integration tests check against the mock's count), first/last byte
+ *     times, and the proxy's CPU time for the turn.
  *
  *   dwbench session ... --api chat
  *     The same session spoken as Chat Completions (issue 18): the prefix as a system message and
@@ -32,6 +34,11 @@
  *   dwbench conversations --proxy URL --mock URL --count N --tag T
  *     N distinct one-turn conversations (1 user item + the mock's 2 output items), one after the
  *     other, for the memory run; prints how many succeeded.
+ *
+ *   dwbench sockets --proxy URL --mock URL --count N --tag T
+ *     N two-turn Codex-like conversations, each under its own credential, so each leaves one idle
+ *     upstream socket behind (with its permessage-deflate state when negotiated): the memory per
+ *     socket run. Prints how many turns succeeded.
  *
  * Output: tab-separated rows, one per turn or sample, header first.
  */
@@ -295,6 +302,17 @@ static size_t mock_ws_bytes(target_t *mock, int *entries)
     http_do(mock, "POST", "/__mock/reset", NULL, "{}", 2, &r);
     free(r.body.p);
     return total;
+}
+
+/* The proxy's running count of upstream bytes on the wire (after permessage-deflate), from /stats. */
+static size_t proxy_wire_bytes(target_t *proxy)
+{
+    reply_t r = {0};
+    http_do(proxy, "GET", "/stats", NULL, "", 0, &r);
+    const char *w = r.body.p ? strstr(r.body.p, "\"wire_to_upstream\":") : NULL;
+    size_t n = w ? strtoul(w + 19, NULL, 10) : 0;
+    free(r.body.p);
+    return n;
 }
 
 /* ---- synthetic conversations ---- */
@@ -583,7 +601,7 @@ static void parse_opts(opts_t *o, int argc, char **argv)
         else
             die("unknown option %s", k);
     }
-    if (!strcmp(argv[1], "conversations"))
+    if (!strcmp(argv[1], "conversations") || !strcmp(argv[1], "sockets"))
         return;
     if (!o->direct.port || !o->proxy.port || !o->mock.port || !o->have_pid || !o->out)
         die("need --direct, --proxy, --mock, --proxy-pid and --out");
@@ -653,8 +671,9 @@ static int cmd_session(opts_t *o)
     } else if (strcmp(o->shape, "codex"))
         die("--shape codex|large");
     fprintf(f, "turn\tdirect_bytes\tfloor_bytes\tproxy_up_bytes\tproxy_up_msgs\td_ttfb_ns\td_ttlb_ns\tp_ttfb_ns\t"
-               "p_ttlb_ns\tproxy_cpu_ns\tproxy_body_bytes\n");
+               "p_ttlb_ns\tproxy_cpu_ns\tproxy_body_bytes\tproxy_wire_bytes\n");
     mock_ws_bytes(&o->mock, &entries);
+    size_t wire0 = proxy_wire_bytes(&o->proxy);
     for (int t = 1; t <= o->turns; t++) {
         /* the proxy arm first; the direct arm and the log read follow while the proxy is idle, so the
          * CPU clock read after them holds this turn's work, including what runs after the last byte */
@@ -671,9 +690,11 @@ static int cmd_session(opts_t *o)
         conv_absorb(&d, &r, out_bytes);
         size_t up = mock_ws_bytes(&o->mock, &entries);
         uint64_t c1 = proxy_cpu_ns();
-        fprintf(f, "%d\t%zu\t%zu\t%zu\t%d\t%lu\t%lu\t%lu\t%lu\t%lu\t%zu\n", t, body.len, floor_b.len, up, entries,
-                (unsigned long)r.t_first, (unsigned long)r.t_last, (unsigned long)p_first, (unsigned long)p_last,
-                (unsigned long)(c1 - c0), p_len);
+        size_t wire1 = proxy_wire_bytes(&o->proxy); /* after c1: not this turn's CPU */
+        fprintf(f, "%d\t%zu\t%zu\t%zu\t%d\t%lu\t%lu\t%lu\t%lu\t%lu\t%zu\t%zu\n", t, body.len, floor_b.len, up,
+                entries, (unsigned long)r.t_first, (unsigned long)r.t_last, (unsigned long)p_first,
+                (unsigned long)p_last, (unsigned long)(c1 - c0), p_len, wire1 - wire0);
+        wire0 = wire1;
     }
     fclose(f);
     conv_free(&d);
@@ -767,6 +788,33 @@ static int cmd_conversations(opts_t *o)
     return 0;
 }
 
+static int cmd_sockets(opts_t *o)
+{
+    buf_t body = {0};
+    reply_t r = {0};
+    int ok = 0, entries;
+    char key[96];
+    if (!o->proxy.port || !o->mock.port || o->samples < 1 || o->samples > 100000 || !o->shape)
+        die("sockets needs --proxy, --mock, --count and --tag");
+    for (int i = 0; i < o->samples; i++) {
+        conv_t c = {.seed = 1};
+        conv_codex(&c, (unsigned)i);
+        snprintf(key, sizeof(key), "sk-sockets-%s-%d", o->shape, i);
+        for (int t = 0; t < 2; t++) {
+            body_full(&c, &body);
+            http_do(&o->proxy, "POST", NULL, key, body.p, body.len, &r);
+            ok += r.status == 200;
+            conv_absorb(&c, &r, 150);
+        }
+        conv_free(&c);
+        mock_ws_bytes(&o->mock, &entries);
+    }
+    printf("%d\n", ok);
+    free(body.p);
+    free(r.body.p);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     opts_t o = {0};
@@ -779,6 +827,8 @@ int main(int argc, char **argv)
         return cmd_latency(&o);
     if (!strcmp(argv[1], "conversations"))
         return cmd_conversations(&o);
+    if (!strcmp(argv[1], "sockets"))
+        return cmd_sockets(&o);
     die("unknown command %s", argv[1]);
     return 1;
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Turns bench/run.sh's raw rows (DIR/*.tsv) into the Markdown report: tables, then each target as
-# met or missed with its margin.   bench/report.sh DIR "COMMAND"
+# met or missed with its margin.   bench/report.sh DIR "COMMAND" [sessions]  (sessions: table 1 only)
 set -euo pipefail
-D=$1 CMD=$2
+D=$1 CMD=$2 ONLY=${3:-}
 
 # pct P COLUMN FILE FILTER_AWK: nearest-rank percentile of a column over the rows FILTER selects
 pct() { awk -F'\t' "NR>1 && ($4) {print \$$2}" "$3" | sort -n |
@@ -18,14 +18,16 @@ echo
 echo "## 1. Upstream bytes per session"
 echo
 echo "Direct = the full-history HTTP body; proxy = bytes of the WebSocket frames deltawire sent (mock log);"
-echo "floor = \`{\"type\":\"response.create\", all non-input fields, \"previous_response_id\", \"input\":[new items]}\`."
+echo "floor = \`{\"type\":\"response.create\", all non-input fields, \"previous_response_id\", \"input\":[new items]}\`;"
+echo "wire = those frames' payload bytes on the socket after permessage-deflate (deltawire's /stats; frame"
+echo "headers and TLS not counted; direct HTTP is counted uncompressed, as clients send it)."
 echo
-echo "| session | turns | last body | direct total | proxy total | floor total | proxy / floor | saved vs direct | proxy/turn (steady) | floor/turn |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+echo "| session | turns | last body | direct total | proxy total | floor total | proxy / floor | saved vs direct | proxy/turn (steady) | floor/turn | wire total | wire saved vs direct | wire/turn (steady) |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 row() { # name file maxturns
-  awk -F'\t' -v name="$1" -v max="$3" 'NR>1 && $1<=max {d+=$2; f+=$3; p+=$4; last=$2; n++; if($1>1){ps+=$4; fs+=$3; k++}}
-    END{printf "| %s | %d | %.0f KB | %.2f MB | %.2f MB | %.2f MB | %+.2f%% | %.1f%% | %.0f B | %.0f B |\n",
-        name, n, last/1024, d/1048576, p/1048576, f/1048576, (p/f-1)*100, (1-p/d)*100, ps/k, fs/k}' "$2"
+  awk -F'\t' -v name="$1" -v max="$3" 'NR>1 && $1<=max {d+=$2; f+=$3; p+=$4; w+=$12; last=$2; n++; if($1>1){ps+=$4; fs+=$3; ws+=$12; k++}}
+    END{printf "| %s | %d | %.0f KB | %.2f MB | %.2f MB | %.2f MB | %+.2f%% | %.1f%% | %.0f B | %.0f B | %.3f MB | %.2f%% | %.0f B |\n",
+        name, n, last/1024, d/1048576, p/1048576, f/1048576, (p/f-1)*100, (1-p/d)*100, ps/k, fs/k, w/1048576, (1-w/d)*100, ws/k}' "$2"
 }
 for f in "$D"/session-*.tsv; do
   name=$(basename "$f" .tsv); name=${name#session-}
@@ -46,6 +48,10 @@ for f in "$D"/chat-session-*.tsv; do
     END{printf "| %s | %d | %.2f MB | %.2f MB | %.1f%% | %.0f B |\n", name, n, d/1048576, p/1048576, (1-p/d)*100, ps/k}' "$f"
 done
 echo
+if [ "$ONLY" = sessions ]; then
+  awk -F'\t' 'NR>2 {c+=$10; n++} END{printf "proxy CPU per turn (turns 2..): %.0f µs\n", c/n/1000}' "$D/session-codex.tsv"
+  exit 0
+fi
 echo "## 2. Latency (second turn of two-turn conversations; through the proxy it is a delta)"
 echo
 echo "TTFB = first SSE byte of the body, TTLB = last byte, from the start of the request write. Arms: direct"
@@ -100,11 +106,18 @@ echo "| conversations | RSS | baseline | bytes per conversation |"
 echo "|---|---|---|---|"
 awk -F'\t' 'NR>1 {printf "| %d | %.1f MB | %.1f MB | %d B |\n", $1, $2/1024, $3/1024, $4}' "$D/memory.tsv"
 echo
+echo "## 5. Memory per idle upstream socket (--upstream-deflate modes; 200 sockets, each left idle after a two-turn Codex-like conversation; VmRSS minus 20 sockets' worth)"
+echo
+echo "| mode | sockets | RSS | baseline | bytes per socket |"
+echo "|---|---|---|---|---|"
+awk -F'\t' 'NR>1 {printf "| %s | %d | %.1f MB | %.1f MB | %d B |\n", $1, $2, $3/1024, $4/1024, $5}' "$D/sockets.tsv"
+echo
 echo "## Targets (this run)"
 echo
 verdict() { awk -v v="$1" -v lim="$2" -v dir="$3" 'BEGIN{ok = dir=="le" ? v<=lim : v>=lim; printf "%s", ok?"**met**":"**missed**"}'; }
 C=$D/session-codex.tsv
 read -r sav flo <<<"$(awk -F'\t' 'NR>1 && $1<=100 {d+=$2; f+=$3; p+=$4} END{printf "%.2f %.2f", (1-p/d)*100, (p/f-1)*100}' "$C")"
+wsav=$(awk -F'\t' 'NR>1 && $1<=100 {d+=$2; w+=$12} END{printf "%.2f", (1-w/d)*100}' "$C")
 worst=$(for f in "$D"/session-*.tsv; do awk -F'\t' 'NR>1 {f+=$3; p+=$4} END{printf "%.2f\n", (p/f-1)*100}' "$f"; done | sort -g | tail -1)
 small=$(echo $SIZES | tr ' ' '\n' | sort -n | head -1); mb=$(echo $SIZES | tr ' ' '\n' | sort -n | awk '$1>500000' | head -1)
 big=$(awk -F'\t' 'NR>2 {c+=$10; b+=$11} END{printf "%.2f", c/b}' "$D/session-large4m.tsv")
@@ -115,6 +128,7 @@ echo "| target | measured | verdict |"
 echo "|---|---|---|"
 echo "| upstream bytes within 2% of the floor (worst session) | ${worst}% | $(verdict "${worst#-}" 2 le) |"
 echo "| ≥90% fewer upstream bytes than direct, 100-turn Codex-like | ${sav}% fewer | $(verdict "$sav" 90 ge) |"
+echo "| ≥97% fewer bytes on the wire than direct, 100-turn Codex-like (permessage-deflate) | ${wsav}% fewer | $(verdict "$wsav" 97 ge) |"
 eval "a=\$ADD_TTFB_$small b=\$ADD_TTLB_$small"
 echo "| added p50 ≤ 50 µs at 1 KB (TTFB / TTLB, vs direct) | $(us $a) / $(us $b) µs | TTFB $(verdict "$a" 50000 le), TTLB $(verdict "$b" 50000 le) |"
 eval "a=\$ADD_TTFB_$mb b=\$ADD_TTLB_$mb c=\$ADD_DELTA_$mb"

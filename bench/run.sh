@@ -3,12 +3,18 @@
 # direct (client -> deltawire-mock) and through deltawire (client -> proxy -> mock over WebSocket)
 # in the same run. Prints the tables, writes bench/RESULTS.md and bench/out/bench.png.
 #   bench/run.sh [--quick]      (--quick: ~2 minutes, fewer turns/samples, no 100k memory point)
+#   bench/run.sh --sessions     (only the 100-turn Codex-like session: the bytes table, not written to
+#                                RESULTS.md; DW_BENCH_PROXY_ARGS adds proxy flags, e.g.
+#                                "--upstream-deflate off", to compare settings)
+#   bench/run.sh --sockets      (only the memory per idle upstream socket, each --upstream-deflate mode)
 # Needs: scripts/install-deps.sh with DW_WITH_TEST_DEPS=1 (wrk, nghttp2-client, gnuplot-nox).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD B=build-bench OUT=bench/out
-QUICK=0
+QUICK=0 SESSIONS_ONLY=0 SOCKETS_ONLY=0
 [ "${1:-}" = "--quick" ] && QUICK=1
+[ "${1:-}" = "--sessions" ] && SESSIONS_ONLY=1
+[ "${1:-}" = "--sockets" ] && SOCKETS_ONLY=1
 CMD="bench/run.sh${1:+ $1}"
 mkdir -p "$OUT"
 rm -f "$OUT"/*.tsv "$OUT"/*.txt
@@ -41,13 +47,39 @@ start() {
 # with one thread (its only mode) and logs warnings only, so per-request log lines are not measured.
 start "$OUT/mock.log" "$B/mock/deltawire-mock" --listen 127.0.0.1:0 --tool-turns 1000000
 MOCK=$PORT MOCK_PID=$PID
-PROXY_ARGS=(--listen 127.0.0.1:0 --log-level warn --max-conversations 1000000)
+# shellcheck disable=SC2206 # DW_BENCH_PROXY_ARGS is split on purpose
+PROXY_ARGS=(--listen 127.0.0.1:0 --log-level warn --max-conversations 1000000 ${DW_BENCH_PROXY_ARGS:-})
 start "$OUT/proxy.log" "$B/proxy/deltawire" "${PROXY_ARGS[@]}" --upstream "http://127.0.0.1:$MOCK/v1"
 PROXY=$PORT PROXY_PID=$PID
 DIRECT_URL="http://127.0.0.1:$MOCK/v1/responses" PROXY_URL="http://127.0.0.1:$PROXY/v1/responses"
 ARGS=(--direct "$DIRECT_URL" --proxy "$PROXY_URL" --mock "http://127.0.0.1:$MOCK/" --proxy-pid "$PROXY_PID")
 
-if [ $QUICK = 1 ]; then
+# ---- memory per idle upstream socket: a fresh proxy per --upstream-deflate mode, 20 sockets of
+# warm-up (the baseline), then N more, each left idle after a two-turn Codex-like conversation ----
+sockets() {
+  local n=200 mode R0 R1
+  printf 'mode\tsockets\trss_kb\tbase_kb\tbytes_per_socket\n' >"$OUT/sockets.tsv"
+  for mode in off on no-context-takeover; do
+    start "$OUT/proxy-sockets.log" "$B/proxy/deltawire" "${PROXY_ARGS[@]}" --upstream "http://127.0.0.1:$MOCK/v1" \
+      --max-conns 1000 --upstream-deflate $mode
+    local url="http://127.0.0.1:$PORT/v1/responses" pid=$PID
+    timeout 300 "$DWBENCH" sockets --proxy "$url" --mock "http://127.0.0.1:$MOCK/" --count 20 --tag "w$mode" >/dev/null
+    sleep 0.5; R0=$(awk '/VmRSS/{print $2}' "/proc/$pid/status")
+    timeout 300 "$DWBENCH" sockets --proxy "$url" --mock "http://127.0.0.1:$MOCK/" --count $n --tag "m$mode" >/dev/null
+    sleep 0.5; R1=$(awk '/VmRSS/{print $2}' "/proc/$pid/status")
+    printf '%s\t%s\t%s\t%s\t%s\n' "$mode" $n "$R1" "$R0" $(( (R1 - R0) * 1024 / n )) >>"$OUT/sockets.tsv"
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+  done
+}
+if [ $SOCKETS_ONLY = 1 ]; then
+  sockets
+  column -t "$OUT/sockets.tsv"
+  exit 0
+fi
+
+if [ $SESSIONS_ONLY = 1 ]; then
+  SESSIONS="codex:100:0"
+elif [ $QUICK = 1 ]; then
   SESSIONS="codex:100:0 large1m:50:1048576 large4m:50:4194304"
   LAT="1024:100 40960:60 1048576:20 4194304:10"
   TP_SECS=2 MEM_STEPS="1000 10000"
@@ -65,6 +97,11 @@ for s in $SESSIONS; do
   timeout 600 "$DWBENCH" session "${ARGS[@]}" --shape $shape --turns "$turns" --target-bytes "$bytes" \
     --out "$OUT/session-$name.tsv"
 done
+
+if [ $SESSIONS_ONLY = 1 ]; then
+  bench/report.sh "$OUT" "$CMD" sessions
+  exit 0
+fi
 
 # ---- 2. latency: second turns of two-turn conversations at each size ----
 # Chat Completions sessions (issue 18): the Codex-like prefix spoken as chat, against the mock's
@@ -135,6 +172,8 @@ for m in $MEM_STEPS; do
   R=$(rss)
   printf '%s\t%s\t%s\t%s\n' "$TOTAL" "$R" "$BASE" $(( (R - BASE) * 1024 / TOTAL )) >>"$OUT/memory.tsv"
 done
+
+sockets
 
 # ---- tables, plot, RESULTS.md ----
 bench/report.sh "$OUT" "$CMD" | tee bench/RESULTS.md

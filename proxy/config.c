@@ -12,7 +12,8 @@
 
 /* Every flag, once: its name (the environment twin is DELTAWIRE_<NAME>, '-' as '_'), how its value
  * is read, where it lands in dw_config_t, its default (parsed like any value) and its help. */
-enum kind { K_LISTEN, K_ADMIN_LISTEN, K_STRING, K_SIZE, K_SECONDS, K_TRANSPORT, K_LOG_LEVEL, K_NAME, K_CHAT_REASONING };
+enum kind { K_LISTEN, K_ADMIN_LISTEN, K_STRING, K_SIZE, K_SECONDS, K_TRANSPORT, K_DEFLATE, K_LOG_LEVEL, K_NAME,
+            K_CHAT_REASONING };
 
 typedef struct {
     const char *name;
@@ -41,6 +42,10 @@ static const flag_t flags[] = {
     F("transport", K_TRANSPORT, transport, "auto", "MODE",
       "auto (WebSocket mode, plain HTTP when the upgrade is refused), ws (WebSocket mode only) or http (plain HTTP "
       "only)"),
+    F("upstream-deflate", K_DEFLATE, upstream_deflate, "on", "MODE",
+      "permessage-deflate on upstream WebSockets: on (context kept across messages: repeated fields cost "
+      "back-references), no-context-takeover (each message compressed alone; no compressor kept per idle socket) "
+      "or off"),
     F("max-conns-per-key", K_SIZE, max_conns_per_key, "16", "N", "upstream connections per credential set"),
     F("max-conns", K_SIZE, max_conns, "256", "N", "upstream connections in all"),
     F("idle-timeout", K_SECONDS, idle_timeout, "300", "SECS", "close upstream connections idle this long"),
@@ -216,6 +221,18 @@ static int parse_chat_reasoning(int *out, const char *v)
     return 0;
 }
 
+static int parse_deflate(int *out, const char *v)
+{
+    static const char *const names[] = {"off", "on", "no-context-takeover"};
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(v, names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
 /* A Prometheus label value and a JSON string as it is: letters, digits and ._:- only. */
 static int parse_name(char *dst, size_t cap, const char *v)
 {
@@ -261,6 +278,9 @@ static int apply(dw_config_t *cfg, const flag_t *f, const char *v, const char *o
         break;
     case K_TRANSPORT:
         rc = parse_transport(field, v);
+        break;
+    case K_DEFLATE:
+        rc = parse_deflate(field, v);
         break;
     case K_LOG_LEVEL:
         *(int *)field = dw_log_parse_level(v);

@@ -47,6 +47,8 @@ typedef struct dw_exchange {
     int status;           /* what the client got, read from h2o when the request is disposed */
     uint64_t body_len;
     uint64_t bytes_up;
+    uint64_t wire_up, wire_down, bytes_down; /* on the upstream socket: after compression, and inflated */
+    uint64_t conn_wire_tx, conn_wire_rx, conn_payload_rx; /* the connection's counters when it was leased */
     size_t items_sent;
     uint64_t conn_id;
     int events;           /* upstream events of the current try */
@@ -75,6 +77,7 @@ static void on_hollow_terminal(dw_exchange_t *ex, const char *p, size_t n, const
 static int relay(dw_exchange_t *ex, const char *p, size_t n, const dw_event_t *ev, int terminal);
 static void on_error_envelope(dw_exchange_t *ex, const char *p, size_t n);
 static void give_back(dw_exchange_t *ex, int close);
+static void count_wire(dw_exchange_t *ex, const dw_upconn_t *c);
 static void on_conn_closed(dw_upconn_t *c, int http_status, const char *reason);
 static void upstream_failed(dw_exchange_t *ex, enum dw_failure f, int http_status, const char *reason);
 static void on_backoff(uv_timer_t *t);
@@ -295,6 +298,9 @@ static void send_on(dw_exchange_t *ex, dw_upconn_t *c)
 {
     dw_proxy_ws_accepted(ex->px);
     ex->conn = c;
+    ex->conn_wire_tx = c->wire_tx;
+    ex->conn_wire_rx = c->wire_rx;
+    ex->conn_payload_rx = c->payload_rx;
     ex->up = DW_UP_SENT;
     dw_plan_settle(&ex->plan, c->id, c->cached.resp_id);
     dw_frame_spec_t spec;
@@ -527,9 +533,18 @@ static void give_back(dw_exchange_t *ex, int close)
     dw_upconn_t *c = ex->conn;
     ex->conn = NULL;
     ex->up = DW_UP_IDLE;
+    count_wire(ex, c);
     if (close)
         dw_upconn_close(c); /* closing first keeps it from being handed to a waiter */
     dw_pool_return(ex->px->pool, c);
+}
+
+/* What this request moved on c while it held it (one response at a time per connection). */
+static void count_wire(dw_exchange_t *ex, const dw_upconn_t *c)
+{
+    ex->wire_up += c->wire_tx - ex->conn_wire_tx;
+    ex->wire_down += c->wire_rx - ex->conn_wire_rx;
+    ex->bytes_down += c->payload_rx - ex->conn_payload_rx;
 }
 
 /* --- when a try fails: retry, pause, plain HTTP, or an honest error --------------------------- */
@@ -540,6 +555,7 @@ static void on_conn_closed(dw_upconn_t *c, int http_status, const char *reason)
     dw_exchange_t *ex = c->owner;
     enter(ex);
     dw_record_evict(ex->px->transcripts, c); /* the upstream dropped what it cached there */
+    count_wire(ex, c);
     dw_pool_detach(ex->px->pool, c);
     ex->conn = NULL;
     ex->up = DW_UP_IDLE;
@@ -667,6 +683,7 @@ static void hand_on(dw_exchange_t *ex, int outcome)
     ex->outcome = outcome;
     ex->handed_on = 1;
     ex->bytes_up += ex->body_len;
+    ex->wire_up += ex->body_len; /* plain HTTP: the body goes as the client sent it */
     dw_respond_handed_on(&ex->client);
 }
 
@@ -738,6 +755,9 @@ static void account(dw_exchange_t *ex)
         m->recoveries[ex->attempt.recovery]++;
     m->bytes_from_clients += ex->body_len;
     m->bytes_to_upstream += ex->bytes_up;
+    m->wire_to_upstream += ex->wire_up;
+    m->wire_from_upstream += ex->wire_down;
+    m->bytes_from_upstream += ex->bytes_down;
     if (ex->body_len > ex->bytes_up && ex->bytes_up > 0)
         m->bytes_saved += ex->body_len - ex->bytes_up;
     m->items_total += ex->rq.items.n;
@@ -774,11 +794,12 @@ static void account(dw_exchange_t *ex)
     double total_ms = (double)(uv_hrtime() - ex->t_start_ns) / 1e6;
     snprintf(line, sizeof(line),
              "\"event\":\"request\",\"outcome\":\"%s\",\"status\":%d,\"stream\":%s,\"items\":%zu,\"items_sent\":%zu,"
-             "\"bytes_in\":%llu,\"bytes_up\":%llu,\"conn\":%llu,\"attempts\":%d,\"client_gone\":%s,\"total_ms\":%.3f%s%s",
+             "\"bytes_in\":%llu,\"bytes_up\":%llu,\"wire_up\":%llu,\"conn\":%llu,\"attempts\":%d,\"client_gone\":%s,"
+             "\"total_ms\":%.3f%s%s",
              dw_outcome_name(ex->outcome), ex->status, ex->rq.stream ? "true" : "false", ex->rq.items.n,
              ex->items_sent, (unsigned long long)ex->body_len, (unsigned long long)ex->bytes_up,
-             (unsigned long long)ex->conn_id, ex->attempt.attempts, ex->status == 0 ? "true" : "false", total_ms,
-             extra, error);
+             (unsigned long long)ex->wire_up, (unsigned long long)ex->conn_id, ex->attempt.attempts,
+             ex->status == 0 ? "true" : "false", total_ms, extra, error);
     dw_log(DW_LOG_INFO, line);
 }
 

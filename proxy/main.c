@@ -75,7 +75,8 @@ int main(int argc, char **argv)
 
     char ws_path[600];
     snprintf(ws_path, sizeof(ws_path), "%s/responses", cfg.up_base_path);
-    m.px.upstream = dw_upstream_new(loop, cfg.up_tls, cfg.up_host, cfg.up_port, ws_path, cfg.upstream_ca);
+    m.px.upstream = dw_upstream_new(loop, cfg.up_tls, cfg.up_host, cfg.up_port, ws_path, cfg.upstream_ca,
+                                     cfg.upstream_deflate);
     m.px.transcripts = dw_transcripts_new(cfg.max_conversations, DW_MAX_ITEMS_CACHED, DW_MAX_ALIASES);
     if (m.px.upstream == NULL || m.px.transcripts == NULL)
         return 1;

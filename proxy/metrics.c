@@ -76,6 +76,9 @@ int dw_metrics_prometheus(dw_buf_t *out, const dw_metrics_t *m, const dw_gauges_
         {"deltawire_client_bytes_total", "Request body bytes received on POST /responses.", m->bytes_from_clients},
         {"deltawire_upstream_bytes_total", "Request bytes sent upstream (frames and fallback bodies).",
          m->bytes_to_upstream},
+        {"deltawire_upstream_received_bytes_total",
+         "WebSocket message bytes received from the upstream, as inflated (next to the down wire bytes).",
+         m->bytes_from_upstream},
         {"deltawire_saved_bytes_total", "Request bytes that did not have to go upstream.", m->bytes_saved},
         {"deltawire_items_total", "Input items received.", m->items_total},
         {"deltawire_items_elided_total", "Input items not re-sent because the upstream held them.", m->items_elided},
@@ -86,6 +89,13 @@ int dw_metrics_prometheus(dw_buf_t *out, const dw_metrics_t *m, const dw_gauges_
         if (rc == 0)
             rc = appendf(out, "%s %llu\n", counters[i].name, (unsigned long long)counters[i].v);
     }
+    if (rc == 0)
+        rc = head(out, "deltawire_upstream_wire_bytes_total", "counter",
+                  "Bytes on the upstream socket after permessage-deflate: WebSocket message payloads (frame "
+                  "headers and TLS not counted) and, up, fallback bodies.") ||
+             appendf(out, "deltawire_upstream_wire_bytes_total{direction=\"up\"} %llu\n"
+                          "deltawire_upstream_wire_bytes_total{direction=\"down\"} %llu\n",
+                     (unsigned long long)m->wire_to_upstream, (unsigned long long)m->wire_from_upstream);
     if (rc == 0)
         rc = head(out, "deltawire_upstream_handshake_failures_total", "counter", "Failed upstream handshakes.");
     LABELLED(out, "deltawire_upstream_handshake_failures_total", "reason", hs_names, m->handshake_failures, DW_HS_N);
@@ -136,6 +146,9 @@ int dw_metrics_json(dw_buf_t *out, const dw_metrics_t *m, const dw_gauges_t *g)
     for (size_t i = 0; i < DW_OUT_N; i++)
         reqs += m->requests[i];
     double saved = m->bytes_from_clients ? 100.0 * (double)m->bytes_saved / (double)m->bytes_from_clients : 0;
+    double wire_saved = m->bytes_from_clients && m->wire_to_upstream < m->bytes_from_clients
+                            ? 100.0 * (double)(m->bytes_from_clients - m->wire_to_upstream) / (double)m->bytes_from_clients
+                            : 0;
     int rc = appendf(out, "{\"version\":\"%s\",\"instance\":\"%s\",\"requests\":%llu,\"by_outcome\":{", DW_VERSION,
                      g->instance, (unsigned long long)reqs);
     for (size_t i = 0; i < DW_OUT_N && rc == 0; i++)
@@ -147,6 +160,12 @@ int dw_metrics_json(dw_buf_t *out, const dw_metrics_t *m, const dw_gauges_t *g)
                      (unsigned long long)m->bytes_from_clients, (unsigned long long)m->bytes_to_upstream,
                      (unsigned long long)m->bytes_saved, saved, (unsigned long long)m->items_total,
                      (unsigned long long)m->items_elided);
+    if (rc == 0)
+        rc = appendf(out,
+                     "\"wire_to_upstream\":%llu,\"wire_saved_percent\":%.1f,\"wire_from_upstream\":%llu,"
+                     "\"bytes_from_upstream\":%llu,",
+                     (unsigned long long)m->wire_to_upstream, wire_saved, (unsigned long long)m->wire_from_upstream,
+                     (unsigned long long)m->bytes_from_upstream);
     if (rc == 0)
         rc = appendf(out,
                      "\"upstream_connections\":{\"open\":%zu,\"busy\":%zu,\"connecting\":%zu},\"queued\":%zu,"

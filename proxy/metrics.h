@@ -33,6 +33,9 @@ typedef struct {
     uint64_t bytes_from_clients; /* request bodies on POST /responses */
     uint64_t bytes_to_upstream;  /* WebSocket frames and fallback bodies */
     uint64_t bytes_saved;        /* request bytes that did not go upstream */
+    /* on the upstream socket: WebSocket message payloads after permessage-deflate (frame headers and
+     * TLS not counted) plus fallback bodies (up); and what the received messages inflate to (down) */
+    uint64_t wire_to_upstream, wire_from_upstream, bytes_from_upstream;
     uint64_t items_total;
     uint64_t items_elided;
     uint64_t connects;

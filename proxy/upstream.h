@@ -63,6 +63,11 @@ struct dw_upconn {
     dw_upconn_cache_t cached; /* written by record.c only */
     dw_buf_t tx;           /* frame waiting for WRITEABLE, LWS_PRE headroom included */
     size_t tx_headroom;
+    int tx_written;        /* tx went to lws, which may still compress from it: freed once drained */
+    int deflate;           /* permessage-deflate was negotiated */
+    /* message payload bytes as they crossed the socket (after compression; WebSocket frame headers
+     * and TLS not counted), and as received once inflated; for the per-request difference */
+    uint64_t wire_tx, wire_rx, payload_rx;
     dw_buf_t rx;           /* message being reassembled */
     int closing;
     int close_code;        /* the upstream's close frame: its status code (0: none came) ... */
@@ -73,9 +78,10 @@ struct dw_upconn {
     char sync_reason[128]; /* why the connect failed while dw_upconn_connect was on the stack */
 };
 
-/* Creates the upstream side on `loop`. Returns NULL on failure (message printed). */
+/* Creates the upstream side on `loop`; deflate is a DW_DEFLATE_* mode (config.h). Returns NULL on
+ * failure (message printed). */
 dw_upstream_t *dw_upstream_new(uv_loop_t *loop, int tls, const char *host, int port, const char *ws_path,
-                               const char *ca_file);
+                               const char *ca_file, int deflate);
 /* First stage of teardown, while the loop still runs; the second after the loop drained. */
 void dw_upstream_shutdown(dw_upstream_t *up);
 void dw_upstream_free(dw_upstream_t *up);

@@ -199,13 +199,22 @@ export function checkScenario(t, s, { finalCount, fullTurns = [0], check } = {})
     assert.equal(P.stats.bytes_from_clients, clientBytes, 'deltawire /stats counts the bytes the client sent');
     assert.equal(P.stats.bytes_to_upstream, upstreamBytes, 'deltawire /stats counts the bytes the mock received');
   }
+  // bytes on the wire after permessage-deflate: deltawire's count, which is the mock's
+  let wireBytes = null;
+  if (P.stats) {
+    wireBytes = P.stats.wire_to_upstream;
+    const ws = P.handshakes.filter((h) => h.status === 101);
+    assert.equal(wireBytes, ws.reduce((a, h) => a + h.rx_wire_bytes, 0), 'deltawire /stats counts the wire bytes the mock received');
+    assert.ok(ws.every((h) => h.permessage_deflate), 'permessage-deflate negotiated on every upstream socket');
+  }
   const line = `${s.scenario}: client bytes sent ${clientBytes}, upstream bytes sent ${upstreamBytes}, ` +
-    `ratio ${(upstreamBytes / clientBytes).toFixed(3)}`;
+    `ratio ${(upstreamBytes / clientBytes).toFixed(3)}` +
+    (wireBytes === null ? '' : `, on the wire ${wireBytes}, wire ratio ${(wireBytes / clientBytes).toFixed(3)}`);
   process.stdout.write(line + '\n');
   t.diagnostic(`${s.scenario}: ${pt.length} requests; full: ${fullTurns.map((i) => i + 1).join(',')}; deltas: ${deltas.join(',')}; ` +
     `per-request client/upstream bytes: ${pt.map((x, i) => `${x.rec.bytes}/${P.log[i].bytes}`).join(' ')}`);
   // deltawire drains and exits 0 on SIGTERM after a real client session (the client's idle
   // keep-alive connection is still open then)
   if (P.proxyExit) assert.deepEqual(P.proxyExit, { code: 0, signal: null }, `deltawire exit on SIGTERM\n${(P.proxyStderr || '').slice(-2000)}`);
-  return { pt, dt, clientBytes, upstreamBytes };
+  return { pt, dt, clientBytes, upstreamBytes, wireBytes };
 }

@@ -125,6 +125,9 @@ function assertMatches(page, s) {
   assert.equal(f['bytes-upstream'].text, fmtBytes(s.bytes_to_upstream));
   assert.equal(v('bytes-saved'), s.bytes_saved);
   assert.equal(f['saved-percent'].text, `${s.saved_percent.toFixed(1)}%`);
+  assert.equal(v('wire-upstream'), s.wire_to_upstream);
+  assert.equal(f['wire-upstream'].text, fmtBytes(s.wire_to_upstream));
+  assert.equal(f['wire-saved-percent'].text, `${s.wire_saved_percent.toFixed(1)}%`);
   assert.equal(v('items-total'), s.items_total);
   assert.equal(v('items-elided'), s.items_elided);
   assert.equal(v('conns-open'), s.upstream_connections.open);
