@@ -28,7 +28,9 @@ typedef struct {
     double idle_timeout;    /* seconds */
     double max_conn_age;    /* seconds */
     double handshake_timeout; /* seconds: an upstream WebSocket connect not open by then fails */
-    size_t max_queue;       /* requests waiting for a connection, all keys */
+    size_t max_queue;       /* requests of one credential set waiting for a connection */
+    double queue_timeout;   /* seconds a request may wait for a connection */
+    size_t max_items;       /* input items a request may have to go as a delta; above it plain HTTP */
     size_t max_conversations;
     char tls_cert[1024];    /* front-end TLS (HTTP/2 over ALPN), both or neither */
     char tls_key[1024];

@@ -68,6 +68,7 @@ static int decode_body(dw_exchange_t *ex, h2o_req_t *req, h2o_iovec_t *body);
 static void plan(dw_exchange_t *ex);
 static void dispatch(dw_exchange_t *ex);
 static void on_lease(void *data, dw_upconn_t *c, int http_status, const char *reason);
+static void queue_timed_out(dw_exchange_t *ex, const char *reason);
 static void send_on(dw_exchange_t *ex, dw_upconn_t *c);
 static void on_conn_open(dw_upconn_t *c);
 static void on_conn_message(dw_upconn_t *c, const char *p, size_t n);
@@ -267,9 +268,10 @@ static void dispatch(dw_exchange_t *ex)
         return;
     case DW_POOL_EFULL:
         ex->up = DW_UP_DONE;
-        snprintf(ex->error, sizeof(ex->error), "every upstream connection is busy and the queue is full");
+        snprintf(ex->error, sizeof(ex->error), "this key's upstream connections are busy and its queue is full");
         dw_respond_busy(&ex->client,
-                        "deltawire's upstream connections are all busy and its queue is full; retry shortly.");
+                        "deltawire's upstream connections for this key are all busy and its queue is full; retry "
+                        "shortly.");
         return;
     default: {
         char msg[200];
@@ -288,9 +290,26 @@ static void on_lease(void *data, dw_upconn_t *c, int http_status, const char *re
     ex->up = DW_UP_IDLE;
     if (c != NULL)
         send_on(ex, c);
+    else if (http_status == DW_POOL_ETIMEDOUT)
+        queue_timed_out(ex, reason);
     else
         upstream_failed(ex, http_status != 0 ? DW_FAIL_REFUSED : DW_FAIL_UNREACHABLE, http_status, reason);
     leave(ex);
+}
+
+/* No connection came free within --queue-timeout: 429 with Retry-After, as the service answers a
+ * client over its rate; 503 when the upstream cannot be reached at all (retrying soon won't help). */
+static void queue_timed_out(dw_exchange_t *ex, const char *reason)
+{
+    ex->up = DW_UP_DONE;
+    snprintf(ex->error, sizeof(ex->error), "%s", reason);
+    if (!dw_proxy_upstream_reachable(ex->px)) {
+        fail(ex, 503, "upstream_unavailable", NULL,
+             "deltawire could not reach the upstream and no connection came free in time; retry later.");
+        return;
+    }
+    dw_respond_busy(&ex->client, "deltawire's upstream connections for this key stayed busy for --queue-timeout; "
+                                 "retry shortly.");
 }
 
 /* Holding c: the plan meets its connection, and the frame goes out. */

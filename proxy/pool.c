@@ -28,8 +28,19 @@ typedef struct dw_waiter {
     const dw_upconn_cb_t *ucb;
     dw_pool_connect_cb cb;
     dw_creds_t creds; /* values borrowed from the waiting request, which cancels before it goes */
+    uint64_t want_conn;
+    uint64_t deadline_ms;
     struct dw_waiter *next;
 } dw_waiter_t;
+
+/* The waiters of one pool key (credentials and connection headers), in arrival order. Keys with
+ * waiters form a ring served in turn, so that one key's backlog never holds up another's. */
+typedef struct dw_keyq {
+    dw_digest_t key;
+    dw_waiter_t *head, **tail;
+    size_t n;
+    struct dw_keyq *next;
+} dw_keyq_t;
 
 struct dw_pool {
     uv_loop_t *loop;
@@ -37,7 +48,7 @@ struct dw_pool {
     dw_upstream_t *up;
     dw_slot_t *slots; /* every connection, every credential */
     size_t n_slots;
-    dw_waiter_t *waiters, **waiters_tail;
+    dw_keyq_t *queues; /* keys with waiters; the next to serve first */
     size_t n_waiters;
     uv_timer_t sweep;
     dw_pool_closed_cb on_closed;
@@ -49,6 +60,7 @@ struct dw_pool {
 
 static const dw_upconn_cb_t idle_cb;
 static void serve_waiters(dw_pool_t *p);
+static void expire_waiters(dw_pool_t *p, uint64_t now);
 
 static dw_slot_t *slot_of(dw_pool_t *p, const dw_upconn_t *c)
 {
@@ -149,8 +161,9 @@ static int is_free(const dw_slot_t *s)
     return !s->leased && s->c->open && !s->c->closing;
 }
 
-/* Closes free connections idle too long, retires old ones once they are free, and fails handshakes
- * older than --handshake-timeout (as network failures: their waiters hear of it at once). */
+/* Closes free connections idle too long, retires old ones once they are free, fails handshakes
+ * older than --handshake-timeout (as network failures: their waiters hear of it at once), and
+ * answers the requests that waited --queue-timeout. */
 static void on_sweep(uv_timer_t *t)
 {
     dw_pool_t *p = t->data;
@@ -169,6 +182,7 @@ again:
         if (is_free(s) && (now - s->idle_since_ms >= idle || now - s->created_ms >= age))
             dw_upconn_close(s->c);
     }
+    expire_waiters(p, now);
 }
 
 dw_pool_t *dw_pool_new(uv_loop_t *loop, const dw_config_t *cfg, dw_upstream_t *up, dw_pool_closed_cb on_closed,
@@ -183,7 +197,6 @@ dw_pool_t *dw_pool_new(uv_loop_t *loop, const dw_config_t *cfg, dw_upstream_t *u
     p->on_closed = on_closed;
     p->data = data;
     p->reachable = 1;
-    p->waiters_tail = &p->waiters;
     uv_timer_init(loop, &p->sweep);
     p->sweep.data = p;
     uv_timer_start(&p->sweep, on_sweep, DW_POOL_SWEEP_MS, DW_POOL_SWEEP_MS);
@@ -206,10 +219,15 @@ void dw_pool_free(dw_pool_t *p)
         dw_upconn_close(s->c);
         free(s);
     }
-    while (p->waiters != NULL) {
-        dw_waiter_t *w = p->waiters;
-        p->waiters = w->next;
-        free(w);
+    while (p->queues != NULL) {
+        dw_keyq_t *q = p->queues;
+        p->queues = q->next;
+        while (q->head != NULL) {
+            dw_waiter_t *w = q->head;
+            q->head = w->next;
+            free(w);
+        }
+        free(q);
     }
     uv_close((uv_handle_t *)&p->sweep, on_sweep_closed);
 }
@@ -256,9 +274,10 @@ static dw_slot_t *find_wanted(dw_pool_t *p, const dw_digest_t *key, uint64_t con
  * another key (its close serves the queue, so the answer is still 0). */
 static int room_for_new(dw_pool_t *p, const dw_creds_t *cr, int evict)
 {
-    size_t mine = 0;
+    size_t mine = 0, closing = 0;
     dw_slot_t *victim = NULL, *sibling = NULL;
     for (dw_slot_t *s = p->slots; s; s = s->next) {
+        closing += s->c->closing;
         int same = dw_digest_eq(&s->cred, &cr->digest);
         mine += same;
         if (!is_free(s) || dw_digest_eq(&s->key, &cr->key))
@@ -268,6 +287,8 @@ static int room_for_new(dw_pool_t *p, const dw_creds_t *cr, int evict)
         else if (!same && (victim == NULL || s->idle_since_ms < victim->idle_since_ms))
             victim = s;
     }
+    if (closing > 0)
+        evict = 0; /* one at a time: a close already under way makes room */
     if (mine >= p->cfg->max_conns_per_key) {
         if (evict && sibling != NULL)
             dw_upconn_close(sibling->c);
@@ -307,57 +328,127 @@ static int open_for(dw_pool_t *p, const dw_creds_t *cr, const dw_upconn_cb_t *uc
     return 0;
 }
 
+static dw_keyq_t *queue_of(dw_pool_t *p, const dw_digest_t *key)
+{
+    for (dw_keyq_t *q = p->queues; q; q = q->next)
+        if (dw_digest_eq(&q->key, key))
+            return q;
+    return NULL;
+}
+
+/* Takes w out of q (at points to it); q leaves the ring once empty. Frees w. */
+static void unlink_waiter(dw_pool_t *p, dw_keyq_t *q, dw_waiter_t **at)
+{
+    dw_waiter_t *w = *at;
+    *at = w->next;
+    if (q->tail == &w->next)
+        q->tail = at;
+    q->n--;
+    p->n_waiters--;
+    free(w);
+    if (q->n == 0) {
+        for (dw_keyq_t **qa = &p->queues; *qa; qa = &(*qa)->next) {
+            if (*qa == q) {
+                *qa = q->next;
+                break;
+            }
+        }
+        free(q);
+    }
+}
+
+/* Moves q to the end of the ring: the other keys with waiters go before its next one. */
+static void rotate(dw_pool_t *p, dw_keyq_t *q)
+{
+    dw_keyq_t **at = &p->queues;
+    while (*at != q)
+        at = &(*at)->next;
+    *at = q->next;
+    q->next = NULL;
+    while (*at != NULL)
+        at = &(*at)->next;
+    *at = q;
+}
+
+/* A free connection for a request of cr that wants conn want (0: none), in the order that keeps
+ * conversations' caches: its own, one that caches nothing, a new one while under the limits (then
+ * NULL with *opened set, after open_for), the least recently used one. NULL and *opened 0: wait. */
+static dw_slot_t *pick(dw_pool_t *p, const dw_creds_t *cr, uint64_t want, const dw_upconn_cb_t *ucb, void *data,
+                       dw_pool_connect_cb cb, int *opened, int *failed, char *err, size_t errlen)
+{
+    *opened = *failed = 0;
+    dw_slot_t *s = find_wanted(p, &cr->key, want);
+    if (s == NULL)
+        s = find_free(p, &cr->key, 1);
+    if (s != NULL)
+        return s;
+    if (room_for_new(p, cr, 0)) {
+        if (open_for(p, cr, ucb, data, cb, err, errlen) == 0)
+            *opened = 1;
+        else
+            *failed = 1;
+        return NULL;
+    }
+    s = find_free(p, &cr->key, 0);
+    if (s == NULL)
+        room_for_new(p, cr, 1); /* an idle connection we cannot lease closes; its close serves us */
+    return s;
+}
+
 int dw_pool_connect(dw_pool_t *p, const dw_creds_t *cr, uint64_t want_conn, const dw_upconn_cb_t *ucb, void *data,
                     dw_pool_connect_cb cb, dw_upconn_t **out, char *err, size_t errlen)
 {
     *out = NULL;
-    /* affinity: a new conversation takes a connection that caches nothing, or a new one, before it
-     * takes one that holds another conversation's last response; queued requests go first */
-    dw_slot_t *s = find_wanted(p, &cr->key, want_conn);
-    if (s == NULL)
-        s = find_free(p, &cr->key, 1);
-    int room = s == NULL && p->waiters == NULL && room_for_new(p, cr, 0);
-    if (s == NULL && !room)
-        s = find_free(p, &cr->key, 0);
-    if (s != NULL) {
-        s->leased = 1;
-        s->c->cb = ucb;
-        s->c->owner = data;
-        *out = s->c;
-        return DW_POOL_READY;
+    dw_keyq_t *q = queue_of(p, &cr->key);
+    if (q == NULL) {
+        /* nobody of this key waits, so nothing free of it is promised to anyone: lease now if we can */
+        int opened, failed;
+        dw_slot_t *s = pick(p, cr, want_conn, ucb, data, cb, &opened, &failed, err, errlen);
+        if (s != NULL) {
+            s->leased = 1;
+            s->c->cb = ucb;
+            s->c->owner = data;
+            *out = s->c;
+            return DW_POOL_READY;
+        }
+        if (opened)
+            return DW_POOL_PENDING;
+        if (failed)
+            return DW_POOL_ECONNECT;
+    } else if (q->n >= p->cfg->max_queue) {
+        return DW_POOL_EFULL; /* this key's backlog, never another's */
     }
-    if (room || (p->waiters == NULL && room_for_new(p, cr, 1)))
-        return open_for(p, cr, ucb, data, cb, err, errlen) == 0 ? DW_POOL_PENDING : DW_POOL_ECONNECT;
-    if (p->n_waiters >= p->cfg->max_queue)
-        return DW_POOL_EFULL;
     dw_waiter_t *w = calloc(1, sizeof(*w));
-    if (w == NULL) {
+    if (q == NULL && w != NULL && (q = calloc(1, sizeof(*q))) != NULL) {
+        q->key = cr->key;
+        q->tail = &q->head;
+        dw_keyq_t **at = &p->queues;
+        while (*at != NULL)
+            at = &(*at)->next;
+        *at = q;
+    }
+    if (w == NULL || q == NULL) {
+        free(w);
         snprintf(err, errlen, "out of memory for the wait queue");
         return DW_POOL_ECONNECT;
     }
-    *w = (dw_waiter_t){.data = data, .ucb = ucb, .cb = cb, .creds = *cr};
-    *p->waiters_tail = w;
-    p->waiters_tail = &w->next;
+    *w = (dw_waiter_t){.data = data, .ucb = ucb, .cb = cb, .creds = *cr, .want_conn = want_conn,
+                       .deadline_ms = uv_now(p->loop) + (uint64_t)(p->cfg->queue_timeout * 1000)};
+    *q->tail = w;
+    q->tail = &w->next;
+    q->n++;
     p->n_waiters++;
     return DW_POOL_QUEUED;
 }
 
-static void unlink_waiter(dw_pool_t *p, dw_waiter_t **at)
-{
-    dw_waiter_t *w = *at;
-    *at = w->next;
-    if (p->waiters_tail == &w->next)
-        p->waiters_tail = at;
-    p->n_waiters--;
-    free(w);
-}
-
 void dw_pool_cancel(dw_pool_t *p, void *data)
 {
-    for (dw_waiter_t **at = &p->waiters; *at; at = &(*at)->next) {
-        if ((*at)->data == data) {
-            unlink_waiter(p, at);
-            return;
+    for (dw_keyq_t *q = p->queues; q; q = q->next) {
+        for (dw_waiter_t **at = &q->head; *at; at = &(*at)->next) {
+            if ((*at)->data == data) {
+                unlink_waiter(p, q, at);
+                return;
+            }
         }
     }
     for (dw_slot_t *s = p->slots; s; s = s->next)
@@ -365,28 +456,62 @@ void dw_pool_cancel(dw_pool_t *p, void *data)
             s->cb = NULL; /* still connecting: it will be free once open */
 }
 
-/* Hands free connections, or room for new ones, to waiting requests in arrival order. */
+/* Serves one waiter of q: one whose own connection is free first, else the oldest as pick()
+ * orders. Returns 1 if a waiter left the queue (callbacks ran: the ring may have changed). */
+static int serve_one(dw_pool_t *p, dw_keyq_t *q)
+{
+    dw_waiter_t **at;
+    dw_slot_t *s = NULL;
+    for (at = &q->head; *at != NULL; at = &(*at)->next)
+        if ((s = find_wanted(p, &q->key, (*at)->want_conn)) != NULL)
+            break;
+    if (s == NULL) {
+        at = &q->head;
+        int opened, failed;
+        char err[160];
+        dw_waiter_t *w = *at;
+        s = pick(p, &w->creds, 0, w->ucb, w->data, w->cb, &opened, &failed, err, sizeof(err));
+        if (opened) {
+            rotate(p, q);
+            unlink_waiter(p, q, at); /* the slot's cb holds its lease now */
+            return 1;
+        }
+        if (s == NULL)
+            return 0;
+    }
+    dw_waiter_t got = **at;
+    rotate(p, q);
+    unlink_waiter(p, q, at);
+    grant(s, got.ucb, got.data, got.cb);
+    return 1;
+}
+
+/* Hands free connections, or room for new ones, to waiting requests: the keys in turn, each key's
+ * requests in arrival order (a request's own connection goes to it first). */
 static void serve_waiters(dw_pool_t *p)
 {
-    dw_waiter_t **at = &p->waiters;
-    while (*at != NULL) {
-        dw_waiter_t *w = *at;
-        dw_slot_t *s = find_free(p, &w->creds.key, 0);
-        if (s != NULL) {
-            dw_waiter_t got = *w;
-            unlink_waiter(p, at);
-            grant(s, got.ucb, got.data, got.cb);
-            at = &p->waiters; /* the callback may have changed the queue */
-            continue;
+    int progress = 1;
+    while (progress) {
+        progress = 0;
+        for (dw_keyq_t *q = p->queues; q != NULL && !progress; q = q->next)
+            progress = serve_one(p, q);
+    }
+}
+
+/* Waiters past their deadline leave with DW_POOL_ETIMEDOUT (their cb runs). */
+static void expire_waiters(dw_pool_t *p, uint64_t now)
+{
+    int again = 1;
+    while (again) {
+        again = 0;
+        for (dw_keyq_t *q = p->queues; q != NULL && !again; q = q->next) {
+            if (q->head->deadline_ms > now)
+                continue; /* the oldest of its key: the others are younger */
+            dw_waiter_t got = *q->head;
+            unlink_waiter(p, q, &q->head);
+            got.cb(got.data, NULL, DW_POOL_ETIMEDOUT, "no upstream connection came free within --queue-timeout");
+            again = 1; /* the callback may have changed the ring */
         }
-        if (room_for_new(p, &w->creds, 1)) {
-            char err[160];
-            if (open_for(p, &w->creds, w->ucb, w->data, w->cb, err, sizeof(err)) == 0) {
-                unlink_waiter(p, at);
-                continue;
-            }
-        }
-        at = &w->next;
     }
 }
 

@@ -5,8 +5,8 @@
  * A connection belongs to exactly one credential digest, and is leased only to requests with its
  * pool key (the credentials and the connection headers it was opened with). While leased, its callbacks are the
  * holder's: the pool neither sees nor relays its messages. Connections are bounded per key and in
- * all; a request that finds none free waits in a bounded FIFO, and beyond that bound it is refused
- * (the caller answers 429). Idle connections close after --idle-timeout; old ones retire once idle
+ * all; a request that finds none free waits in its key's bounded FIFO, and beyond that bound it is
+ * refused (the caller answers 429). Idle connections close after --idle-timeout; old ones retire once idle
  * after --max-conn-age, before the upstream's own 60-minute limit. */
 #ifndef DW_POOL_H
 #define DW_POOL_H
@@ -22,8 +22,8 @@
 typedef struct dw_pool dw_pool_t;
 
 /* A lease is granted: c is open and the caller's until dw_pool_return or its on_closed. Or it
- * failed: c is NULL, http_status is the handshake's refusal (0 for a network or TLS failure) and
- * reason says why. */
+ * failed: c is NULL, http_status is the handshake's refusal (0 for a network or TLS failure,
+ * DW_POOL_ETIMEDOUT when the request waited --queue-timeout in the queue) and reason says why. */
 typedef void (*dw_pool_connect_cb)(void *data, dw_upconn_t *c, int http_status, const char *reason);
 
 /* An idle connection closed (its holder hears of a leased one itself): what it cached is gone. */
@@ -39,14 +39,27 @@ void dw_pool_free(dw_pool_t *p);
  * resp_id strings are borrowed until the pool next runs. Returns 0 or -1 (no memory). */
 int dw_pool_caches(dw_pool_t *p, const dw_digest_t *key, dw_sock_cache_t **out, size_t *n);
 
-enum { DW_POOL_READY = 0, DW_POOL_PENDING = 1, DW_POOL_QUEUED = 2, DW_POOL_ECONNECT = -1, DW_POOL_EFULL = -2 };
-/* Leases a connection for cr (borrowed until the lease is granted or cancelled): the open
- * connection want_conn if it is free, else any free open one (one that caches nothing first), else
- * a new one within the limits, else a place in the wait queue. While leased, c->cb is ucb and
- * c->owner is data.
+enum {
+    DW_POOL_READY = 0,
+    DW_POOL_PENDING = 1,
+    DW_POOL_QUEUED = 2,
+    DW_POOL_ECONNECT = -1,
+    DW_POOL_EFULL = -2,
+    DW_POOL_ETIMEDOUT = -3,
+};
+/* Leases a connection for cr (borrowed until the lease is granted or cancelled), in the order that
+ * keeps conversations' caches: the open connection want_conn (the one caching the response the
+ * request chains from, 0 for none) if it is free, else a free one that caches nothing, else a new
+ * one while under --max-conns-per-key and --max-conns, else the free one least recently used,
+ * else a place in this key's queue. While leased, c->cb is ucb and c->owner is data.
+ * Each key has its own FIFO queue, and the keys with waiters are served in turn (round robin); a
+ * waiter gets its own connection first when that frees. A key below its own limit may open a
+ * connection whatever other keys wait for; at the global bound another key's idle connection is
+ * closed to make room. A waiter still queued after --queue-timeout gets cb with DW_POOL_ETIMEDOUT
+ * (checked every second).
  * READY: *out is leased and open, send now. PENDING and QUEUED: cb(data, ...) follows once, unless
- * cancelled. EFULL: the queue is at its bound. ECONNECT: no connection could be started, err says
- * why. An error return never calls cb. */
+ * cancelled. EFULL: this key's queue is at --max-queue (other keys are unaffected). ECONNECT: no
+ * connection could be started, err says why. An error return never calls cb. */
 int dw_pool_connect(dw_pool_t *p, const dw_creds_t *cr, uint64_t want_conn, const dw_upconn_cb_t *ucb, void *data,
                     dw_pool_connect_cb cb, dw_upconn_t **out, char *err, size_t errlen);
 /* Withdraws the lease data asked for and has not got yet; its cb will not be called. */
