@@ -102,3 +102,51 @@ test("fairness: B's request is served in turn, not behind A's whole queue", asyn
     await proxy.stop();
   }
 });
+
+// One stateless conversation: each turn re-sends the whole history, as an unmodified client does.
+function conversation(proxy, key, name) {
+  const input = [{ role: 'user', content: `Conversation ${name}: run echo ${name} a few times.` }];
+  return {
+    async turn(fault) {
+      const req = {
+        model: 'gpt-5.5', store: false, input: structuredClone(input),
+        tools: [{ type: 'function', name: 'run_shell', parameters: { type: 'object', properties: { cmd: { type: 'string' } } } }],
+        ...(fault ? { metadata: { mock_fault: fault } } : {}),
+      };
+      const r = await httpJson('POST', proxy.base + '/responses', req, auth(key), { timeoutMs: 20000 });
+      assert.equal(r.status, 200, r.text);
+      input.push(...r.json.output);
+      const calls = r.json.output.filter((o) => o.type === 'function_call');
+      for (const c of calls) input.push({ type: 'function_call_output', call_id: c.call_id, output: `${name}\n` });
+      if (calls.length === 0) input.push({ role: 'user', content: 'Once more, please.' });
+      const e = (await mock.log()).filter((x) => x.transport === 'ws' && x.response_id === r.json.id).at(-1);
+      assert.ok(e, `the mock logged ${r.json.id}`);
+      return { conn: e.conn, delta: e.previous_response_id !== null };
+    },
+  };
+}
+
+test('contention: 3 conversations on 2 sockets keep their own socket, the least recently used cache goes', async () => {
+  const proxy = await startProxy({ upstream: mock.base, args: ['--max-conns-per-key', '2'] });
+  try {
+    await mock.reset();
+    const [c1, c2, c3] = ['one', 'two', 'three'].map((n) => conversation(proxy, 'sk-contention', n));
+    const [a, b] = await Promise.all([c1.turn(), c2.turn()]);
+    assert.notEqual(a.conn, b.conn, 'a new socket while under the bound');
+    const x = a.conn, y = b.conn;
+    // c1's turn holds X a while; c3 arrives meanwhile and takes the one free socket, Y
+    const slow = c1.turn('first_event_delay_ms=1000');
+    await waitFor(async () => (await gauge(proxy, 'deltawire_upstream_connections{state="busy"}')) === 1,
+      { timeoutMs: 10000 });
+    const t3 = await c3.turn();
+    assert.deepEqual(t3, { conn: y, delta: false }, 'no socket caches nothing, none is new: the free one');
+    assert.deepEqual(await slow, { conn: x, delta: true });
+    // X freed: c1 gets it back and goes as a delta
+    assert.deepEqual(await c1.turn(), { conn: x, delta: true }, 'its own socket');
+    // c2's cache went to c3: in full, on the least recently used socket (Y: c3's turn is older than c1's)
+    assert.deepEqual(await c2.turn(), { conn: y, delta: false }, 'the least recently used cache');
+    assert.deepEqual(await c1.turn(), { conn: x, delta: true }, 'c1 kept X');
+  } finally {
+    await proxy.stop();
+  }
+});
