@@ -493,8 +493,12 @@ static void serve_waiters(dw_pool_t *p)
     int progress = 1;
     while (progress) {
         progress = 0;
-        for (dw_keyq_t *q = p->queues; q != NULL && !progress; q = q->next)
-            progress = serve_one(p, q);
+        for (dw_keyq_t *q = p->queues; q != NULL; q = q->next) {
+            if (serve_one(p, q)) {
+                progress = 1; /* q may be freed, the ring changed: start over */
+                break;
+            }
+        }
     }
 }
 
@@ -504,13 +508,14 @@ static void expire_waiters(dw_pool_t *p, uint64_t now)
     int again = 1;
     while (again) {
         again = 0;
-        for (dw_keyq_t *q = p->queues; q != NULL && !again; q = q->next) {
+        for (dw_keyq_t *q = p->queues; q != NULL; q = q->next) {
             if (q->head->deadline_ms > now)
                 continue; /* the oldest of its key: the others are younger */
             dw_waiter_t got = *q->head;
             unlink_waiter(p, q, &q->head);
             got.cb(got.data, NULL, DW_POOL_ETIMEDOUT, "no upstream connection came free within --queue-timeout");
-            again = 1; /* the callback may have changed the ring */
+            again = 1; /* q may be freed and the callback may have changed the ring: start over */
+            break;
         }
     }
 }
