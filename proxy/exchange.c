@@ -6,6 +6,7 @@
 
 #include "proxy/attempt.h"
 #include "proxy/log.h"
+#include "proxy/offload.h"
 #include "proxy/plan.h"
 #include "proxy/record.h"
 #include "proxy/respond.h"
@@ -17,6 +18,7 @@
 #include "translate/request.h"
 
 enum dw_up_state {
+    DW_UP_CHECKING, /* a large body is checked and digested off the loop (offload.c) */
     DW_UP_IDLE,    /* nothing asked of the pool yet, or between two attempts */
     DW_UP_WAITING, /* a lease is asked for: queued, or its connection is opening */
     DW_UP_SENT,    /* holds `conn`: the request went out, its events come in */
@@ -35,6 +37,8 @@ typedef struct dw_exchange {
     dw_creds_t creds;   /* header values borrowed from the request */
     dw_request_t rq;    /* the checked body, spans into the request's entity or `decoded` */
     dw_buf_t decoded;   /* the body with its Content-Encoding undone, when it had one */
+    size_t body_n;      /* the (decoded) body's length */
+    dw_offload_t *off;  /* a large body's check off the loop, kept until the end once made */
     dw_plan_t plan;
     dw_attempt_t attempt;
     dw_outputs_t outputs;
@@ -65,7 +69,9 @@ typedef struct dw_exchange {
 } dw_exchange_t;
 
 static int decode_body(dw_exchange_t *ex, h2o_req_t *req, h2o_iovec_t *body);
-static void plan(dw_exchange_t *ex);
+static void on_checked_off_loop(dw_offload_t *o);
+static int route(dw_exchange_t *ex, int rc, const dw_request_err_t *err, const dw_forms_t *forms);
+static void plan(dw_exchange_t *ex, const dw_forms_t *forms);
 static void dispatch(dw_exchange_t *ex);
 static void on_lease(void *data, dw_upconn_t *c, int http_status, const char *reason);
 static void queue_timed_out(dw_exchange_t *ex, const char *reason);
@@ -152,10 +158,51 @@ int dw_exchange_start_as(dw_proxy_t *px, h2o_req_t *req, const char *mode_body, 
     default:
         return 0; /* answered */
     }
+    ex->body_n = body.len;
+    /* a large body is read and checked off the loop, with its items' digests, so that everyone
+     * else is served meanwhile */
+    if (body.base != NULL && body.len > DW_OFFLOAD_MIN_BYTES && body.len <= px->cfg->max_body &&
+        (ex->off = malloc(sizeof(*ex->off))) != NULL) {
+        if (dw_offload_start(px->loop, ex->off, body.base, body.len, px->cfg->max_body, px->cfg->max_items,
+                             on_checked_off_loop, ex) == 0) {
+            ex->up = DW_UP_CHECKING;
+            px->checking++;
+            return 0;
+        }
+        free(ex->off); /* no memory for the copy: checked here, as a small body is */
+        ex->off = NULL;
+    }
     dw_request_err_t err;
-    if (dw_request_parse(&ex->rq, body.base, body.len, px->cfg->max_body, &err) != 0) {
+    int rc = dw_request_parse(&ex->rq, body.base, body.len, px->cfg->max_body, &err);
+    return route(ex, rc, &err, NULL);
+}
+
+/* The worker is through with a large body: the rest happens on the loop, as for a small one. */
+static void on_checked_off_loop(dw_offload_t *o)
+{
+    dw_exchange_t *ex = o->data;
+    enter(ex);
+    ex->px->checking--;
+    ex->rq = o->rq; /* its spans point into o->body, which lives as long as ex */
+    memset(&o->rq, 0, sizeof(o->rq));
+    ex->up = DW_UP_IDLE;
+    if (ex->client.state == DW_CLIENT_GONE)
+        ex->up = DW_UP_DONE; /* the client left while its body was digested */
+    else if (route(ex, o->rc, &o->err, o->has_forms ? &o->forms : NULL) != 0)
+        h2o_delegate_request_deferred(ex->client.req, ex->px->handler);
+    dw_forms_free(&o->forms);
+    leave(ex);
+}
+
+/* The checked body (rc and err from dw_request_parse) decides the way: refused, plain HTTP, or
+ * planned and dispatched. forms: the items' forms computed off the loop, or NULL. Returns -1 when
+ * the caller hands the request to the plain HTTP passthrough, else 0. */
+static int route(dw_exchange_t *ex, int rc, const dw_request_err_t *err, const dw_forms_t *forms)
+{
+    dw_proxy_t *px = ex->px;
+    if (rc != 0) {
         ex->up = DW_UP_DONE;
-        fail(ex, err.status, err.code, err.param, err.message);
+        fail(ex, err->status, err->code, err->param, err->message);
         return 0;
     }
     if (ex->rq.background || !dw_proxy_use_ws(px)) {
@@ -182,9 +229,15 @@ int dw_exchange_start_as(dw_proxy_t *px, h2o_req_t *req, const char *mode_body, 
         fail(ex, 431, "request_header_fields_too_large", NULL, msg);
         return 0;
     }
+    if (ex->rq.items.n > px->cfg->max_items) {
+        /* digesting that many items would cost more than a delta saves: as a direct call does */
+        ex->why_http = "over --max-items";
+        hand_on(ex, DW_OUT_PASSTHROUGH);
+        return -1;
+    }
     /* 2. the plan: what goes upstream, and on which connection (plan.c) */
-    plan(ex);
-    if (ex->plan.kind == DW_PLAN_FULL && body.len > ex->px->cfg->max_ws_message) {
+    plan(ex, forms);
+    if (ex->plan.kind == DW_PLAN_FULL && ex->body_n > ex->px->cfg->max_ws_message) {
         /* its full frame is about as big as the (decoded) body: not even a handshake (send_on
          * checks the frame exactly) */
         too_big_for_ws(ex, "frame over --max-ws-message");
@@ -237,13 +290,13 @@ static int decode_body(dw_exchange_t *ex, h2o_req_t *req, h2o_iovec_t *body)
 }
 
 /* The delta decision, from what each connection of these credentials caches now. */
-static void plan(dw_exchange_t *ex)
+static void plan(dw_exchange_t *ex, const dw_forms_t *forms)
 {
     dw_sock_cache_t *socks = NULL;
     size_t n = 0;
     if (dw_pool_caches(ex->px->pool, &ex->creds.key, &socks, &n) != 0)
         n = 0; /* without the table nothing provably caches anything: full input */
-    dw_plan_make(&ex->plan, ex->px->transcripts, &ex->creds.digest, &ex->rq, socks, n);
+    dw_plan_make(&ex->plan, ex->px->transcripts, &ex->creds.digest, &ex->rq, forms, socks, n);
     free(socks);
 }
 
@@ -843,6 +896,10 @@ static void json_escape(char *out, size_t cap, const char *s)
 static void exchange_free(dw_exchange_t *ex)
 {
     dw_request_free(&ex->rq);
+    if (ex->off != NULL) {
+        dw_offload_free(ex->off);
+        free(ex->off);
+    }
     dw_buf_free(&ex->decoded);
     dw_creds_free(&ex->creds);
     dw_plan_free(&ex->plan);

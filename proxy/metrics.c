@@ -114,6 +114,9 @@ int dw_metrics_prometheus(dw_buf_t *out, const dw_metrics_t *m, const dw_gauges_
              appendf(out, "deltawire_queued_requests %zu\n", g->queued) ||
              head(out, "deltawire_inflight_requests", "gauge", "Requests being answered.") ||
              appendf(out, "deltawire_inflight_requests %zu\n", g->inflight) ||
+             head(out, "deltawire_bodies_checking", "gauge",
+                  "Large request bodies being checked and digested on the thread pool.") ||
+             appendf(out, "deltawire_bodies_checking %zu\n", g->checking) ||
              head(out, "deltawire_transcripts", "gauge", "Responses tracked in the transcript index.") ||
              appendf(out, "deltawire_transcripts %zu\n", g->transcripts) ||
              head(out, "deltawire_item_cache_entries", "gauge", "Items whose canonical digest is cached.") ||

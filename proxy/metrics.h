@@ -48,6 +48,7 @@ typedef struct {
 /* Gauges read at render time. */
 typedef struct {
     size_t conns_open, conns_busy, conns_connecting, queued, inflight, transcripts, items_cached;
+    size_t checking; /* large bodies being checked and digested off the loop */
     int draining;
     const char *instance; /* the replica's name (--instance), borrowed */
 } dw_gauges_t;

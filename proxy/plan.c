@@ -52,17 +52,43 @@ static void chain_string_input(dw_plan_t *pl, dw_transcripts_t *t, const dw_dige
     dw_buf_free(&item);
 }
 
-/* Digests every input item and chains them; links[i] is the chain after item i. Returns 0, or -1
- * when an item cannot be canonicalised (send in full, record nothing). */
+void dw_forms_compute(dw_forms_t *f, const dw_spans_t *items)
+{
+    f->ok = 0;
+    f->v = malloc((items->n ? items->n : 1) * sizeof(*f->v));
+    for (size_t i = 0; f->v != NULL && i < items->n; i++) {
+        dw_canon_t c;
+        if (dw_canon_item(items->v[i].p, items->v[i].n, &c) != 0)
+            return;
+        f->v[i] = c.form;
+        dw_canon_clear(&c);
+    }
+    f->ok = f->v != NULL;
+}
+
+void dw_forms_free(dw_forms_t *f)
+{
+    free(f->v);
+    f->v = NULL;
+    f->ok = 0;
+}
+
+/* Digests every input item (or takes forms, when given) and chains them; links[i] is the chain
+ * after item i. Returns 0, or -1 when an item cannot be canonicalised (send in full, record
+ * nothing). */
 static int chain_items(dw_plan_t *pl, dw_transcripts_t *t, const dw_digest_t *cred, const dw_spans_t *items,
-                       dw_digest_t *links)
+                       const dw_forms_t *forms, dw_digest_t *links)
 {
     dw_digest_t link;
     dw_chain_seed(&link, cred);
+    if (forms != NULL && !forms->ok)
+        return -1;
     for (size_t i = 0; i < items->n; i++) {
         dw_form_t f;
         dw_digest_t d;
-        if (dw_transcripts_item(t, items->v[i].p, items->v[i].n, &f) != 0)
+        if (forms != NULL)
+            f = forms->v[i];
+        else if (dw_transcripts_item(t, items->v[i].p, items->v[i].n, &f) != 0)
             return -1;
         pl->strip[i] = (uint8_t)f.strip;
         /* an echo resolves only where the server put the item it echoes */
@@ -76,7 +102,7 @@ static int chain_items(dw_plan_t *pl, dw_transcripts_t *t, const dw_digest_t *cr
 }
 
 void dw_plan_make(dw_plan_t *pl, dw_transcripts_t *t, const dw_digest_t *cred, const dw_request_t *rq,
-                  const dw_sock_cache_t *socks, size_t n)
+                  const dw_forms_t *forms, const dw_sock_cache_t *socks, size_t n)
 {
     memset(pl, 0, sizeof(*pl));
     if (rq->verbatim) {
@@ -97,7 +123,7 @@ void dw_plan_make(dw_plan_t *pl, dw_transcripts_t *t, const dw_digest_t *cred, c
     size_t items = rq->items.n;
     dw_digest_t *links = malloc((items ? items : 1) * sizeof(*links));
     pl->strip = calloc(items ? items : 1, 1);
-    if (links == NULL || pl->strip == NULL || chain_items(pl, t, cred, &rq->items, links) != 0) {
+    if (links == NULL || pl->strip == NULL || chain_items(pl, t, cred, &rq->items, forms, links) != 0) {
         free(links);
         return;
     }

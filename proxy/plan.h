@@ -36,12 +36,25 @@ typedef struct {
     uint8_t *strip; /* per input item: forward a stripped copy (owned; NULL when unknown) */
 } dw_plan_t;
 
+/* The canonical forms of a request's input items, computed ahead of the plan and away from the
+ * transcript index (so on any thread: translate/canon only). v[i] is item i's form (owned); ok is
+ * 0 when an item cannot be canonicalised or memory ran out (the request then goes in full). */
+typedef struct {
+    dw_form_t *v;
+    int ok;
+} dw_forms_t;
+
+/* Fills *f with the forms of items (spans borrowed). Pure; never fails (f->ok says). */
+void dw_forms_compute(dw_forms_t *f, const dw_spans_t *items);
+void dw_forms_free(dw_forms_t *f);
+
 /* Plans rq (items digested and chained under cred in t) given socks[0..n), the connections of
- * cred that are open now. The longest recorded prefix whose response is still cached (or stored)
- * gives a DELTA; anything not provably equal gives FULL. Never fails: without memory it plans
- * FULL, unchained. Free with dw_plan_free. */
+ * cred that are open now. forms: the items' forms from dw_forms_compute (borrowed), or NULL to
+ * canonicalise them here through t's item cache. The longest recorded prefix whose response is
+ * still cached (or stored) gives a DELTA; anything not provably equal gives FULL. Never fails:
+ * without memory it plans FULL, unchained. Free with dw_plan_free. */
 void dw_plan_make(dw_plan_t *pl, dw_transcripts_t *t, const dw_digest_t *cred, const dw_request_t *rq,
-                  const dw_sock_cache_t *socks, size_t n);
+                  const dw_forms_t *forms, const dw_sock_cache_t *socks, size_t n);
 
 /* 1 if pl can go as it is on the connection conn_id that caches cached_resp_id ("" for nothing).
  * The one place that asks "is the response to chain from still there?". */

@@ -64,6 +64,7 @@ void dw_proxy_gauges(dw_proxy_t *px, dw_gauges_t *g)
     g->conns_connecting = ps.connecting;
     g->queued = ps.queued;
     g->inflight = px->inflight;
+    g->checking = px->checking;
     g->transcripts = tc.responses;
     g->items_cached = tc.items_cached;
     g->draining = px->draining;

@@ -18,6 +18,7 @@ typedef struct {
     dw_pool_t *pool;
     dw_transcripts_t *transcripts;
     size_t inflight;
+    size_t checking;          /* large bodies on the thread pool (offload.c) */
     int draining;
     dw_metrics_t metrics;
     h2o_handler_t *handler;   /* deltawire's handler; the plain HTTP passthrough follows it */

@@ -45,7 +45,7 @@ TestSuite(plan, .init = setup, .fini = teardown);
 Test(plan, nothing_recorded_is_full_and_chained)
 {
     dw_plan_t pl;
-    dw_plan_make(&pl, t, &cred, &rq, NULL, 0);
+    dw_plan_make(&pl, t, &cred, &rq, NULL, NULL, 0);
     cr_assert_eq(pl.kind, DW_PLAN_FULL);
     cr_assert_eq(pl.chained, 1, "recorded on completion");
     cr_assert_eq(dw_plan_items_sent(&pl, &rq), 3);
@@ -57,7 +57,7 @@ Test(plan, a_cached_prefix_is_a_delta_on_its_connection)
     record_after(2, "resp_1", 7, 0);
     dw_sock_cache_t socks[] = {{3, ""}, {7, "resp_1"}};
     dw_plan_t pl;
-    dw_plan_make(&pl, t, &cred, &rq, socks, 2);
+    dw_plan_make(&pl, t, &cred, &rq, NULL, socks, 2);
     cr_assert_eq(pl.kind, DW_PLAN_DELTA);
     cr_assert_eq(pl.want_conn, 7);
     cr_assert_eq(pl.delta_from, 2);
@@ -76,7 +76,7 @@ Test(plan, a_connection_that_moved_on_gives_full)
     record_after(2, "resp_1", 7, 0);
     dw_sock_cache_t socks[] = {{7, "resp_2"}};
     dw_plan_t pl;
-    dw_plan_make(&pl, t, &cred, &rq, socks, 1);
+    dw_plan_make(&pl, t, &cred, &rq, NULL, socks, 1);
     cr_assert_eq(pl.kind, DW_PLAN_FULL);
     dw_plan_free(&pl);
 }
@@ -86,7 +86,7 @@ Test(plan, a_closed_connection_gives_full)
     record_after(2, "resp_1", 7, 0);
     dw_sock_cache_t socks[] = {{8, "resp_1"}};
     dw_plan_t pl;
-    dw_plan_make(&pl, t, &cred, &rq, socks, 1);
+    dw_plan_make(&pl, t, &cred, &rq, NULL, socks, 1);
     cr_assert_eq(pl.kind, DW_PLAN_FULL, "the same id on another connection is not the cache");
     dw_plan_free(&pl);
 }
@@ -95,7 +95,7 @@ Test(plan, a_stored_response_chains_from_any_connection)
 {
     record_after(2, "resp_1", 7, 1);
     dw_plan_t pl;
-    dw_plan_make(&pl, t, &cred, &rq, NULL, 0);
+    dw_plan_make(&pl, t, &cred, &rq, NULL, NULL, 0);
     cr_assert_eq(pl.kind, DW_PLAN_DELTA);
     cr_assert_eq(pl.any_conn, 1);
     cr_assert_eq(pl.want_conn, 0);
@@ -109,7 +109,7 @@ Test(plan, a_shorter_cached_prefix_when_the_longer_is_gone)
     record_after(2, "resp_1", 7, 0);
     dw_sock_cache_t socks[] = {{5, "resp_0"}};
     dw_plan_t pl;
-    dw_plan_make(&pl, t, &cred, &rq, socks, 1);
+    dw_plan_make(&pl, t, &cred, &rq, NULL, socks, 1);
     cr_assert_eq(pl.kind, DW_PLAN_DELTA);
     cr_assert_eq(pl.delta_from, 1);
     cr_assert_str_eq(pl.prev_id, "resp_0");
@@ -122,7 +122,7 @@ Test(plan, fits_and_settle)
     record_after(2, "resp_1", 7, 0);
     dw_sock_cache_t socks[] = {{7, "resp_1"}};
     dw_plan_t pl;
-    dw_plan_make(&pl, t, &cred, &rq, socks, 1);
+    dw_plan_make(&pl, t, &cred, &rq, NULL, socks, 1);
     cr_assert(dw_plan_fits(&pl, 7, "resp_1"));
     cr_assert_not(dw_plan_fits(&pl, 8, "resp_1"), "another connection");
     cr_assert_not(dw_plan_fits(&pl, 7, "resp_9"), "ours moved on while we waited");
@@ -142,7 +142,7 @@ Test(plan, a_retry_is_full)
 {
     record_after(2, "resp_1", 7, 1);
     dw_plan_t pl;
-    dw_plan_make(&pl, t, &cred, &rq, NULL, 0);
+    dw_plan_make(&pl, t, &cred, &rq, NULL, NULL, 0);
     dw_plan_full(&pl);
     cr_assert_eq(pl.kind, DW_PLAN_FULL);
     dw_plan_free(&pl);
@@ -156,7 +156,7 @@ Test(plan, verbatim_prefers_the_connection_that_caches_the_named_response)
     cr_assert_eq(dw_request_parse(&v, vb, strlen(vb), 1 << 20, &err), 0);
     dw_sock_cache_t socks[] = {{4, "resp_0"}, {6, "resp_1"}};
     dw_plan_t pl;
-    dw_plan_make(&pl, t, &cred, &v, socks, 2);
+    dw_plan_make(&pl, t, &cred, &v, NULL, socks, 2);
     cr_assert_eq(pl.kind, DW_PLAN_VERBATIM);
     cr_assert_eq(pl.want_conn, 6);
     cr_assert_eq(pl.chained, 0, "the upstream holds the context: nothing to record");
@@ -176,7 +176,7 @@ Test(plan, a_string_input_is_chained_as_one_user_item)
     dw_request_err_t err;
     cr_assert_eq(dw_request_parse(&s, sb, strlen(sb), 1 << 20, &err), 0);
     dw_plan_t pl;
-    dw_plan_make(&pl, t, &cred, &s, NULL, 0);
+    dw_plan_make(&pl, t, &cred, &s, NULL, NULL, 0);
     cr_assert_eq(pl.kind, DW_PLAN_VERBATIM);
     cr_assert_eq(pl.chained, 1);
     dw_plan_free(&pl);
@@ -193,7 +193,7 @@ Test(plan, an_empty_input_array)
     cr_assert_eq(dw_request_parse(&e, eb, strlen(eb), 1 << 20, &err), 0);
     cr_assert_null(e.items.v);
     dw_plan_t pl;
-    dw_plan_make(&pl, t, &cred, &e, NULL, 0);
+    dw_plan_make(&pl, t, &cred, &e, NULL, NULL, 0);
     cr_assert_eq(pl.kind, DW_PLAN_FULL);
     cr_assert_eq(dw_plan_items_sent(&pl, &e), 0);
     dw_frame_spec_t spec;
@@ -214,7 +214,7 @@ Test(plan, a_delta_frame_sends_the_items_after_the_prefix)
     record_after(2, "resp_1", 7, 0);
     dw_sock_cache_t socks[] = {{7, "resp_1"}};
     dw_plan_t pl;
-    dw_plan_make(&pl, t, &cred, &rq, socks, 1);
+    dw_plan_make(&pl, t, &cred, &rq, NULL, socks, 1);
     cr_assert_eq(pl.kind, DW_PLAN_DELTA);
     dw_frame_spec_t spec;
     dw_plan_frame_spec(&pl, &rq, &spec);
@@ -226,4 +226,42 @@ Test(plan, a_delta_frame_sends_the_items_after_the_prefix)
     cr_assert(memcmp(out.p, want, out.len) == 0, "%.*s", (int)out.len, out.p);
     dw_buf_free(&out);
     dw_plan_free(&pl);
+}
+
+Test(plan, forms_computed_ahead_plan_as_the_item_cache_does)
+{
+    record_after(2, "resp_1", 7, 0);
+    dw_sock_cache_t socks[] = {{7, "resp_1"}};
+    dw_forms_t forms;
+    dw_forms_compute(&forms, &rq.items);
+    cr_assert_eq(forms.ok, 1);
+    dw_plan_t a, b;
+    dw_plan_make(&a, t, &cred, &rq, &forms, socks, 1);
+    dw_plan_make(&b, t, &cred, &rq, NULL, socks, 1);
+    cr_assert_eq(a.kind, DW_PLAN_DELTA);
+    cr_assert_eq(a.delta_from, b.delta_from);
+    cr_assert_str_eq(a.prev_id, b.prev_id);
+    cr_assert_eq(memcmp(&a.input_end, &b.input_end, sizeof(a.input_end)), 0, "the same chain");
+    dw_plan_free(&a);
+    dw_plan_free(&b);
+    dw_forms_free(&forms);
+}
+
+Test(plan, an_item_that_cannot_be_canonicalised_ahead_gives_full_unchained)
+{
+    const char *bad = "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":\"hi\"},"
+                      "{\"role\":\"user\",\"content\":1e999999}]}";
+    dw_request_t r;
+    dw_request_err_t err;
+    cr_assert_eq(dw_request_parse(&r, bad, strlen(bad), 1 << 20, &err), 0);
+    dw_forms_t forms;
+    dw_forms_compute(&forms, &r.items);
+    cr_assert_eq(forms.ok, 0);
+    dw_plan_t pl;
+    dw_plan_make(&pl, t, &cred, &r, &forms, NULL, 0);
+    cr_assert_eq(pl.kind, DW_PLAN_FULL);
+    cr_assert_eq(pl.chained, 0, "nothing is recorded");
+    dw_plan_free(&pl);
+    dw_forms_free(&forms);
+    dw_request_free(&r);
 }

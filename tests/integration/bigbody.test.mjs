@@ -1,0 +1,70 @@
+// One request must not stall everyone (issue 14 item 4): a large body is checked and digested on
+// libuv's thread pool while the loop keeps serving; more items than --max-items go over plain HTTP
+// unchanged.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startMock, startProxy, stopAll, httpJson, waitFor, canonicalItems } from './lib/harness.mjs';
+
+let mock;
+before(async () => { mock = await startMock(); });
+after(stopAll);
+
+const auth = (k) => ({ authorization: `Bearer ${k}` });
+
+async function gauge(proxy, name) {
+  const text = await (await fetch(proxy.url + '/metrics')).text();
+  const line = text.split('\n').find((l) => l.startsWith(name + ' '));
+  assert.ok(line, `${name} is exported`);
+  return Number(line.split(' ').at(-1));
+}
+
+test('while a 32 MiB body of tiny items is digested, /healthz and a small request are answered', async () => {
+  const proxy = await startProxy({ upstream: mock.base, args: ['--max-items', '100000000'] });
+  const stop = new AbortController();
+  try {
+    const item = '{"type":"message","role":"user","content":"x"}';
+    const n = Math.floor((32 << 20) / (item.length + 1));
+    const big = `{"model":"gpt-5.5","store":false,"input":[${Array(n).fill(item).join(',')}]}`;
+    let bigDone = false;
+    const pending = fetch(proxy.base + '/responses', {
+      method: 'POST', body: big, signal: stop.signal, headers: { 'content-type': 'application/json', ...auth('sk-big') },
+    }).then((r) => r.text()).catch(() => null).finally(() => { bigDone = true; });
+    // /metrics answers while the big body is on the thread pool
+    await waitFor(async () => (await gauge(proxy, 'deltawire_bodies_checking')) === 1, { timeoutMs: 30000, intervalMs: 10 });
+    const health = await fetch(proxy.url + '/healthz', { signal: AbortSignal.timeout(20000) });
+    assert.equal(health.status, 200);
+    const small = await httpJson('POST', proxy.base + '/responses',
+      { model: 'gpt-5.5', store: false, input: [{ role: 'user', content: 'small' }] }, auth('sk-small'), { timeoutMs: 20000 });
+    assert.equal(small.status, 200);
+    assert.equal(await gauge(proxy, 'deltawire_bodies_checking'), 1, 'the big body is still being digested');
+    assert.equal(bigDone, false);
+    // the client goes away mid-digest: the job finishes, the request ends, nothing is left behind
+    stop.abort();
+    await pending;
+    await waitFor(async () => (await gauge(proxy, 'deltawire_bodies_checking')) === 0 &&
+      (await gauge(proxy, 'deltawire_inflight_requests')) === 0, { timeoutMs: 60000, intervalMs: 50 });
+    assert.equal((await fetch(proxy.url + '/healthz')).status, 200);
+  } finally {
+    stop.abort();
+    await proxy.stop();
+  }
+});
+
+test('more input items than --max-items go over plain HTTP unchanged', async () => {
+  const proxy = await startProxy({ upstream: mock.base, args: ['--max-items', '3'] });
+  try {
+    await mock.reset();
+    const input = [1, 2, 3, 4, 5].map((i) => ({ role: 'user', content: `item ${i}` }));
+    const r = await httpJson('POST', proxy.base + '/responses', { model: 'gpt-5.5', store: false, input }, auth('sk-items'));
+    assert.equal(r.status, 200, r.text);
+    const e = (await mock.log()).at(-1);
+    assert.equal(e.transport, 'http');
+    assert.deepEqual(canonicalItems(e.full_input), canonicalItems(input));
+    const ok = await httpJson('POST', proxy.base + '/responses', { model: 'gpt-5.5', store: false, input: input.slice(0, 3) },
+      auth('sk-items'));
+    assert.equal(ok.status, 200);
+    assert.equal((await mock.log()).at(-1).transport, 'ws', 'at the bound: the WebSocket path');
+  } finally {
+    await proxy.stop();
+  }
+});
