@@ -169,7 +169,7 @@ int dw_exchange_start_as(dw_proxy_t *px, h2o_req_t *req, const char *mode_body, 
             px->checking++;
             return 0;
         }
-        free(ex->off); /* no memory for the copy: checked here, as a small body is */
+        free(ex->off); /* no thread pool: checked here, as a small body is */
         ex->off = NULL;
     }
     dw_request_err_t err;
@@ -783,7 +783,9 @@ static void on_req_dispose(void *p)
     enter(ex);
     ex->status = ex->client.req->res.status; /* whoever answered: us, or the plain HTTP passthrough */
     dw_respond_gone(&ex->client);
-    if (ex->up == DW_UP_WAITING) {
+    if (ex->up == DW_UP_CHECKING) {
+        dw_offload_release(ex->off); /* h2o frees the body next; the worker stops reading it */
+    } else if (ex->up == DW_UP_WAITING) {
         /* the lease borrowed this request's credentials */
         dw_pool_cancel(ex->px->pool, ex);
         ex->up = DW_UP_DONE;
