@@ -162,15 +162,11 @@ int dw_exchange_start_as(dw_proxy_t *px, h2o_req_t *req, const char *mode_body, 
     /* a large body is read and checked off the loop, with its items' digests, so that everyone
      * else is served meanwhile */
     if (body.base != NULL && body.len > DW_OFFLOAD_MIN_BYTES && body.len <= px->cfg->max_body &&
-        (ex->off = malloc(sizeof(*ex->off))) != NULL) {
-        if (dw_offload_start(px->loop, ex->off, body.base, body.len, px->cfg->max_body, px->cfg->max_items,
-                             on_checked_off_loop, ex) == 0) {
-            ex->up = DW_UP_CHECKING;
-            px->checking++;
-            return 0;
-        }
-        free(ex->off); /* no thread pool: checked here, as a small body is */
-        ex->off = NULL;
+        (ex->off = dw_offload_start(px->loop, body.base, body.len, px->cfg->max_body, px->cfg->max_items,
+                                    on_checked_off_loop, ex)) != NULL) {
+        ex->up = DW_UP_CHECKING;
+        px->checking++;
+        return 0;
     }
     dw_request_err_t err;
     int rc = dw_request_parse(&ex->rq, body.base, body.len, px->cfg->max_body, &err);
@@ -784,7 +780,7 @@ static void on_req_dispose(void *p)
     ex->status = ex->client.req->res.status; /* whoever answered: us, or the plain HTTP passthrough */
     dw_respond_gone(&ex->client);
     if (ex->up == DW_UP_CHECKING) {
-        dw_offload_release(ex->off); /* h2o frees the body next; the worker stops reading it */
+        dw_offload_release(ex->off); /* h2o frees the body: the copy stops */
     } else if (ex->up == DW_UP_WAITING) {
         /* the lease borrowed this request's credentials */
         dw_pool_cancel(ex->px->pool, ex);
@@ -898,10 +894,8 @@ static void json_escape(char *out, size_t cap, const char *s)
 static void exchange_free(dw_exchange_t *ex)
 {
     dw_request_free(&ex->rq);
-    if (ex->off != NULL) {
+    if (ex->off != NULL)
         dw_offload_free(ex->off);
-        free(ex->off);
-    }
     dw_buf_free(&ex->decoded);
     dw_creds_free(&ex->creds);
     dw_plan_free(&ex->plan);

@@ -3,7 +3,11 @@
  *
  * The worker thread runs pure translate/ code on the job's own memory only: the top-level check
  * (dw_request_parse) and the items' canonical forms (dw_forms_compute). Everything that touches
- * shared state (the transcript index, the pool, the plan) stays on the loop thread, in done. */
+ * shared state (the transcript index, the pool, the plan) stays on the loop thread, in done.
+ *
+ * The worker never reads the request's own buffer: h2o may free it (an HTTP/2 stream reset frees
+ * the body before the request is disposed of), so the loop first copies it, one chunk per loop
+ * iteration (a 64 MiB copy in one go stalls the loop for tens of ms). */
 #ifndef DW_OFFLOAD_H
 #define DW_OFFLOAD_H
 
@@ -20,17 +24,15 @@ typedef struct dw_offload dw_offload_t;
 typedef void (*dw_offload_cb)(dw_offload_t *o);
 
 struct dw_offload {
+    uv_idle_t copier;   /* copies src into body, a chunk per loop iteration */
     uv_work_t work;
-    /* the request's body (borrowed), copied by the worker a chunk at a time under lock: the loop
-     * may withdraw it (dw_offload_release) when h2o is about to free it, and never waits longer
-     * than one chunk */
-    uv_mutex_t lock;
-    const char *src;
-    int src_gone;
-    char *body; /* the worker's copy (owned): NULL until the worker made it, or if it could not */
+    const char *src;    /* the request's body (borrowed while copying) */
+    size_t copied;
+    int released;       /* the request is gone: stop copying */
+    char *body;         /* the copy (owned) */
     size_t n, max_body, max_items;
     /* results, read on the loop in done */
-    int rc;                 /* dw_request_parse's */
+    int rc;                 /* dw_request_parse's, or -1 when the copy was abandoned */
     dw_request_t rq;        /* borrows body: the caller may move it out (zero it here then) */
     dw_request_err_t err;
     int has_forms;          /* forms computed: a candidate for a delta (array input, at most max_items) */
@@ -39,19 +41,17 @@ struct dw_offload {
     void *data;
 };
 
-/* Queues the check of body[0..n) (borrowed until done, or until dw_offload_release) on loop's
- * thread pool; the worker copies it (64 MiB take tens of ms to copy: not on the loop). done(o)
- * runs on the loop once the worker is through (always, even when the requester went away
- * meanwhile: it keeps o until then). o->rc is -1 with o->err set when the copy could not be made
- * (no memory, or released first). Returns 0, or a negative libuv error and done is never called. */
-int dw_offload_start(uv_loop_t *loop, dw_offload_t *o, const char *body, size_t n, size_t max_body,
-                     size_t max_items, dw_offload_cb done, void *data);
+/* Starts the check of body[0..n) (borrowed until done, or until dw_offload_release): copied on the
+ * loop a chunk at a time, then checked on loop's thread pool. done(o) runs on the loop once it is
+ * through, always (also after dw_offload_release: rc -1). Returns the job, or NULL (no memory:
+ * done is never called). */
+dw_offload_t *dw_offload_start(uv_loop_t *loop, const char *body, size_t n, size_t max_body, size_t max_items,
+                               dw_offload_cb done, void *data);
 
-/* The body lent to dw_offload_start is about to be freed: the worker stops reading it (waits for at
- * most one chunk's copy). */
+/* The body lent to dw_offload_start is about to be freed: nothing reads it any more. */
 void dw_offload_release(dw_offload_t *o);
 
-/* Frees what o owns (the body copy, the forms, rq unless moved out); not o itself. */
+/* Frees o and what it owns (the copy, the forms, rq unless moved out), after done. */
 void dw_offload_free(dw_offload_t *o);
 
 #endif

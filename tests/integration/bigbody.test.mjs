@@ -3,6 +3,7 @@
 // unchanged.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
 import { startMock, startProxy, stopAll, httpJson, waitFor, canonicalItems } from './lib/harness.mjs';
 
 let mock;
@@ -30,7 +31,7 @@ test('while a 32 MiB body of tiny items is digested, /healthz and a small reques
       method: 'POST', body: big, signal: stop.signal, headers: { 'content-type': 'application/json', ...auth('sk-big') },
     }).then((r) => r.text()).catch(() => null).finally(() => { bigDone = true; });
     // /metrics answers while the big body is on the thread pool
-    await waitFor(async () => (await gauge(proxy, 'deltawire_bodies_checking')) === 1, { timeoutMs: 30000, intervalMs: 10 });
+    await waitFor(async () => (await gauge(proxy, 'deltawire_bodies_checking')) === 1, { timeoutMs: 60000, intervalMs: 10 });
     const health = await fetch(proxy.url + '/healthz', { signal: AbortSignal.timeout(20000) });
     assert.equal(health.status, 200);
     const small = await httpJson('POST', proxy.base + '/responses',
@@ -42,10 +43,35 @@ test('while a 32 MiB body of tiny items is digested, /healthz and a small reques
     stop.abort();
     await pending;
     await waitFor(async () => (await gauge(proxy, 'deltawire_bodies_checking')) === 0 &&
-      (await gauge(proxy, 'deltawire_inflight_requests')) === 0, { timeoutMs: 60000, intervalMs: 50 });
+      (await gauge(proxy, 'deltawire_inflight_requests')) === 0, { timeoutMs: 120000, intervalMs: 50 });
     assert.equal((await fetch(proxy.url + '/healthz')).status, 200);
   } finally {
     stop.abort();
+    await proxy.stop();
+  }
+});
+
+test('an HTTP/2 client that resets its stream while its body is digested leaves nothing behind', async () => {
+  const proxy = await startProxy({ upstream: mock.base, args: ['--max-items', '100000000'] });
+  const session = http2.connect(proxy.url);
+  session.on('error', () => {});
+  try {
+    const item = '{"type":"message","role":"user","content":"y"}';
+    const n = Math.floor((32 << 20) / (item.length + 1));
+    const big = Buffer.from(`{"model":"gpt-5.5","store":false,"input":[${Array(n).fill(item).join(',')}]}`);
+    const stream = session.request({ ':method': 'POST', ':path': '/v1/responses', 'content-type': 'application/json',
+      'content-length': String(big.length), ...auth('sk-big-h2') });
+    stream.on('error', () => {});
+    stream.end(big);
+    await waitFor(async () => (await gauge(proxy, 'deltawire_bodies_checking')) === 1, { timeoutMs: 60000, intervalMs: 10 });
+    stream.close(http2.constants.NGHTTP2_CANCEL);
+    await waitFor(async () => (await gauge(proxy, 'deltawire_bodies_checking')) === 0 &&
+      (await gauge(proxy, 'deltawire_inflight_requests')) === 0, { timeoutMs: 120000, intervalMs: 50 });
+    const r = await httpJson('POST', proxy.base + '/responses',
+      { model: 'gpt-5.5', store: false, input: [{ role: 'user', content: 'after' }] }, auth('sk-big-h2'));
+    assert.equal(r.status, 200);
+  } finally {
+    session.destroy();
     await proxy.stop();
   }
 });
