@@ -98,7 +98,7 @@ async function isolation(seconds) {
   const mock = await startMock({ args: ['--max-body-bytes', String(1 << 20)] });
   const rows = ['| one body | size | status | time | peak RSS before | after | growth / body |', '|---|---|---|---|---|---|---|'];
   rows.push(await peakRss(mock, '64 MiB, tiny items (over --max-items: plain HTTP)', bigBody(64 << 20)));
-  rows.push(await peakRss(mock, '64 MiB, 100000 items (digested, then a 64 MiB frame)', bigBody(64 << 20, 100000)));
+  rows.push(await peakRss(mock, '64 MiB, 100000 items (digested; its frame is over --max-ws-message: plain HTTP)', bigBody(64 << 20, 100000)));
   rows.push('');
   const proxy = await startProxy({ upstream: mock.base, args: ['--log-level', 'warn'] });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dw-liveness-'));
