@@ -53,7 +53,8 @@ static const flag_t flags[] = {
     F("handshake-timeout", K_SECONDS, handshake_timeout, "10", "SECS",
       "an upstream WebSocket connect (TCP, TLS, upgrade) not open by then fails like a network error"),
     F("max-queue", K_SIZE, max_queue, "256", "N",
-      "requests of one credential set waiting for a connection; beyond it that key gets 429"),
+      "requests of one key (credentials and connection headers) waiting for a connection; beyond it that key gets "
+      "429"),
     F("queue-timeout", K_SECONDS, queue_timeout, "30", "SECS",
       "how long a request waits for a connection; then 429 (503 while the upstream is unreachable)"),
     F("max-items", K_SIZE, max_items, "100000", "N",

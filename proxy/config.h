@@ -28,7 +28,7 @@ typedef struct {
     double idle_timeout;    /* seconds */
     double max_conn_age;    /* seconds */
     double handshake_timeout; /* seconds: an upstream WebSocket connect not open by then fails */
-    size_t max_queue;       /* requests of one credential set waiting for a connection */
+    size_t max_queue;       /* requests of one pool key waiting for a connection */
     double queue_timeout;   /* seconds a request may wait for a connection */
     size_t max_items;       /* input items a request may have to go as a delta; above it plain HTTP */
     size_t max_conversations;
