@@ -21,8 +21,8 @@ const CODEX_TIMING = 'x-codex-ws-stream-request-start-ms';
 const SHAPING = ['authorization', 'api-key', 'openai-organization', 'openai-project',
   'openai-beta', 'session-id', 'thread-id', 'originator', 'x-codex-beta-features'];
 // What else Codex's own handshake carries, and why deltawire's does not: per-request headers
-// (they ride in every frame's client_metadata), inert ones, and its permessage-deflate offer.
-const CODEX_HANDSHAKE_ONLY = ['sec-websocket-extensions', 'user-agent', 'x-client-request-id', 'x-codex-turn-metadata', 'x-codex-window-id'];
+// (they ride in every frame's client_metadata) and inert ones. Both offer permessage-deflate.
+const CODEX_HANDSHAKE_ONLY = ['user-agent', 'x-client-request-id', 'x-codex-turn-metadata', 'x-codex-window-id'];
 
 const fields = (e) => e.fields.filter((f) => !TRANSPORT_FIELDS.has(f)).sort();
 const metadataKeys = (e) => Object.keys(e.client_metadata || {}).filter((k) => k !== CODEX_TIMING).sort();
@@ -52,6 +52,8 @@ test('Codex over WebSocket directly vs over HTTP through deltawire: same frames,
   const other = (hs) => Object.keys(hs.headers).filter((h) => !SHAPING.includes(h));
   const codexOnly = other(dHs[0]).filter((h) => !other(pHs[0]).includes(h)).sort();
   assert.deepEqual(codexOnly, CODEX_HANDSHAKE_ONLY, 'what only Codex\'s handshake carries is known and accounted for');
+  assert.match(pHs[0].headers['sec-websocket-extensions'] || '', /permessage-deflate/, 'deltawire offers deflate, as Codex does');
+  assert.equal(pHs[0].permessage_deflate, dHs[0].permessage_deflate, 'negotiated alike');
   for (const h of CODEX_HANDSHAKE_ONLY.filter((x) => x.startsWith('x-codex-')))
     assert.ok(metadataKeys(pTurns[0]).includes(h), `${h} reaches the upstream in client_metadata`);
 });
