@@ -52,6 +52,20 @@ static const flag_t flags[] = {
     F("max-conn-age", K_SECONDS, max_conn_age, "3300", "SECS", "retire connections this old once idle"),
     F("handshake-timeout", K_SECONDS, handshake_timeout, "10", "SECS",
       "an upstream WebSocket connect (TCP, TLS, upgrade) not open by then fails like a network error"),
+    F("upstream-ping-interval", K_SECONDS, upstream_ping_interval, "30", "SECS",
+      "ping an upstream connection after this long without proof of life (whole seconds, rounded up)"),
+    F("upstream-pong-timeout", K_SECONDS, upstream_pong_timeout, "10", "SECS",
+      "close it when the pong is this late (a NAT or balancer dropped it without a FIN)"),
+    F("first-event-timeout", K_SECONDS, first_event_timeout, "10", "SECS",
+      "a request on a reused connection that gets no event this long goes again in full on another one, "
+      "while nothing reached the client"),
+    F("upstream-idle-timeout", K_SECONDS, upstream_idle_timeout, "300", "SECS",
+      "give up a response after this long without an event: closed, retried if nothing reached the client, "
+      "else an error"),
+    F("sse-keepalive", K_SECONDS, sse_keepalive, "15", "SECS",
+      "an SSE comment (': keepalive') to a streaming client after this long without a byte"),
+    F("client-buffer", K_SIZE, client_buffer, "1048576", "BYTES",
+      "a client's unsent output beyond this pauses reading its upstream connection"),
     F("max-queue", K_SIZE, max_queue, "256", "N",
       "requests of one key (credentials and connection headers) waiting for a connection; beyond it that key gets "
       "429"),

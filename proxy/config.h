@@ -28,6 +28,12 @@ typedef struct {
     double idle_timeout;    /* seconds */
     double max_conn_age;    /* seconds */
     double handshake_timeout; /* seconds: an upstream WebSocket connect not open by then fails */
+    double upstream_ping_interval; /* seconds without proof of life before an upstream socket is pinged */
+    double upstream_pong_timeout;  /* seconds the pong may take before the socket is closed */
+    double first_event_timeout;    /* seconds a request on a reused socket waits for its first event */
+    double upstream_idle_timeout;  /* seconds without an event before a response is given up */
+    double sse_keepalive;          /* seconds of silence before an SSE comment goes to a streaming client */
+    size_t client_buffer;          /* bytes of a client's pending output before its upstream socket is paused */
     size_t max_queue;       /* requests of one pool key waiting for a connection */
     double queue_timeout;   /* seconds a request may wait for a connection */
     size_t max_items;       /* input items a request may have to go as a delta; above it plain HTTP */

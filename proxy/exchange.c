@@ -31,7 +31,8 @@ typedef struct dw_exchange {
     dw_respond_t client;
     enum dw_up_state up;
     dw_upconn_t *conn;  /* SENT: the leased connection */
-    uv_timer_t *timer;  /* BACKOFF (kept until the end once made) */
+    uv_timer_t *timer;  /* BACKOFF: the pause; SENT: the deadline for the next event (kept until the end once made) */
+    int paused;         /* SENT: conn is not read while the client's buffer is full */
     int depth;          /* callbacks on the stack: the end waits for them to return */
 
     dw_creds_t creds;   /* header values borrowed from the request */
@@ -88,6 +89,11 @@ static void count_wire(dw_exchange_t *ex, const dw_upconn_t *c);
 static void on_conn_closed(dw_upconn_t *c, int http_status, const char *reason);
 static void upstream_failed(dw_exchange_t *ex, enum dw_failure f, int http_status, const char *reason);
 static void on_backoff(uv_timer_t *t);
+static int arm(dw_exchange_t *ex, double secs, uv_timer_cb cb);
+static void on_silence(uv_timer_t *t);
+static void disarm(dw_exchange_t *ex);
+static void abandon(dw_exchange_t *ex);
+static void on_client_drained(dw_respond_t *r);
 static void fail(dw_exchange_t *ex, int status, const char *code, const char *param, const char *message);
 static int relay_error_in_mode(dw_exchange_t *ex, const char *body, size_t n);
 static void hand_on(dw_exchange_t *ex, int outcome);
@@ -231,6 +237,10 @@ static int route(dw_exchange_t *ex, int rc, const dw_request_err_t *err, const d
         hand_on(ex, DW_OUT_PASSTHROUGH);
         return -1;
     }
+    if (ex->rq.stream && dw_respond_keepalive(&ex->client, px->cfg->sse_keepalive) != 0)
+        snprintf(ex->error, sizeof(ex->error), "no memory for the keepalive timer");
+    ex->client.on_drained = on_client_drained;
+    ex->client.drained_below = px->cfg->client_buffer;
     /* 2. the plan: what goes upstream, and on which connection (plan.c) */
     plan(ex, forms);
     if (ex->plan.kind == DW_PLAN_FULL && ex->body_n > ex->px->cfg->max_ws_message) {
@@ -404,6 +414,9 @@ static void send_on(dw_exchange_t *ex, dw_upconn_t *c)
     ex->conn_id = c->id;
     if (ex->t_sent_ns == 0)
         ex->t_sent_ns = uv_hrtime();
+    /* a socket that died without a FIN swallows the request: bounded, then retried elsewhere */
+    if (arm(ex, ex->px->cfg->first_event_timeout, on_silence) != 0)
+        snprintf(ex->error, sizeof(ex->error), "no memory for the upstream deadline");
 }
 
 /* --- the upstream's events, back to the client ------------------------------------------------ */
@@ -418,6 +431,8 @@ static void on_conn_message(dw_upconn_t *c, const char *p, size_t n)
     dw_exchange_t *ex = c->owner;
     enter(ex);
     ex->events++;
+    if (!ex->paused)
+        arm(ex, ex->px->cfg->upstream_idle_timeout, on_silence);
     dw_event_t ev;
     dw_buf_t renamed = {0};
     int scanned = dw_event_scan(p, n, &ev) == 0;
@@ -448,6 +463,12 @@ static void on_conn_message(dw_upconn_t *c, const char *p, size_t n)
         if (dw_respond_open(&ex->client) &&
             (ex->mode ? ex->mode->relay(ex->mode_data, &ex->client, p, n, &ev, terminal) : relay(ex, p, n, &ev, terminal)) != 0)
             fail(ex, 500, "server_error", NULL, "deltawire could not render the upstream's response (out of memory)");
+        if (!terminal && !ex->paused && dw_respond_buffered(&ex->client) >= ex->px->cfg->client_buffer) {
+            /* a slow reader: the upstream waits (TCP pushes back) rather than deltawire buffering */
+            ex->paused = 1;
+            disarm(ex); /* the silence is the client's, not the upstream's */
+            dw_upconn_pause(c, 1);
+        }
         if (terminal) {
             if (ex->mode)
                 ex->mode->record(ex->mode_data, ex->px->transcripts, &ex->plan, &ex->outputs, &ev, c);
@@ -538,7 +559,7 @@ static void on_error_envelope(dw_exchange_t *ex, const char *p, size_t n)
     give_back(ex, aged);
     if (stale || aged) {
         uint64_t delay_ms;
-        int fresh = ex->client.state == DW_CLIENT_WAITING;
+        int fresh = dw_respond_replayable(&ex->client);
         if (dw_attempt_next(&ex->attempt, stale ? DW_FAIL_STALE : DW_FAIL_AGED, fresh, 0, &delay_ms) ==
             DW_NEXT_RETRY) {
             dw_plan_full(&ex->plan);
@@ -602,6 +623,10 @@ static void give_back(dw_exchange_t *ex, int close)
     ex->conn = NULL;
     ex->up = DW_UP_IDLE;
     count_wire(ex, c);
+    disarm(ex);
+    if (ex->paused)
+        dw_upconn_pause(c, 0);
+    ex->paused = 0;
     if (close)
         dw_upconn_close(c); /* closing first keeps it from being handed to a waiter */
     dw_pool_return(ex->px->pool, c);
@@ -627,6 +652,8 @@ static void on_conn_closed(dw_upconn_t *c, int http_status, const char *reason)
     dw_pool_detach(ex->px->pool, c);
     ex->conn = NULL;
     ex->up = DW_UP_IDLE;
+    ex->paused = 0;
+    disarm(ex);
     if (c->close_code != 0) {
         ex->ws_close = c->close_code;
         snprintf(ex->ws_close_reason, sizeof(ex->ws_close_reason), "%s", c->close_reason);
@@ -671,23 +698,19 @@ static void upstream_failed(dw_exchange_t *ex, enum dw_failure f, int http_statu
     if (f == DW_FAIL_REFUSED && (http_status == 426 || http_status == 404 || http_status == 405))
         dw_proxy_ws_refused(px);
     uint64_t delay_ms;
-    int fresh = ex->client.state == DW_CLIENT_WAITING;
-    switch (dw_attempt_next(&ex->attempt, f, fresh, px->cfg->transport != DW_TRANSPORT_WS, &delay_ms)) {
+    int fresh = dw_respond_replayable(&ex->client);
+    /* plain HTTP answers with its own status line: only while none went out */
+    int http = px->cfg->transport != DW_TRANSPORT_WS && ex->client.state == DW_CLIENT_WAITING;
+    switch (dw_attempt_next(&ex->attempt, f, fresh, http, &delay_ms)) {
     case DW_NEXT_RETRY:
         dw_plan_full(&ex->plan);
         dispatch(ex);
         return;
     case DW_NEXT_BACKOFF:
         dw_plan_full(&ex->plan);
-        if (ex->timer == NULL) {
-            ex->timer = malloc(sizeof(*ex->timer));
-            if (ex->timer == NULL)
-                break;
-            uv_timer_init(px->loop, ex->timer);
-            ex->timer->data = ex;
-        }
+        if (arm(ex, (double)delay_ms / 1000, on_backoff) != 0)
+            break;
         ex->up = DW_UP_BACKOFF;
-        uv_timer_start(ex->timer, on_backoff, delay_ms, 0);
         return;
     case DW_NEXT_HTTP:
         snprintf(ex->error, sizeof(ex->error), "plain HTTP after: %s", msg);
@@ -699,6 +722,91 @@ static void upstream_failed(dw_exchange_t *ex, enum dw_failure f, int http_statu
     }
     ex->up = DW_UP_DONE;
     fail(ex, http_status >= 400 && http_status < 600 ? http_status : 502, "upstream_error", NULL, msg);
+}
+
+/* Starts the exchange's one timer (made on first use) to call cb after secs. Returns 0 or -1. */
+static int arm(dw_exchange_t *ex, double secs, uv_timer_cb cb)
+{
+    if (ex->timer == NULL) {
+        ex->timer = malloc(sizeof(*ex->timer));
+        if (ex->timer == NULL)
+            return -1;
+        uv_timer_init(ex->px->loop, ex->timer);
+        ex->timer->data = ex;
+    }
+    uv_timer_start(ex->timer, cb, (uint64_t)(secs * 1000), 0);
+    return 0;
+}
+
+static void disarm(dw_exchange_t *ex)
+{
+    if (ex->timer != NULL)
+        uv_timer_stop(ex->timer);
+}
+
+/* SENT, and the upstream said nothing for too long: the socket is given up, the request goes
+ * again in full if nothing reached the client, else the client gets an error. */
+static void on_silence(uv_timer_t *t)
+{
+    dw_exchange_t *ex = t->data;
+    enter(ex);
+    char why[160];
+    if (ex->events == 0)
+        snprintf(why, sizeof(why), "no event within %g s of the request (--first-event-timeout)",
+                 ex->px->cfg->first_event_timeout);
+    else
+        snprintf(why, sizeof(why), "no event for %g s (--upstream-idle-timeout)", ex->px->cfg->upstream_idle_timeout);
+    abandon(ex);
+    upstream_failed(ex, DW_FAIL_LOST, 0, why);
+    leave(ex);
+}
+
+static void on_abandoned_open(dw_upconn_t *c)
+{
+    (void)c;
+}
+
+static void on_abandoned_message(dw_upconn_t *c, const char *p, size_t n)
+{
+    (void)c;
+    (void)p;
+    (void)n;
+}
+
+static void on_abandoned_closed(dw_upconn_t *c, int http_status, const char *reason)
+{
+    (void)c;
+    (void)http_status;
+    (void)reason;
+}
+
+/* A connection nobody holds any more: it closes unheard. */
+static const dw_upconn_cb_t abandoned_cb = {on_abandoned_open, on_abandoned_message, on_abandoned_closed};
+
+/* Lets go of the held connection at once and closes it: a peer that is silent may never finish
+ * the closing handshake, and the pool must not count it meanwhile. */
+static void abandon(dw_exchange_t *ex)
+{
+    dw_upconn_t *c = ex->conn;
+    ex->conn = NULL;
+    ex->up = DW_UP_IDLE;
+    ex->paused = 0;
+    c->cb = &abandoned_cb;
+    c->owner = NULL;
+    dw_record_evict(ex->px->transcripts, c);
+    dw_upconn_close(c);
+    dw_pool_detach(ex->px->pool, c);
+}
+
+/* The client took enough of its buffer: its upstream connection is read again. */
+static void on_client_drained(dw_respond_t *r)
+{
+    dw_exchange_t *ex = H2O_STRUCT_FROM_MEMBER(dw_exchange_t, client, r);
+    if (!ex->paused || ex->conn == NULL)
+        return;
+    ex->paused = 0;
+    dw_upconn_pause(ex->conn, 0);
+    arm(ex, ex->px->cfg->upstream_idle_timeout, on_silence);
 }
 
 static void on_backoff(uv_timer_t *t)
@@ -788,6 +896,11 @@ static void on_req_dispose(void *p)
     } else if (ex->up == DW_UP_BACKOFF) {
         uv_timer_stop(ex->timer);
         ex->up = DW_UP_DONE;
+    } else if (ex->up == DW_UP_SENT && ex->paused) {
+        /* nobody reads any more: the response runs to its end, bounded by the idle timeout */
+        ex->paused = 0;
+        dw_upconn_pause(ex->conn, 0);
+        arm(ex, ex->px->cfg->upstream_idle_timeout, on_silence);
     }
     /* SENT: the response runs to its end upstream, so that it is recorded */
     leave(ex);

@@ -80,6 +80,7 @@ int main(int argc, char **argv)
     m.px.transcripts = dw_transcripts_new(cfg.max_conversations, DW_MAX_ITEMS_CACHED, DW_MAX_ALIASES);
     if (m.px.upstream == NULL || m.px.transcripts == NULL)
         return 1;
+    dw_upstream_keepalive(m.px.upstream, cfg.upstream_ping_interval, cfg.upstream_pong_timeout);
     m.px.pool = dw_pool_new(loop, &cfg, m.px.upstream, dw_proxy_conn_closed, &m.px);
     if (m.px.pool == NULL)
         return 1;

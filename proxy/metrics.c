@@ -117,6 +117,9 @@ int dw_metrics_prometheus(dw_buf_t *out, const dw_metrics_t *m, const dw_gauges_
              head(out, "deltawire_bodies_checking", "gauge",
                   "Large request bodies being checked and digested on the thread pool.") ||
              appendf(out, "deltawire_bodies_checking %zu\n", g->checking) ||
+             head(out, "deltawire_client_buffered_bytes", "gauge",
+                  "Answer bytes waiting for slow clients (bounded per client by --client-buffer).") ||
+             appendf(out, "deltawire_client_buffered_bytes %zu\n", g->client_buffered) ||
              head(out, "deltawire_transcripts", "gauge", "Responses tracked in the transcript index.") ||
              appendf(out, "deltawire_transcripts %zu\n", g->transcripts) ||
              head(out, "deltawire_item_cache_entries", "gauge", "Items whose canonical digest is cached.") ||

@@ -49,6 +49,7 @@ typedef struct {
 typedef struct {
     size_t conns_open, conns_busy, conns_connecting, queued, inflight, transcripts, items_cached;
     size_t checking; /* large bodies being checked and digested off the loop */
+    size_t client_buffered; /* bytes rendered for clients that their connections have not taken */
     int draining;
     const char *instance; /* the replica's name (--instance), borrowed */
 } dw_gauges_t;

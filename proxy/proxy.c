@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "proxy/record.h"
+#include "proxy/respond.h"
 
 #define DW_WS_BACKOFF_MIN_MS 1000
 #define DW_WS_BACKOFF_MAX_MS (10 * 60 * 1000)
@@ -65,6 +66,7 @@ void dw_proxy_gauges(dw_proxy_t *px, dw_gauges_t *g)
     g->queued = ps.queued;
     g->inflight = px->inflight;
     g->checking = px->checking;
+    g->client_buffered = dw_respond_buffered_total();
     g->transcripts = tc.responses;
     g->items_cached = tc.items_cached;
     g->draining = px->draining;

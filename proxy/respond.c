@@ -1,10 +1,21 @@
 #include "proxy/respond.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
 #include "translate/errors.h"
 #include "translate/sse.h"
+
+/* What every answer holds for its client and h2o has not taken yet (the /metrics gauge). */
+static size_t buffered_total;
+
+/* Keeps buffered_total in step with r's buffers; call after every change to them. */
+static void count_buffered(dw_respond_t *r, size_t before)
+{
+    buffered_total = buffered_total - before + dw_respond_buffered(r);
+}
 
 static void add_header(h2o_req_t *req, const h2o_token_t *tok, const char *v)
 {
@@ -79,10 +90,30 @@ void dw_respond_handed_on(dw_respond_t *r)
         r->state = DW_CLIENT_DONE;
 }
 
+static void on_keepalive_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
 void dw_respond_free(dw_respond_t *r)
 {
+    size_t before = dw_respond_buffered(r);
     dw_buf_free(&r->pending);
     dw_buf_free(&r->inflight);
+    count_buffered(r, before);
+    if (r->keepalive != NULL)
+        uv_close((uv_handle_t *)r->keepalive, on_keepalive_closed);
+    r->keepalive = NULL;
+}
+
+size_t dw_respond_buffered(const dw_respond_t *r)
+{
+    return r->pending.len + r->inflight.len;
+}
+
+size_t dw_respond_buffered_total(void)
+{
+    return buffered_total;
 }
 
 int dw_respond_open(const dw_respond_t *r)
@@ -93,6 +124,11 @@ int dw_respond_open(const dw_respond_t *r)
 int dw_respond_started(const dw_respond_t *r)
 {
     return r->state == DW_CLIENT_STREAMING || r->state == DW_CLIENT_DONE;
+}
+
+int dw_respond_replayable(const dw_respond_t *r)
+{
+    return r->state == DW_CLIENT_WAITING || (r->state == DW_CLIENT_STREAMING && r->events == 0);
 }
 
 /* The status line goes out now. */
@@ -124,6 +160,11 @@ void dw_respond_json(dw_respond_t *r, int status, const char *p, size_t n)
 
 void dw_respond_busy(dw_respond_t *r, const char *message)
 {
+    if (r->state == DW_CLIENT_STREAMING) {
+        /* only keepalives are out: the status line is gone, the error goes as an event */
+        dw_respond_fail(r, 429, "too_many_requests", NULL, message);
+        return;
+    }
     if (r->state != DW_CLIENT_WAITING)
         return;
     add_header(r->req, H2O_TOKEN_RETRY_AFTER, "1");
@@ -137,6 +178,7 @@ static void flush(dw_respond_t *r)
 {
     if (r->state != DW_CLIENT_STREAMING || r->sending || (r->pending.len == 0 && !r->final_queued))
         return;
+    r->last_out_ms = uv_now(r->req->conn->ctx->loop);
     dw_buf_t t = r->inflight;
     r->inflight = r->pending;
     r->pending = t;
@@ -153,9 +195,13 @@ static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
 {
     (void)req;
     dw_respond_t *r = H2O_STRUCT_FROM_MEMBER(dw_respond_t, gen, gen);
+    size_t before = dw_respond_buffered(r);
     r->sending = 0;
     dw_buf_reset(&r->inflight);
     flush(r);
+    count_buffered(r, before);
+    if (r->on_drained != NULL && dw_respond_buffered(r) < r->drained_below)
+        r->on_drained(r);
 }
 
 /* The client stopped reading: the rest of the answer is dropped. */
@@ -187,10 +233,48 @@ int dw_respond_event(dw_respond_t *r, const char *type, size_t type_len, const c
         return 0;
     if (r->state == DW_CLIENT_WAITING)
         start_stream(r);
+    size_t before = dw_respond_buffered(r);
     if (dw_sse_append(&r->pending, type, type_len, data, n) != 0)
         return -1;
+    r->events++;
     r->final_queued = final;
     flush(r);
+    count_buffered(r, before);
+    return 0;
+}
+
+static void on_keepalive(uv_timer_t *t)
+{
+    dw_respond_t *r = t->data;
+    if (!dw_respond_open(r))
+        return;
+    uint64_t now = uv_now(t->loop);
+    uint64_t quiet = now - r->last_out_ms;
+    if (quiet >= r->keepalive_ms) {
+        if (r->state == DW_CLIENT_WAITING)
+            start_stream(r);
+        size_t before = dw_respond_buffered(r);
+        /* a comment line: SSE parsers skip it (WHATWG HTML, "Parsing an event stream") */
+        if (dw_buf_append_str(&r->pending, ": keepalive\n\n") == 0)
+            flush(r);
+        count_buffered(r, before);
+        r->last_out_ms = now;
+        quiet = 0;
+    }
+    uv_timer_start(t, on_keepalive, r->keepalive_ms - quiet, 0);
+}
+
+int dw_respond_keepalive(dw_respond_t *r, double secs)
+{
+    uv_loop_t *loop = r->req->conn->ctx->loop;
+    r->keepalive = malloc(sizeof(*r->keepalive));
+    if (r->keepalive == NULL)
+        return -1;
+    uv_timer_init(loop, r->keepalive);
+    r->keepalive->data = r;
+    r->keepalive_ms = secs * 1000 < 1 ? 1 : (uint64_t)(secs * 1000);
+    r->last_out_ms = uv_now(loop);
+    uv_timer_start(r->keepalive, on_keepalive, r->keepalive_ms, 0);
     return 0;
 }
 
@@ -217,15 +301,23 @@ void dw_respond_fail(dw_respond_t *r, int status, const char *code, const char *
     }
     if (r->state != DW_CLIENT_STREAMING)
         return;
-    /* part of a stream is out: an honest error event, never a replay */
+    /* part of a stream is out: an honest error event, never a replay; flat, as the HTTP API's */
+    size_t before = dw_respond_buffered(r);
     dw_buf_t body = {0};
-    if (dw_buf_append_str(&body, "{\"type\":\"error\",\"error\":") != 0 ||
-        dw_error_object(&body, dw_error_type_for_status(status), code, param, message) != 0 ||
-        dw_buf_append_str(&body, "}") != 0 || dw_sse_append(&r->pending, "error", 5, body.p, body.len) != 0) {
+    char seq[48];
+    snprintf(seq, sizeof(seq), ",\"sequence_number\":%llu}", (unsigned long long)r->events);
+    if (dw_buf_append_str(&body, "{\"type\":\"error\",\"code\":") != 0 ||
+        (code ? dw_buf_append_json_string(&body, code, strlen(code)) : dw_buf_append_str(&body, "null")) != 0 ||
+        dw_buf_append_str(&body, ",\"message\":") != 0 ||
+        dw_buf_append_json_string(&body, message, strlen(message)) != 0 ||
+        dw_buf_append_str(&body, ",\"param\":") != 0 ||
+        (param ? dw_buf_append_json_string(&body, param, strlen(param)) : dw_buf_append_str(&body, "null")) != 0 ||
+        dw_buf_append_str(&body, seq) != 0 || dw_sse_append(&r->pending, "error", 5, body.p, body.len) != 0) {
         /* not even the error event fits in memory: the stream ends without it; the log says why */
         dw_buf_reset(&r->pending);
     }
     dw_buf_free(&body);
     r->final_queued = 1;
     flush(r);
+    count_buffered(r, before);
 }

@@ -20,7 +20,9 @@ void dw_respond_error_body(h2o_req_t *req, int status, const char *code, const c
 
 enum dw_client_state { DW_CLIENT_WAITING, DW_CLIENT_STREAMING, DW_CLIENT_DONE, DW_CLIENT_GONE };
 
-typedef struct {
+typedef struct dw_respond dw_respond_t;
+
+struct dw_respond {
     h2o_req_t *req; /* borrowed; NULL once GONE */
     enum dw_client_state state;
     h2o_generator_t gen;
@@ -29,7 +31,15 @@ typedef struct {
     dw_buf_t pending, inflight;
     int status;             /* the status line that went out, 0 before */
     uint64_t first_byte_ns; /* uv_hrtime() when it went out, 0 before */
-} dw_respond_t;
+    uint64_t events;        /* SSE events written: the next one's sequence_number */
+    uv_timer_t *keepalive;  /* armed by dw_respond_keepalive, closed by dw_respond_free */
+    uint64_t keepalive_ms;
+    uint64_t last_out_ms;   /* uv_now() when bytes last went to h2o */
+    /* called when h2o took the pending bytes and the client's buffer is below `drained_below`
+     * again (set both to hear of it; the callback must not free r) */
+    void (*on_drained)(dw_respond_t *r);
+    size_t drained_below;
+};
 
 void dw_respond_init(dw_respond_t *r, h2o_req_t *req);
 /* h2o disposed of the request: nothing more can be written. */
@@ -39,10 +49,21 @@ void dw_respond_handed_on(dw_respond_t *r);
 /* Frees the buffers (after GONE or DONE). */
 void dw_respond_free(dw_respond_t *r);
 
+/* On a streaming answer, an SSE comment (": keepalive") after every `secs` without a byte to the
+ * client, the first one starting the stream (status 200) if it is still WAITING: a proxy in between
+ * must not cut a stream that is only thinking. Returns 0 or -1 (no memory: no keepalives). */
+int dw_respond_keepalive(dw_respond_t *r, double secs);
+/* Bytes rendered for the client and not yet taken by its connection (pending + in flight). */
+size_t dw_respond_buffered(const dw_respond_t *r);
+/* The same, summed over every answer of the process (the /metrics gauge). */
+size_t dw_respond_buffered_total(void);
+
 /* 1 while an answer can still be written (WAITING or STREAMING). */
 int dw_respond_open(const dw_respond_t *r);
 /* 1 once part of the answer is out (STREAMING or DONE): a retry would be a replay. */
 int dw_respond_started(const dw_respond_t *r);
+/* 1 while the client is there and has seen nothing but keepalive comments: a retry is no replay. */
+int dw_respond_replayable(const dw_respond_t *r);
 
 /* Adds a response header (name and value copied) while WAITING; nothing after. */
 void dw_respond_header(dw_respond_t *r, const char *name, size_t n, const char *value, size_t vn);
@@ -58,8 +79,8 @@ int dw_respond_event(dw_respond_t *r, const char *type, size_t type_len, const c
  * the stream with 200 if it is WAITING, ends it after them when final. Returns 0 or -1 (no memory). */
 int dw_respond_sse_raw(dw_respond_t *r, const char *p, size_t n, int final);
 /* Ends the answer with an error in whatever form is still possible: an error body while WAITING
- * (status, code, param, message; code and param may be NULL), an SSE error event (the same error
- * object) while STREAMING. */
+ * (status, code, param, message; code and param may be NULL), while STREAMING the HTTP API's flat
+ * SSE error event {"type":"error","code","message","param","sequence_number"}. */
 void dw_respond_fail(dw_respond_t *r, int status, const char *code, const char *param, const char *message);
 
 #endif

@@ -29,6 +29,7 @@ struct dw_upstream {
     char path[600];
     char authority[270]; /* the handshake's Host: host, and :port unless the scheme's default */
     uint64_t next_id;
+    lws_retry_bo_t keepalive; /* lws keeps a pointer to it in every connection */
 };
 
 static void conn_free(dw_upconn_t *c)
@@ -268,6 +269,18 @@ dw_upstream_t *dw_upstream_new(uv_loop_t *loop, int tls, const char *host, int p
     return up;
 }
 
+static uint16_t whole_secs(double s)
+{
+    return s < 1 ? 1 : s >= 32767 ? 32767 : (uint16_t)(s + 0.999);
+}
+
+void dw_upstream_keepalive(dw_upstream_t *up, double ping_secs, double pong_secs)
+{
+    memset(&up->keepalive, 0, sizeof(up->keepalive));
+    up->keepalive.secs_since_valid_ping = whole_secs(ping_secs);
+    up->keepalive.secs_since_valid_hangup = (uint16_t)(up->keepalive.secs_since_valid_ping + whole_secs(pong_secs));
+}
+
 void dw_upstream_shutdown(dw_upstream_t *up)
 {
     lws_context_destroy(up->ctx);
@@ -331,6 +344,8 @@ dw_upconn_t *dw_upconn_connect(dw_upstream_t *up, const dw_header_t *hdrs, size_
     ci.ietf_version_or_minus_one = -1;
     ci.opaque_user_data = c;
     ci.pwsi = &c->wsi;
+    if (up->keepalive.secs_since_valid_ping != 0)
+        ci.retry_and_idle_policy = &up->keepalive;
     c->connecting_sync = 1;
     struct lws *wsi = lws_client_connect_via_info(&ci);
     c->connecting_sync = 0;
@@ -377,6 +392,12 @@ void dw_upconn_abort(dw_upconn_t *c, const char *reason)
     if (wsi != NULL)
         lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
     conn_finish(c, wsi, 0, reason);
+}
+
+void dw_upconn_pause(dw_upconn_t *c, int paused)
+{
+    if (c->wsi != NULL)
+        lws_rx_flow_control(c->wsi, paused ? 0 : 1);
 }
 
 void dw_upconn_close(dw_upconn_t *c)

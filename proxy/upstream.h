@@ -82,6 +82,10 @@ struct dw_upconn {
  * failure (message printed). */
 dw_upstream_t *dw_upstream_new(uv_loop_t *loop, int tls, const char *host, int port, const char *ws_path,
                                const char *ca_file, int deflate);
+/* Keepalive for every connection started from now on: a ping after ping_secs without proof of
+ * life (a pong or a message), the close when none came within pong_secs more (lws's
+ * retry_and_idle_policy; whole seconds, rounded up, at least 1; lws allows at most 65535 in all). */
+void dw_upstream_keepalive(dw_upstream_t *up, double ping_secs, double pong_secs);
 /* First stage of teardown, while the loop still runs; the second after the loop drained. */
 void dw_upstream_shutdown(dw_upstream_t *up);
 void dw_upstream_free(dw_upstream_t *up);
@@ -99,6 +103,9 @@ int dw_upconn_send(dw_upconn_t *c, dw_buf_t *frame);
 const char *dw_upconn_strerror(int err);
 /* Bytes of header room dw_upconn_send needs in front of a frame. */
 size_t dw_upconn_headroom(void);
+/* Stops (paused 1) or resumes (0) reading the connection: its messages wait in the kernel and in lws
+ * while the reader of its response catches up (lws_rx_flow_control). */
+void dw_upconn_pause(dw_upconn_t *c, int paused);
 /* Closes the connection; on_closed follows. */
 void dw_upconn_close(dw_upconn_t *c);
 /* Ends the connection now, whatever its state: on_closed(c, 0, reason) is called before this returns

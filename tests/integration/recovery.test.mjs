@@ -98,7 +98,10 @@ test('a failure after part of a stream reached the client: an SSE error event, a
   assert.equal(r.status, 200);
   assert.ok(r.length >= 2, 'part of the stream arrived');
   assert.equal(r.at(-1).event, 'error', 'the stream ends with an honest error');
-  assert.ok(r.at(-1).data.error.message);
+  // flat, as the HTTP API's stream error event, numbered after the events that went out
+  assert.deepEqual(Object.keys(r.at(-1).data).sort(), ['code', 'message', 'param', 'sequence_number', 'type']);
+  assert.ok(r.at(-1).data.message);
+  assert.equal(r.at(-1).data.sequence_number, r.length - 1);
   assert.equal(r.filter((ev) => ev.event === 'response.completed').length, 0);
   // the broken response was not recorded: the same request goes again, chained from turn 2
   const again = await httpJson('POST', proxy.base + '/responses', next, auth('sk-midstream'));
