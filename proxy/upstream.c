@@ -81,6 +81,7 @@ static int on_receive(dw_upconn_t *c, struct lws *wsi, const void *in, size_t le
         return -1;
     if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) != 0)
         return 0;
+    lws_validity_confirmed(wsi); /* a whole message is proof of life: no ping while events flow */
     c->cb->on_message(c, c->rx.p ? c->rx.p : "", c->rx.len);
     if (c->wsi == NULL)
         return -1;

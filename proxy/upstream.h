@@ -104,7 +104,8 @@ const char *dw_upconn_strerror(int err);
 /* Bytes of header room dw_upconn_send needs in front of a frame. */
 size_t dw_upconn_headroom(void);
 /* Stops (paused 1) or resumes (0) reading the connection: its messages wait in the kernel and in lws
- * while the reader of its response catches up (lws_rx_flow_control). */
+ * while the reader of its response catches up (lws_rx_flow_control). A paused connection reads no
+ * pong either: paused longer than the keepalive (ours or the service's) it is closed. */
 void dw_upconn_pause(dw_upconn_t *c, int paused);
 /* Closes the connection; on_closed follows. */
 void dw_upconn_close(dw_upconn_t *c);

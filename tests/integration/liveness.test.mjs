@@ -224,3 +224,19 @@ test('a slow reader: the proxy stops reading the upstream at --client-buffer, th
   await proxy.stop();
   await big.stop();
 });
+
+test('a reader paused longer than the keepalive: its paused socket answers no ping, and the stream ends with an honest error', { timeout: 60000 }, async () => {
+  const big = await startMock({ args: ['--text-bytes', String(8 << 20), '--tool-turns', '0'] });
+  const proxy = await startProxy({ upstream: big.base, args: ['--client-buffer', String(256 << 10), '--upstream-ping-interval', '1', '--upstream-pong-timeout', '1'] });
+  const { status, raw } = await slowRead(proxy, first({ stream: true }), 'sk-paused', async () => {
+    // the upstream socket closes (ping 1 s + pong 1 s without a read)
+    await waitFor(async () => (await gauge(proxy, 'deltawire_upstream_connections{state="open"}')) === 0, { timeoutMs: 15000, intervalMs: 100 });
+  });
+  assert.equal(status, 200);
+  const evs = raw.split('\n\n').filter((b) => b.startsWith('event:')).map((b) => JSON.parse(b.slice(b.indexOf('data: ') + 6)));
+  evs.forEach((e, i) => assert.equal(e.sequence_number, i));
+  assert.equal(evs.at(-1).type, 'error');
+  assert.ok(!evs.some((e) => e.type === 'response.completed'));
+  await proxy.stop();
+  await big.stop();
+});
