@@ -57,7 +57,7 @@ static const flag_t flags[] = {
     F("upstream-pong-timeout", K_SECONDS, upstream_pong_timeout, "10", "SECS",
       "close it when the pong is this late (a NAT or balancer dropped it without a FIN)"),
     F("first-event-timeout", K_SECONDS, first_event_timeout, "10", "SECS",
-      "a request on a reused connection that gets no event this long goes again in full on another one, "
+      "a request that gets no event this long once written goes again in full on another connection, "
       "while nothing reached the client"),
     F("upstream-idle-timeout", K_SECONDS, upstream_idle_timeout, "300", "SECS",
       "give up a response after this long without an event: closed, retried if nothing reached the client, "

@@ -414,7 +414,8 @@ static void send_on(dw_exchange_t *ex, dw_upconn_t *c)
     ex->conn_id = c->id;
     if (ex->t_sent_ns == 0)
         ex->t_sent_ns = uv_hrtime();
-    /* a socket that died without a FIN swallows the request: bounded, then retried elsewhere */
+    /* a socket that died without a FIN swallows the request: bounded (once it is all written), then
+     * retried elsewhere */
     if (arm(ex, ex->px->cfg->first_event_timeout, on_silence) != 0)
         snprintf(ex->error, sizeof(ex->error), "no memory for the upstream deadline");
 }
@@ -749,6 +750,11 @@ static void disarm(dw_exchange_t *ex)
 static void on_silence(uv_timer_t *t)
 {
     dw_exchange_t *ex = t->data;
+    if (ex->events == 0 && dw_upconn_writing(ex->conn)) {
+        /* the request is still being uploaded: that is no silence */
+        arm(ex, ex->px->cfg->first_event_timeout, on_silence);
+        return;
+    }
     enter(ex);
     char why[160];
     if (ex->events == 0)

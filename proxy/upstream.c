@@ -395,6 +395,11 @@ void dw_upconn_abort(dw_upconn_t *c, const char *reason)
     conn_finish(c, wsi, 0, reason);
 }
 
+int dw_upconn_writing(const dw_upconn_t *c)
+{
+    return c->wsi != NULL && (c->tx.len != 0 || lws_send_pipe_choked(c->wsi));
+}
+
 void dw_upconn_pause(dw_upconn_t *c, int paused)
 {
     if (c->wsi != NULL)

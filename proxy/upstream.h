@@ -103,6 +103,8 @@ int dw_upconn_send(dw_upconn_t *c, dw_buf_t *frame);
 const char *dw_upconn_strerror(int err);
 /* Bytes of header room dw_upconn_send needs in front of a frame. */
 size_t dw_upconn_headroom(void);
+/* 1 while the last message sent has not all gone to the kernel (a big frame on a slow link). */
+int dw_upconn_writing(const dw_upconn_t *c);
 /* Stops (paused 1) or resumes (0) reading the connection: its messages wait in the kernel and in lws
  * while the reader of its response catches up (lws_rx_flow_control). A paused connection reads no
  * pong either: paused longer than the keepalive (ours or the service's) it is closed. */
