@@ -464,7 +464,8 @@ static void on_conn_message(dw_upconn_t *c, const char *p, size_t n)
         if (dw_respond_open(&ex->client) &&
             (ex->mode ? ex->mode->relay(ex->mode_data, &ex->client, p, n, &ev, terminal) : relay(ex, p, n, &ev, terminal)) != 0)
             fail(ex, 500, "server_error", NULL, "deltawire could not render the upstream's response (out of memory)");
-        if (!terminal && !ex->paused && dw_respond_buffered(&ex->client) >= ex->px->cfg->client_buffer) {
+        if (!terminal && !ex->paused && dw_respond_open(&ex->client) &&
+            dw_respond_buffered(&ex->client) >= ex->px->cfg->client_buffer) {
             /* a slow reader: the upstream waits (TCP pushes back) rather than deltawire buffering */
             ex->paused = 1;
             disarm(ex); /* the silence is the client's, not the upstream's */

@@ -1,6 +1,5 @@
 #include "proxy/respond.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -80,8 +79,12 @@ void dw_respond_init(dw_respond_t *r, h2o_req_t *req)
 
 void dw_respond_gone(dw_respond_t *r)
 {
+    size_t before = dw_respond_buffered(r);
     r->req = NULL;
     r->state = DW_CLIENT_GONE;
+    dw_buf_free(&r->pending); /* h2o is done with the request, and with what it was sending */
+    dw_buf_free(&r->inflight);
+    count_buffered(r, before);
 }
 
 void dw_respond_handed_on(dw_respond_t *r)
@@ -304,15 +307,8 @@ void dw_respond_fail(dw_respond_t *r, int status, const char *code, const char *
     /* part of a stream is out: an honest error event, never a replay; flat, as the HTTP API's */
     size_t before = dw_respond_buffered(r);
     dw_buf_t body = {0};
-    char seq[48];
-    snprintf(seq, sizeof(seq), ",\"sequence_number\":%llu}", (unsigned long long)r->events);
-    if (dw_buf_append_str(&body, "{\"type\":\"error\",\"code\":") != 0 ||
-        (code ? dw_buf_append_json_string(&body, code, strlen(code)) : dw_buf_append_str(&body, "null")) != 0 ||
-        dw_buf_append_str(&body, ",\"message\":") != 0 ||
-        dw_buf_append_json_string(&body, message, strlen(message)) != 0 ||
-        dw_buf_append_str(&body, ",\"param\":") != 0 ||
-        (param ? dw_buf_append_json_string(&body, param, strlen(param)) : dw_buf_append_str(&body, "null")) != 0 ||
-        dw_buf_append_str(&body, seq) != 0 || dw_sse_append(&r->pending, "error", 5, body.p, body.len) != 0) {
+    if (dw_error_event(&body, code, param, message, r->events) != 0 ||
+        dw_sse_append(&r->pending, "error", 5, body.p, body.len) != 0) {
         /* not even the error event fits in memory: the stream ends without it; the log says why */
         dw_buf_reset(&r->pending);
     }

@@ -1,5 +1,6 @@
 #include "translate/errors.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static int append_opt(dw_buf_t *out, const char *s)
@@ -22,6 +23,17 @@ int dw_error_body(dw_buf_t *out, const char *type, const char *code, const char 
 {
     if (dw_buf_append_str(out, "{\"error\":") || dw_error_object(out, type, code, param, message) ||
         dw_buf_append_str(out, "}"))
+        return -1;
+    return 0;
+}
+
+int dw_error_event(dw_buf_t *out, const char *code, const char *param, const char *message, uint64_t sequence_number)
+{
+    char seq[48];
+    snprintf(seq, sizeof(seq), ",\"sequence_number\":%llu}", (unsigned long long)sequence_number);
+    if (dw_buf_append_str(out, "{\"type\":\"error\",\"code\":") || append_opt(out, code) ||
+        dw_buf_append_str(out, ",\"message\":") || append_opt(out, message) || dw_buf_append_str(out, ",\"param\":") ||
+        append_opt(out, param) || dw_buf_append_str(out, seq))
         return -1;
     return 0;
 }

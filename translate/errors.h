@@ -2,6 +2,8 @@
 #ifndef DW_ERRORS_H
 #define DW_ERRORS_H
 
+#include <stdint.h>
+
 #include "translate/buf.h"
 
 /* Appends the error object {"message","type","param","code"} to out, for an SSE error event.
@@ -12,6 +14,10 @@ int dw_error_object(dw_buf_t *out, const char *type, const char *code, const cha
  * Returns 0 or -1 (out of memory). */
 int dw_error_body(dw_buf_t *out, const char *type, const char *code, const char *param, const char *message);
 
+/* Appends the HTTP API's SSE error event, flat: {"type":"error","code","message","param",
+ * "sequence_number"} (a stream that fails after events went out; the mock's --error-after-events
+ * sends the same over HTTP). `code` and `param` may be NULL. Returns 0 or -1 (out of memory). */
+int dw_error_event(dw_buf_t *out, const char *code, const char *param, const char *message, uint64_t sequence_number);
 /* The error type OpenAI uses for an HTTP status (e.g. 400 → invalid_request_error). */
 const char *dw_error_type_for_status(int status);
 

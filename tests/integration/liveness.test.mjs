@@ -240,3 +240,23 @@ test('a reader paused longer than the keepalive: its paused socket answers no pi
   await proxy.stop();
   await big.stop();
 });
+
+test('a slow reader that goes away while its socket is paused leaves no socket pinned (--max-conns-per-key 1)', { timeout: 60000 }, async () => {
+  const big = await startMock({ args: ['--text-bytes', String(4 << 20), '--tool-turns', '0'] });
+  const proxy = await startProxy({ upstream: big.base, args: ['--client-buffer', String(256 << 10), '--max-conns-per-key', '1'] });
+  await new Promise((resolve, reject) => {
+    const req = http.request(proxy.base + '/responses', { method: 'POST', headers: { 'content-type': 'application/json', ...auth('sk-paused-gone') } }, (res) => {
+      res.pause();
+      waitFor(async () => (await gauge(proxy, 'deltawire_client_buffered_bytes')) >= 256 << 10, { timeoutMs: 20000 })
+        .then(() => { req.destroy(); resolve(); }, reject);
+    });
+    req.on('error', () => {});
+    req.end(JSON.stringify(first({ stream: true })));
+  });
+  const r = await httpJson('POST', proxy.base + '/responses', first(), auth('sk-paused-gone'), { timeoutMs: 20000 });
+  assert.equal(r.status, 200);
+  assert.equal(r.json.status, 'completed');
+  await waitFor(async () => (await gauge(proxy, 'deltawire_client_buffered_bytes')) === 0);
+  await proxy.stop();
+  await big.stop();
+});

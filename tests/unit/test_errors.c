@@ -111,3 +111,18 @@ Test(errors, type_for_status)
     for (size_t i = 0; i < sizeof table / sizeof *table; i++)
         cr_assert_str_eq(dw_error_type_for_status(table[i].status), table[i].type, "status %d", table[i].status);
 }
+
+Test(errors, stream_event_is_flat_and_numbered)
+{
+    dw_buf_t b = {0};
+    cr_assert_eq(dw_error_event(&b, "upstream_error", NULL, "no event for 300 s", 7), 0);
+    json_t *v = parse(&b);
+    cr_assert_eq(json_object_size(v), 5);
+    cr_assert_str_eq(json_string_value(json_object_get(v, "type")), "error");
+    cr_assert_str_eq(json_string_value(json_object_get(v, "code")), "upstream_error");
+    cr_assert_str_eq(json_string_value(json_object_get(v, "message")), "no event for 300 s");
+    cr_assert(json_is_null(json_object_get(v, "param")));
+    cr_assert_eq(json_integer_value(json_object_get(v, "sequence_number")), 7);
+    json_decref(v);
+    dw_buf_free(&b);
+}
