@@ -874,7 +874,8 @@ static void hand_on(dw_exchange_t *ex, int outcome)
  * transport setting forbids plain HTTP (then 413, as the upstream would have answered). */
 static void too_big_for_ws(dw_exchange_t *ex, const char *why)
 {
-    if (ex->px->cfg->transport == DW_TRANSPORT_WS) {
+    if (ex->px->cfg->transport == DW_TRANSPORT_WS || ex->client.state != DW_CLIENT_WAITING) {
+        /* plain HTTP answers with its own status line: not once keepalives started the stream */
         ex->up = DW_UP_DONE;
         fail(ex, 413, "request_too_large", NULL,
              "the request is larger than the upstream accepts as one WebSocket message (--max-ws-message)");
