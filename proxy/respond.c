@@ -131,7 +131,7 @@ int dw_respond_started(const dw_respond_t *r)
 
 int dw_respond_replayable(const dw_respond_t *r)
 {
-    return r->state == DW_CLIENT_WAITING || (r->state == DW_CLIENT_STREAMING && r->events == 0);
+    return r->state == DW_CLIENT_WAITING || (r->state == DW_CLIENT_STREAMING && !r->content);
 }
 
 /* The status line goes out now. */
@@ -240,6 +240,7 @@ int dw_respond_event(dw_respond_t *r, const char *type, size_t type_len, const c
     if (dw_sse_append(&r->pending, type, type_len, data, n) != 0)
         return -1;
     r->events++;
+    r->content = 1;
     r->final_queued = final;
     flush(r);
     count_buffered(r, before);
@@ -287,10 +288,13 @@ int dw_respond_sse_raw(dw_respond_t *r, const char *p, size_t n, int final)
         return 0;
     if (r->state == DW_CLIENT_WAITING)
         start_stream(r);
+    size_t before = dw_respond_buffered(r);
     if (dw_buf_append(&r->pending, p, n) != 0)
         return -1;
+    r->content |= n > 0;
     r->final_queued = final;
     flush(r);
+    count_buffered(r, before);
     return 0;
 }
 

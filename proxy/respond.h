@@ -32,6 +32,7 @@ struct dw_respond {
     int status;             /* the status line that went out, 0 before */
     uint64_t first_byte_ns; /* uv_hrtime() when it went out, 0 before */
     uint64_t events;        /* SSE events written: the next one's sequence_number */
+    int content;            /* bytes other than keepalive comments went out (events or raw SSE) */
     uv_timer_t *keepalive;  /* armed by dw_respond_keepalive, closed by dw_respond_free */
     uint64_t keepalive_ms;
     uint64_t last_out_ms;   /* uv_now() when bytes last went to h2o */

@@ -160,6 +160,20 @@ test('--sse-keepalive: comments during silence before the first event and betwee
   await proxy.stop();
 });
 
+test('--sse-keepalive on a Chat Completions stream: comments, then the chunks and [DONE]', { timeout: 20000 }, async () => {
+  await mock.reset();
+  const proxy = await startProxy({ upstream: mock.base, args: ['--sse-keepalive', '0.2'] });
+  const evs = await sse(proxy.base + '/chat/completions', { model: 'gpt-5.5', messages: [{ role: 'user', content: 'hi' }], stream: true,
+    metadata: { mock_fault: 'first_event_delay_ms=900' } }, auth('sk-ka-chat'), { timeoutMs: 8000 });
+  assert.equal(evs.status, 200);
+  const head = evs.raw.slice(0, evs.raw.indexOf('data:'));
+  assert.ok((head.match(/^: keepalive\n\n/gm) || []).length >= 2, JSON.stringify(head));
+  assert.equal(head.replace(/: keepalive\n\n/g, ''), '');
+  assert.equal(evs.filter((e) => e.data !== '').at(-1).data, '[DONE]');
+  assert.ok(evs.some((e) => e.data?.object === 'chat.completion.chunk'));
+  await proxy.stop();
+});
+
 test('--sse-keepalive: the openai-node SDK streams through the comments', { timeout: 20000 }, async (t) => {
   const sdk = CLIENTS_DIR && path.join(CLIENTS_DIR, 'node_modules', 'openai', 'index.mjs');
   if (!sdk || !fs.existsSync(sdk)) { t.skip('openai-node is not installed (DW_CLIENTS_DIR)'); return; }
