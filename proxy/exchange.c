@@ -92,7 +92,6 @@ static void on_backoff(uv_timer_t *t);
 static int arm(dw_exchange_t *ex, double secs, uv_timer_cb cb);
 static void on_silence(uv_timer_t *t);
 static void disarm(dw_exchange_t *ex);
-static void abandon(dw_exchange_t *ex);
 static void on_client_drained(dw_respond_t *r);
 static void fail(dw_exchange_t *ex, int status, const char *code, const char *param, const char *message);
 static int relay_error_in_mode(dw_exchange_t *ex, const char *body, size_t n);
@@ -763,46 +762,10 @@ static void on_silence(uv_timer_t *t)
                  ex->px->cfg->first_event_timeout);
     else
         snprintf(why, sizeof(why), "no event for %g s (--upstream-idle-timeout)", ex->px->cfg->upstream_idle_timeout);
-    abandon(ex);
-    upstream_failed(ex, DW_FAIL_LOST, 0, why);
+    /* not a close handshake: a silent peer may never answer it, nor take what is still buffered */
+    snprintf(ex->error, sizeof(ex->error), "%s", why);
+    dw_upconn_abort(ex->conn, why); /* on_conn_closed follows at once: a retry, or an honest error */
     leave(ex);
-}
-
-static void on_abandoned_open(dw_upconn_t *c)
-{
-    (void)c;
-}
-
-static void on_abandoned_message(dw_upconn_t *c, const char *p, size_t n)
-{
-    (void)c;
-    (void)p;
-    (void)n;
-}
-
-static void on_abandoned_closed(dw_upconn_t *c, int http_status, const char *reason)
-{
-    (void)c;
-    (void)http_status;
-    (void)reason;
-}
-
-/* A connection nobody holds any more: it closes unheard. */
-static const dw_upconn_cb_t abandoned_cb = {on_abandoned_open, on_abandoned_message, on_abandoned_closed};
-
-/* Lets go of the held connection at once and closes it: a peer that is silent may never finish
- * the closing handshake, and the pool must not count it meanwhile. */
-static void abandon(dw_exchange_t *ex)
-{
-    dw_upconn_t *c = ex->conn;
-    ex->conn = NULL;
-    ex->up = DW_UP_IDLE;
-    ex->paused = 0;
-    c->cb = &abandoned_cb;
-    c->owner = NULL;
-    dw_record_evict(ex->px->transcripts, c);
-    dw_upconn_close(c);
-    dw_pool_detach(ex->px->pool, c);
 }
 
 /* The client took enough of its buffer: its upstream connection is read again. */
