@@ -76,6 +76,7 @@ static void plan(dw_exchange_t *ex, const dw_forms_t *forms);
 static void dispatch(dw_exchange_t *ex);
 static void on_lease(void *data, dw_upconn_t *c, int http_status, const char *reason);
 static void queue_timed_out(dw_exchange_t *ex, const char *reason);
+static void busy(dw_exchange_t *ex, const char *message);
 static void send_on(dw_exchange_t *ex, dw_upconn_t *c);
 static void on_conn_open(dw_upconn_t *c);
 static void on_conn_message(dw_upconn_t *c, const char *p, size_t n);
@@ -327,9 +328,7 @@ static void dispatch(dw_exchange_t *ex)
     case DW_POOL_EFULL:
         ex->up = DW_UP_DONE;
         snprintf(ex->error, sizeof(ex->error), "this key's upstream connections are busy and its queue is full");
-        dw_respond_busy(&ex->client,
-                        "deltawire's upstream connections for this key are all busy and its queue is full; retry "
-                        "shortly.");
+        busy(ex, "deltawire's upstream connections for this key are all busy and its queue is full; retry shortly.");
         return;
     default: {
         char msg[200];
@@ -366,8 +365,17 @@ static void queue_timed_out(dw_exchange_t *ex, const char *reason)
              "deltawire could not reach the upstream and no connection came free in time; retry later.");
         return;
     }
-    dw_respond_busy(&ex->client, "deltawire's upstream connections for this key stayed busy for --queue-timeout; "
-                                 "retry shortly.");
+    busy(ex, "deltawire's upstream connections for this key stayed busy for --queue-timeout; retry shortly.");
+}
+
+/* 429 with Retry-After; or, once keepalive comments started the stream, the same error as its last
+ * event (in the client's API). */
+static void busy(dw_exchange_t *ex, const char *message)
+{
+    if (ex->client.state == DW_CLIENT_STREAMING)
+        fail(ex, 429, "too_many_requests", NULL, message);
+    else
+        dw_respond_busy(&ex->client, message);
 }
 
 /* Holding c: the plan meets its connection, and the frame goes out. */

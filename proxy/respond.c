@@ -163,11 +163,6 @@ void dw_respond_json(dw_respond_t *r, int status, const char *p, size_t n)
 
 void dw_respond_busy(dw_respond_t *r, const char *message)
 {
-    if (r->state == DW_CLIENT_STREAMING) {
-        /* only keepalives are out: the status line is gone, the error goes as an event */
-        dw_respond_fail(r, 429, "too_many_requests", NULL, message);
-        return;
-    }
     if (r->state != DW_CLIENT_WAITING)
         return;
     add_header(r->req, H2O_TOKEN_RETRY_AFTER, "1");
