@@ -34,6 +34,9 @@ for (const conf of readdirSync(fixtures, { withFileTypes: true })) {
     const doc = JSON.parse(raw);
     const response = f.includes('.response');
     seed('json_scan', raw);
+    // body_decode: the body compressed one coding deep (odd byte 0), and as it is with an encoding
+    for (const m of [0x01, 0x03, 0x05, 0x07, 0x09, 0x0b, 0x8d, 0x4f]) seed('body_decode', Buffer.concat([byte(m), raw]));
+    seed('body_decode', Buffer.concat([byte(0xfe), byte(8), Buffer.from('identity'), raw]));
     if (!response) {
       seed('frame', Buffer.concat([byte(0), raw]));
       seed('frame', Buffer.concat([byte(3), raw]));
@@ -53,8 +56,10 @@ for (const conf of readdirSync(fixtures, { withFileTypes: true })) {
       seed('sse', Buffer.concat([byte(1), Buffer.from(JSON.stringify(completed, null, 1))]));
     }
   }
-  // a conversation: record (op 0) the pool's first items under credential 1, then look them up under 2
-  const ops = [0x10, 4, 0, 1, 2, 3, 2, 4, 5, 0x21, 6, 0, 1, 2, 3, 4, 5, 0x02, 1, 4, 0x13, 1];
+  // a conversation: record (op 0) the pool's first items under credential 1, look them up under 2,
+  // record stored turns echoed without optional fields (0x54) and as item_references (0x94)
+  const ops = [0x10, 4, 0, 1, 2, 3, 2, 4, 5, 0x21, 6, 0, 1, 2, 3, 4, 5, 0x54, 2, 0, 1, 3, 2, 3, 4,
+    0x94, 2, 0, 1, 3, 2, 3, 4, 0x02, 1, 4, 0x13, 1, 0];
   seed('transcripts', Buffer.concat([byte(ops.length), Buffer.from(ops), Buffer.from(pool.slice(0, 16).join('\n'))]));
 }
 
@@ -62,5 +67,12 @@ for (const s of ['{"input":[]}', '{"input":"hi","stream":true,"type":"x"}', '{"i
   seed('frame', Buffer.concat([byte(1), Buffer.from(s)]));
   seed('json_scan', s);
 }
+for (const h of [
+  'POST /v1/responses HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello',
+  'POST /v1/responses HTTP/1.1\r\nContent-Length: 5\r\ncontent-length: 005\r\n\r\n',
+  'POST / HTTP/1.1\nContent-Length: 5\nContent-Length: 6\n\n',
+  '\r\nPOST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n',
+  'POST / HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\n',
+]) seed('http1_framing', h);
 seed('sse', Buffer.concat([byte(2), Buffer.from('{"type":"error","status":400,"error":{"message":"m"}}')]));
 console.log(Object.entries(counts).map(([t, n]) => `${t}: ${n} seeds`).join(', '));
