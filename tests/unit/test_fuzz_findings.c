@@ -71,3 +71,22 @@ Test(fuzz_findings, empty_null_spans_are_defined)
     dw_members_free(&m);
     dw_spans_free(&e);
 }
+
+/* fuzz_canon (the target's own expectation, not canon): an object whose only member is "id" is an
+ * item_reference by rule 3, with the reference's core, so it echoes a stored item like the explicit
+ * form does. Reproducer: tests/fuzz/corpus/canon/bare-id-is-item-reference. */
+Test(fuzz_findings, bare_id_is_an_item_reference)
+{
+    const char *bare = "{\"id\":\"rs_e0beab4556c8\"}";
+    const char *ref = "{\"type\":\"item_reference\",\"id\":\"rs_e0beab4556c8\"}";
+    dw_canon_t a, b;
+    cr_assert_eq(dw_canon_item(bare, strlen(bare), &a), 0);
+    cr_assert_eq(dw_canon_item(ref, strlen(ref), &b), 0);
+    cr_assert(a.form.is_reference);
+    cr_assert(dw_digest_eq(&a.form.digest, &b.form.digest));
+    dw_digest_t core;
+    dw_canon_ref_core("rs_e0beab4556c8", &core);
+    cr_assert(dw_digest_eq(&a.form.core, &core));
+    dw_canon_clear(&a);
+    dw_canon_clear(&b);
+}
