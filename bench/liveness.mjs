@@ -7,6 +7,10 @@
 //   DW_BUILD_DIR=build node bench/liveness.mjs contention [TURNS] [THINK_MS]
 //     delta ratio for 16, 24 and 32 concurrent conversations on one key, --max-conns-per-key 16; the
 //     mock takes 20 ms to its first event, each client thinks uniformly 0..THINK_MS (default 20) ms.
+//   DW_BUILD_DIR=build node bench/liveness.mjs lanes [TURNS] [THINK_MS]
+//     stream_id lanes (issue 15): delta ratio for 32 and 64 concurrent conversations on one key with
+//     --max-conns-per-key 4, and the sockets a burst of 1000 concurrent conversations opens
+//     (--max-conns-per-key 1000: the pool's own packing, 16 responses per socket, is what bounds it).
 //
 // Node rather than bench/dwbench.c: these are comparisons between two runs of the same driver (the
 // targets are ratios), so the driver's own jitter cancels to first order.
@@ -167,6 +171,39 @@ async function contention(turns) {
   console.log(rows.join('\n'));
 }
 
+// Lanes: n concurrent conversations of one key; the mock's log says which turns went as deltas, on
+// how many sockets, and the handshakes how many were opened.
+async function lanes(turns) {
+  const mock = await startMock({ args: ['--first-event-delay-ms', '20'] });
+  const rows = ['| conversations | --max-conns-per-key | think time | turns | deltas (turns 2..) | delta ratio | sockets opened (used) | lane names used (most on one socket) | target |',
+    '|---|---|---|---|---|---|---|---|---|'];
+  try {
+    for (const [n, perKey, t] of [[32, 4, turns], [64, 4, turns], [1000, 1000, 3]]) {
+      const proxy = await startProxy({ upstream: mock.base,
+        args: ['--max-conns-per-key', String(perKey), '--max-conns', String(Math.max(256, perKey)), '--max-queue', '2000', '--log-level', 'warn'] });
+      await mock.reset();
+      const agent = new http.Agent({ keepAlive: true, maxSockets: n });
+      await Promise.all(Array.from({ length: n }, (_, i) => conversation(proxy.port, `c${i}`, t, agent)));
+      agent.destroy();
+      const log = (await mock.log()).filter((e) => e.transport === 'ws');
+      const hs = await mock.handshakes();
+      const deltas = log.filter((e) => e.previous_response_id !== null).length;
+      const later = n * (t - 1);
+      const conns = new Set(log.map((e) => e.conn)).size;
+      const names = hs.map((h) => (h.stream_ids || []).length);
+      const ratio = 100 * deltas / later;
+      const target = n === 1000 ? `<= ${Math.ceil(n / 16)}+slack sockets: ${hs.length <= Math.ceil(n / 16) + 4 ? 'met' : 'missed'}`
+        : `>= 95% with <= 4 sockets: ${ratio >= 95 && hs.length <= 4 ? 'met' : 'missed'}`;
+      rows.push(`| ${n} | ${perKey} | 0-${thinkMs} ms | ${t} | ${deltas} / ${later} | ${ratio.toFixed(1)}% | ${hs.length} (${conns}) | ${names.reduce((a, b) => a + b, 0)} (${Math.max(...names)}) | ${target} |`);
+      await proxy.stop();
+    }
+  } finally {
+    await stopAll();
+  }
+  console.log(rows.join('\n'));
+}
+
 if (mode === 'isolation') await isolation(arg || 20);
 else if (mode === 'contention') await contention(arg || 12);
-else { console.error('usage: node bench/liveness.mjs isolation [SECONDS] | contention [TURNS]'); process.exit(2); }
+else if (mode === 'lanes') await lanes(arg || 10);
+else { console.error('usage: node bench/liveness.mjs isolation [SECONDS] | contention [TURNS] | lanes [TURNS]'); process.exit(2); }

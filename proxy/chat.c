@@ -102,7 +102,7 @@ static int output_array(const dw_spans_t *items, dw_buf_t *b)
 /* What the chat client will echo decides what is recorded: the output when the echo is exactly it,
  * else nothing (the next turn goes in full), or with carry the echo's items. */
 static void chat_record(void *data, dw_transcripts_t *t, const dw_plan_t *pl, const dw_outputs_t *o,
-                        const dw_event_t *ev, dw_upconn_t *c)
+                        const dw_event_t *ev, dw_lane_t *c)
 {
     dw_chat_t *ch = data;
     dw_recordable_t out;

@@ -12,7 +12,7 @@
 
 /* Every flag, once: its name (the environment twin is DELTAWIRE_<NAME>, '-' as '_'), how its value
  * is read, where it lands in dw_config_t, its default (parsed like any value) and its help. */
-enum kind { K_LISTEN, K_ADMIN_LISTEN, K_STRING, K_SIZE, K_SECONDS, K_TRANSPORT, K_DEFLATE, K_LOG_LEVEL, K_NAME,
+enum kind { K_LISTEN, K_ADMIN_LISTEN, K_STRING, K_SIZE, K_SECONDS, K_TRANSPORT, K_DEFLATE, K_LANES, K_LOG_LEVEL, K_NAME,
             K_CHAT_REASONING };
 
 typedef struct {
@@ -46,6 +46,10 @@ static const flag_t flags[] = {
       "permessage-deflate on upstream WebSockets: on (context kept across messages: repeated fields cost "
       "back-references), no-context-takeover (each message compressed alone; no compressor kept per idle socket) "
       "or off"),
+    F("lanes", K_LANES, lanes, "auto", "MODE",
+      "stream_id lanes: several conversations on one upstream connection, each with its own cache (at most 16 "
+      "responses in flight, 32 lane names per connection): auto (until the upstream refuses stream_id, then one "
+      "response per connection), on (a refusal is the request's error) or off"),
     F("max-conns-per-key", K_SIZE, max_conns_per_key, "16", "N", "upstream connections per credential set"),
     F("max-conns", K_SIZE, max_conns, "256", "N", "upstream connections in all"),
     F("idle-timeout", K_SECONDS, idle_timeout, "300", "SECS", "close upstream connections idle this long"),
@@ -241,6 +245,18 @@ static int parse_chat_reasoning(int *out, const char *v)
     return 0;
 }
 
+static int parse_lanes(int *out, const char *v)
+{
+    static const char *const names[] = {"off", "on", "auto"};
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(v, names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
 static int parse_deflate(int *out, const char *v)
 {
     static const char *const names[] = {"off", "on", "no-context-takeover"};
@@ -301,6 +317,9 @@ static int apply(dw_config_t *cfg, const flag_t *f, const char *v, const char *o
         break;
     case K_DEFLATE:
         rc = parse_deflate(field, v);
+        break;
+    case K_LANES:
+        rc = parse_lanes(field, v);
         break;
     case K_LOG_LEVEL:
         *(int *)field = dw_log_parse_level(v);

@@ -10,6 +10,8 @@ enum { DW_TRANSPORT_AUTO, DW_TRANSPORT_WS, DW_TRANSPORT_HTTP };
 enum { DW_CHAT_REASONING_FULL, DW_CHAT_REASONING_CARRY };
 /* --upstream-deflate: permessage-deflate (RFC 7692) on upstream WebSockets */
 enum { DW_DEFLATE_OFF, DW_DEFLATE_ON, DW_DEFLATE_NO_CONTEXT_TAKEOVER };
+/* --lanes: stream_id lanes on upstream WebSockets (auto: until the upstream refuses the field) */
+enum { DW_LANES_OFF, DW_LANES_ON, DW_LANES_AUTO };
 
 typedef struct {
     char listen_host[256];
@@ -23,6 +25,7 @@ typedef struct {
     size_t max_credential_bytes; /* credential and connection headers, names and values; beyond: 431 */  /* bytes of one WebSocket frame's payload; larger goes over plain HTTP */
     int transport;          /* DW_TRANSPORT_* */
     int upstream_deflate;   /* DW_DEFLATE_* */
+    int lanes;              /* DW_LANES_* */
     size_t max_conns_per_key;
     size_t max_conns;
     double idle_timeout;    /* seconds */

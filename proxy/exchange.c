@@ -30,7 +30,7 @@ typedef struct dw_exchange {
     dw_proxy_t *px;
     dw_respond_t client;
     enum dw_up_state up;
-    dw_upconn_t *conn;  /* SENT: the leased connection */
+    dw_lane_t *conn;    /* SENT: the leased lane */
     uv_timer_t *timer;  /* BACKOFF: the pause; SENT: the deadline for the next event (kept until the end once made) */
     int paused;         /* SENT: conn is not read while the client's buffer is full */
     int depth;          /* callbacks on the stack: the end waits for them to return */
@@ -53,7 +53,7 @@ typedef struct dw_exchange {
     uint64_t body_len;
     uint64_t bytes_up;
     uint64_t wire_up, wire_down, bytes_down; /* on the upstream socket: after compression, and inflated */
-    uint64_t conn_wire_tx, conn_wire_rx, conn_payload_rx; /* the connection's counters when it was leased */
+    uint64_t conn_wire_tx, conn_wire_rx, conn_payload_rx; /* the lane's counters when it was leased */
     size_t items_sent;
     uint64_t conn_id;
     int events;           /* upstream events of the current try */
@@ -74,20 +74,19 @@ static void on_checked_off_loop(dw_offload_t *o);
 static int route(dw_exchange_t *ex, int rc, const dw_request_err_t *err, const dw_forms_t *forms);
 static void plan(dw_exchange_t *ex, const dw_forms_t *forms);
 static void dispatch(dw_exchange_t *ex);
-static void on_lease(void *data, dw_upconn_t *c, int http_status, const char *reason);
+static void on_lease(void *data, dw_lane_t *c, int http_status, const char *reason);
 static void queue_timed_out(dw_exchange_t *ex, const char *reason);
 static void busy(dw_exchange_t *ex, const char *message);
-static void send_on(dw_exchange_t *ex, dw_upconn_t *c);
-static void on_conn_open(dw_upconn_t *c);
-static void on_conn_message(dw_upconn_t *c, const char *p, size_t n);
+static void send_on(dw_exchange_t *ex, dw_lane_t *c);
+static void on_conn_message(dw_lane_t *c, const char *p, size_t n);
 static int is_terminal(const dw_event_t *ev);
 static dw_span_t done_as(const dw_event_t *ev);
 static void on_hollow_terminal(dw_exchange_t *ex, const char *p, size_t n, const dw_event_t *ev);
 static int relay(dw_exchange_t *ex, const char *p, size_t n, const dw_event_t *ev, int terminal);
 static void on_error_envelope(dw_exchange_t *ex, const char *p, size_t n);
 static void give_back(dw_exchange_t *ex, int close);
-static void count_wire(dw_exchange_t *ex, const dw_upconn_t *c);
-static void on_conn_closed(dw_upconn_t *c, int http_status, const char *reason);
+static void count_wire(dw_exchange_t *ex, const dw_lane_t *c);
+static void on_conn_closed(dw_lane_t *c, const char *reason);
 static void upstream_failed(dw_exchange_t *ex, enum dw_failure f, int http_status, const char *reason);
 static void on_backoff(uv_timer_t *t);
 static int arm(dw_exchange_t *ex, double secs, uv_timer_cb cb);
@@ -107,8 +106,8 @@ static void json_escape(char *out, size_t cap, const char *s);
 static void exchange_free(dw_exchange_t *ex);
 static void on_timer_closed(uv_handle_t *h);
 
-/* The callbacks of a connection while this exchange holds it. */
-static const dw_upconn_cb_t conn_cb = {on_conn_open, on_conn_message, on_conn_closed};
+/* The callbacks of a lane while this exchange holds it. */
+static const dw_lane_cb_t conn_cb = {on_conn_message, on_conn_closed};
 
 /* --- the request arrives: its body is checked, the delta planned ------------------------------ */
 
@@ -314,7 +313,7 @@ static void dispatch(dw_exchange_t *ex)
     ex->attempt.attempts++;
     dw_outputs_free(&ex->outputs); /* an earlier attempt's items are not this response's */
     uint64_t want = ex->plan.kind != DW_PLAN_FULL ? ex->plan.want_conn : 0;
-    dw_upconn_t *c;
+    dw_lane_t *c;
     char err[160];
     int rc = dw_pool_connect(ex->px->pool, &ex->creds, want, &conn_cb, ex, on_lease, &c, err, sizeof(err));
     switch (rc) {
@@ -340,7 +339,7 @@ static void dispatch(dw_exchange_t *ex)
 }
 
 /* The pool granted the lease (c), or could not (c NULL: the handshake's status and reason). */
-static void on_lease(void *data, dw_upconn_t *c, int http_status, const char *reason)
+static void on_lease(void *data, dw_lane_t *c, int http_status, const char *reason)
 {
     dw_exchange_t *ex = data;
     enter(ex);
@@ -378,8 +377,8 @@ static void busy(dw_exchange_t *ex, const char *message)
         dw_respond_busy(&ex->client, message);
 }
 
-/* Holding c: the plan meets its connection, and the frame goes out. */
-static void send_on(dw_exchange_t *ex, dw_upconn_t *c)
+/* Holding lane c: the plan meets its cache, and the frame goes out. */
+static void send_on(dw_exchange_t *ex, dw_lane_t *c)
 {
     dw_proxy_ws_accepted(ex->px);
     ex->conn = c;
@@ -395,7 +394,7 @@ static void send_on(dw_exchange_t *ex, dw_upconn_t *c)
     dw_buf_t frame = {0};
     const char *why = "out of memory, or an input item that is not valid JSON";
     int rc = dw_frame_build(&frame, dw_upconn_headroom(), &spec);
-    size_t frame_bytes = rc == 0 ? frame.len - dw_upconn_headroom() : 0;
+    size_t frame_bytes = rc == 0 ? frame.len - dw_upconn_headroom() + dw_lane_overhead(c) : 0;
     if (rc == 0 && frame_bytes > ex->px->cfg->max_ws_message) {
         /* the upstream refuses a message this big: plain HTTP carries it, without a try */
         dw_buf_free(&frame);
@@ -404,7 +403,7 @@ static void send_on(dw_exchange_t *ex, dw_upconn_t *c)
         return;
     }
     ex->events = 0;
-    if (rc == 0 && (rc = dw_upconn_send(c, &frame)) != 0)
+    if (rc == 0 && (rc = dw_lane_send(c, &frame)) != 0)
         why = dw_upconn_strerror(rc);
     dw_buf_free(&frame);
     if (rc != 0) {
@@ -418,7 +417,7 @@ static void send_on(dw_exchange_t *ex, dw_upconn_t *c)
     ex->bytes_up += frame_bytes;
     ex->items_sent = dw_plan_items_sent(&ex->plan, &ex->rq);
     ex->outcome = ex->plan.kind == DW_PLAN_DELTA ? DW_OUT_DELTA : DW_OUT_FULL;
-    ex->conn_id = c->id;
+    ex->conn_id = c->c->id;
     if (ex->t_sent_ns == 0)
         ex->t_sent_ns = uv_hrtime();
     /* a socket that died without a FIN swallows the request: bounded (once it is all written), then
@@ -429,12 +428,7 @@ static void send_on(dw_exchange_t *ex, dw_upconn_t *c)
 
 /* --- the upstream's events, back to the client ------------------------------------------------ */
 
-static void on_conn_open(dw_upconn_t *c)
-{
-    (void)c; /* leased connections are open already */
-}
-
-static void on_conn_message(dw_upconn_t *c, const char *p, size_t n)
+static void on_conn_message(dw_lane_t *c, const char *p, size_t n)
 {
     dw_exchange_t *ex = c->owner;
     enter(ex);
@@ -460,7 +454,7 @@ static void on_conn_message(dw_upconn_t *c, const char *p, size_t n)
     }
     if (!scanned) {
         snprintf(ex->error, sizeof(ex->error), "the upstream sent a frame that is not a JSON event");
-        dw_upconn_close(c); /* a broken peer: on_conn_closed follows */
+        dw_upconn_close(c->c); /* a broken peer: on_conn_closed follows */
     } else if (dw_event_is(&ev, "error")) {
         on_error_envelope(ex, p, n);
     } else if (is_terminal(&ev) && ev.response.p == NULL) {
@@ -476,7 +470,7 @@ static void on_conn_message(dw_upconn_t *c, const char *p, size_t n)
             /* a slow reader: the upstream waits (TCP pushes back) rather than deltawire buffering */
             ex->paused = 1;
             disarm(ex); /* the silence is the client's, not the upstream's */
-            dw_upconn_pause(c, 1);
+            dw_lane_pause(c, 1);
         }
         if (terminal) {
             if (ex->mode)
@@ -555,6 +549,16 @@ static int relay(dw_exchange_t *ex, const char *p, size_t n, const dw_event_t *e
     return rc;
 }
 
+/* The upstream does not take the stream_id field (upstream-protocol.md section 2, "Lanes"): an
+ * unsupported parameter, or any error about that parameter. */
+static int refuses_stream_id(const dw_envelope_t *env)
+{
+    static const char field[] = "\"stream_id\"";
+    int param = env->param.n == sizeof(field) - 1 && memcmp(env->param.p, field, sizeof(field) - 1) == 0;
+    return param || (dw_envelope_code_is(env, "unsupported_parameter") && env->message.p != NULL &&
+                     memmem(env->message.p, env->message.n, "stream_id", 9) != NULL);
+}
+
 /* An error envelope ends the response: recover where the guide says how, else give back what the
  * HTTP API would have (translate/envelope.h reads every shape the service sends). */
 static void on_error_envelope(dw_exchange_t *ex, const char *p, size_t n)
@@ -563,9 +567,21 @@ static void on_error_envelope(dw_exchange_t *ex, const char *p, size_t n)
     if (dw_envelope_scan(p, n, &env) != 0)
         memset(&env, 0, sizeof(env));
     int stale = dw_envelope_code_is(&env, "previous_response_not_found") && ex->plan.kind == DW_PLAN_DELTA;
-    int aged = dw_envelope_code_is(&env, "websocket_connection_limit_reached");
+    /* the connection's limits (its age, its lane names): a retry elsewhere, this one retires */
+    int aged = dw_envelope_code_is(&env, "websocket_connection_limit_reached") ||
+               dw_envelope_code_is(&env, "websocket_stream_limit_reached");
+    /* an upstream that refuses stream_id (the ChatGPT backend): this request again without a lane,
+     * and no more lanes (--lanes auto); nothing reached the client */
+    int no_lanes = ex->conn->name != 0 && ex->px->cfg->lanes == DW_LANES_AUTO &&
+                   ex->client.state == DW_CLIENT_WAITING && refuses_stream_id(&env);
     dw_record_evict(ex->px->transcripts, ex->conn);
     give_back(ex, aged);
+    if (no_lanes) {
+        dw_pool_lanes_refused(ex->px->pool);
+        dw_plan_full(&ex->plan);
+        dispatch(ex);
+        return;
+    }
     if (stale || aged) {
         uint64_t delay_ms;
         int fresh = dw_respond_replayable(&ex->client);
@@ -628,21 +644,19 @@ static void on_error_envelope(dw_exchange_t *ex, const char *p, size_t n)
 /* Gives the connection back; closed first when it must not serve anyone else. */
 static void give_back(dw_exchange_t *ex, int close)
 {
-    dw_upconn_t *c = ex->conn;
+    dw_lane_t *c = ex->conn;
     ex->conn = NULL;
     ex->up = DW_UP_IDLE;
     count_wire(ex, c);
     disarm(ex);
     if (ex->paused)
-        dw_upconn_pause(c, 0);
+        dw_lane_pause(c, 0);
     ex->paused = 0;
-    if (close)
-        dw_upconn_close(c); /* closing first keeps it from being handed to a waiter */
-    dw_pool_return(ex->px->pool, c);
+    dw_pool_return(ex->px->pool, c, close); /* close: it retires, once its other lanes are done */
 }
 
-/* What this request moved on c while it held it (one response at a time per connection). */
-static void count_wire(dw_exchange_t *ex, const dw_upconn_t *c)
+/* What lane c moved while this request held it (one response at a time per lane). */
+static void count_wire(dw_exchange_t *ex, const dw_lane_t *c)
 {
     ex->wire_up += c->wire_tx - ex->conn_wire_tx;
     ex->wire_down += c->wire_rx - ex->conn_wire_rx;
@@ -651,14 +665,14 @@ static void count_wire(dw_exchange_t *ex, const dw_upconn_t *c)
 
 /* --- when a try fails: retry, pause, plain HTTP, or an honest error --------------------------- */
 
-static void on_conn_closed(dw_upconn_t *c, int http_status, const char *reason)
+static void on_conn_closed(dw_lane_t *l, const char *reason)
 {
-    (void)http_status;
-    dw_exchange_t *ex = c->owner;
+    dw_exchange_t *ex = l->owner;
+    dw_upconn_t *c = l->c;
     enter(ex);
-    dw_record_evict(ex->px->transcripts, c); /* the upstream dropped what it cached there */
-    count_wire(ex, c);
-    dw_pool_detach(ex->px->pool, c);
+    dw_record_evict(ex->px->transcripts, l); /* the upstream dropped what it cached there */
+    count_wire(ex, l);
+    dw_pool_detach(ex->px->pool, l);
     ex->conn = NULL;
     ex->up = DW_UP_IDLE;
     ex->paused = 0;
@@ -758,7 +772,7 @@ static void disarm(dw_exchange_t *ex)
 static void on_silence(uv_timer_t *t)
 {
     dw_exchange_t *ex = t->data;
-    if (ex->events == 0 && dw_upconn_writing(ex->conn)) {
+    if (ex->events == 0 && dw_upconn_writing(ex->conn->c)) {
         /* the request is still being uploaded: that is no silence */
         arm(ex, ex->px->cfg->first_event_timeout, on_silence);
         return;
@@ -772,7 +786,7 @@ static void on_silence(uv_timer_t *t)
         snprintf(why, sizeof(why), "no event for %g s (--upstream-idle-timeout)", ex->px->cfg->upstream_idle_timeout);
     /* not a close handshake: a silent peer may never answer it, nor take what is still buffered */
     snprintf(ex->error, sizeof(ex->error), "%s", why);
-    dw_upconn_abort(ex->conn, why); /* on_conn_closed follows at once: a retry, or an honest error */
+    dw_upconn_abort(ex->conn->c, why); /* on_conn_closed follows at once: a retry, or an honest error */
     leave(ex);
 }
 
@@ -783,7 +797,7 @@ static void on_client_drained(dw_respond_t *r)
     if (!ex->paused || ex->conn == NULL)
         return;
     ex->paused = 0;
-    dw_upconn_pause(ex->conn, 0);
+    dw_lane_pause(ex->conn, 0);
     arm(ex, ex->px->cfg->upstream_idle_timeout, on_silence);
 }
 
@@ -878,7 +892,7 @@ static void on_req_dispose(void *p)
     } else if (ex->up == DW_UP_SENT && ex->paused) {
         /* nobody reads any more: the response runs to its end, bounded by the idle timeout */
         ex->paused = 0;
-        dw_upconn_pause(ex->conn, 0);
+        dw_lane_pause(ex->conn, 0);
         arm(ex, ex->px->cfg->upstream_idle_timeout, on_silence);
     }
     /* SENT: the response runs to its end upstream, so that it is recorded */

@@ -39,7 +39,7 @@ typedef struct {
     int (*relay)(void *data, dw_respond_t *client, const char *p, size_t n, const dw_event_t *ev, int terminal);
     /* Records a finished response, in place of dw_record_response (same arguments). */
     void (*record)(void *data, dw_transcripts_t *t, const dw_plan_t *pl, const dw_outputs_t *o, const dw_event_t *ev,
-                   dw_upconn_t *c);
+                   dw_lane_t *c);
     void (*free)(void *data);
 } dw_exchange_mode_t;
 

@@ -7,16 +7,16 @@
 /* How often idle and old connections are looked for. */
 #define DW_POOL_SWEEP_MS 1000
 
-/* One connection the pool knows: idle, connecting for a lease, or leased. */
+/* One connection the pool knows: idle, connecting for a lease, or with lanes leased. */
 typedef struct dw_slot {
     dw_upconn_t *c;
     dw_pool_t *pool;
     dw_digest_t cred; /* the credentials: per-key limits */
     dw_digest_t key;  /* credentials and connection headers: who may lease it */
-    int leased;
+    int retire;       /* no more leases: closes once no lane is leased */
     /* connecting for a lease: whom to tell (cb NULL once cancelled) */
     dw_pool_connect_cb cb;
-    const dw_upconn_cb_t *ucb;
+    const dw_lane_cb_t *ucb;
     void *data;
     uint64_t created_ms;
     uint64_t idle_since_ms;
@@ -25,10 +25,10 @@ typedef struct dw_slot {
 
 typedef struct dw_waiter {
     void *data;
-    const dw_upconn_cb_t *ucb;
+    const dw_lane_cb_t *ucb;
     dw_pool_connect_cb cb;
     dw_creds_t creds; /* values borrowed from the waiting request, which cancels before it goes */
-    uint64_t want_conn;
+    uint64_t want_lane;
     uint64_t deadline_ms;
     struct dw_waiter *next;
 } dw_waiter_t;
@@ -56,6 +56,7 @@ struct dw_pool {
     uint64_t connects;
     uint64_t handshake_failures[DW_HS_N];
     int reachable;
+    int lanes_refused; /* the upstream refused stream_id: default lanes only */
 };
 
 static const dw_upconn_cb_t idle_cb;
@@ -81,14 +82,26 @@ static void unlink_slot(dw_pool_t *p, dw_slot_t *s)
     }
 }
 
-/* Hands the open connection of s to its lease holder. */
-static void grant(dw_slot_t *s, const dw_upconn_cb_t *ucb, void *data, dw_pool_connect_cb cb)
+/* Named lanes in use on a connection: none while lanes are off or refused. */
+static int lane_names(const dw_pool_t *p)
 {
-    s->leased = 1;
+    return p->cfg->lanes == DW_LANES_OFF || p->lanes_refused ? 0 : DW_LANE_NAMES;
+}
+
+static void lease(dw_lane_t *l, const dw_lane_cb_t *ucb, void *data)
+{
+    l->leased = 1;
+    l->cb = ucb;
+    l->owner = data;
+    l->c->inflight++;
+}
+
+/* Hands lane l of an open connection to its lease holder. */
+static void grant(dw_slot_t *s, dw_lane_t *l, const dw_lane_cb_t *ucb, void *data, dw_pool_connect_cb cb)
+{
     s->cb = NULL;
-    s->c->cb = ucb;
-    s->c->owner = data;
-    cb(data, s->c, 0, NULL);
+    lease(l, ucb, data);
+    cb(data, l, 0, NULL);
 }
 
 static void on_open(dw_upconn_t *c)
@@ -97,12 +110,12 @@ static void on_open(dw_upconn_t *c)
     s->pool->connects++;
     s->pool->reachable = 1;
     if (s->cb != NULL)
-        grant(s, s->ucb, s->data, s->cb);
+        grant(s, &c->lanes[0], s->ucb, s->data, s->cb);
     else
         serve_waiters(s->pool); /* its lease was cancelled meanwhile */
 }
 
-/* An idle connection's message (nobody asked): dropped. */
+/* A message no leased lane is waiting for: dropped. */
 static void on_idle_message(dw_upconn_t *c, const char *p, size_t n)
 {
     (void)c;
@@ -110,7 +123,7 @@ static void on_idle_message(dw_upconn_t *c, const char *p, size_t n)
     (void)n;
 }
 
-/* An idle or connecting connection closed. */
+/* A connection closed (its leased lanes' holders heard of it first). */
 static void on_idle_closed(dw_upconn_t *c, int status, const char *reason)
 {
     dw_slot_t *s = c->owner;
@@ -130,7 +143,8 @@ static void on_idle_closed(dw_upconn_t *c, int status, const char *reason)
         else if (status >= 400 && status < 500)
             p->reachable = 1;
     }
-    p->on_closed(p->data, c);
+    for (int i = 0; i <= DW_LANE_NAMES; i++)
+        p->on_closed(p->data, &c->lanes[i]);
     dw_pool_connect_cb cb = s->cb;
     void *data = s->data;
     free(s);
@@ -156,14 +170,21 @@ static void on_gone_closed(dw_upconn_t *c, int status, const char *reason)
 /* After dw_pool_free: the connections close unheard. */
 static const dw_upconn_cb_t gone_cb = {on_gone_open, on_idle_message, on_gone_closed};
 
+/* Open, not retiring, and no lane leased. */
 static int is_free(const dw_slot_t *s)
 {
-    return !s->leased && s->c->open && !s->c->closing;
+    return s->c->inflight == 0 && s->c->open && !s->c->closing && !s->retire;
+}
+
+/* Open, not retiring, and room for one more response in flight. */
+static int has_room(const dw_slot_t *s)
+{
+    return s->c->inflight < DW_LANE_INFLIGHT && s->c->open && !s->c->closing && !s->retire;
 }
 
 /* Closes free connections idle too long, retires old ones once they are free, fails handshakes
  * older than --handshake-timeout (as network failures: their waiters hear of it at once), and
- * answers the requests that waited --queue-timeout. */
+ * answers the requests that waited --queue-timeout; then serves the queues once more. */
 static void on_sweep(uv_timer_t *t)
 {
     dw_pool_t *p = t->data;
@@ -183,6 +204,7 @@ again:
             dw_upconn_close(s->c);
     }
     expire_waiters(p, now);
+    serve_waiters(p); /* a request waiting for its own lane on a full connection takes another */
 }
 
 dw_pool_t *dw_pool_new(uv_loop_t *loop, const dw_config_t *cfg, dw_upstream_t *up, dw_pool_closed_cb on_closed,
@@ -216,6 +238,8 @@ void dw_pool_free(dw_pool_t *p)
         p->slots = s->next;
         s->c->owner = NULL;
         s->c->cb = &gone_cb;
+        for (int i = 0; i <= DW_LANE_NAMES; i++)
+            s->c->lanes[i].leased = 0; /* their holders are gone too: messages are dropped */
         dw_upconn_close(s->c);
         free(s);
     }
@@ -235,36 +259,56 @@ void dw_pool_free(dw_pool_t *p)
 int dw_pool_caches(dw_pool_t *p, const dw_digest_t *key, dw_sock_cache_t **out, size_t *n)
 {
     *n = 0;
-    *out = malloc((p->n_slots ? p->n_slots : 1) * sizeof(**out));
+    *out = malloc((p->n_slots ? p->n_slots : 1) * (1 + DW_LANE_NAMES) * sizeof(**out));
     if (*out == NULL)
         return -1;
     for (dw_slot_t *s = p->slots; s; s = s->next)
-        if (s->c->open && dw_digest_eq(&s->key, key))
-            (*out)[(*n)++] = (dw_sock_cache_t){s->c->id, s->c->cached.resp_id};
+        for (int i = 0; i <= DW_LANE_NAMES && s->c->open && dw_digest_eq(&s->key, key); i++)
+            if (s->c->lanes[i].cached.resp_id[0] != '\0')
+                (*out)[(*n)++] = (dw_sock_cache_t){s->c->lanes[i].id, s->c->lanes[i].cached.resp_id};
     return 0;
 }
 
-/* A free connection of cred: one that caches nothing if there is one, else the least recently
- * used (its cached conversation is the least likely to come back). */
-static dw_slot_t *find_free(dw_pool_t *p, const dw_digest_t *key, int empty_only)
+/* A free lane of key on a connection with room: one that caches nothing if there is one (the
+ * default lane first: a lone conversation sends no stream_id), else the least recently used (its
+ * cached conversation is the least likely to come back). */
+static dw_lane_t *find_free(dw_pool_t *p, const dw_digest_t *key, int empty_only)
 {
-    dw_slot_t *lru = NULL;
+    dw_lane_t *lru = NULL;
+    int names = lane_names(p);
     for (dw_slot_t *s = p->slots; s; s = s->next) {
-        if (!is_free(s) || !dw_digest_eq(&s->key, key))
+        if (!has_room(s) || !dw_digest_eq(&s->key, key))
             continue;
-        if (s->c->cached.resp_id[0] == '\0')
-            return s;
-        if (lru == NULL || s->idle_since_ms < lru->idle_since_ms)
-            lru = s;
+        for (int i = 0; i <= names; i++) {
+            dw_lane_t *l = &s->c->lanes[i];
+            if (l->leased)
+                continue;
+            if (l->cached.resp_id[0] == '\0')
+                return l;
+            if (lru == NULL || l->idle_since_ms < lru->idle_since_ms)
+                lru = l;
+        }
     }
     return empty_only ? NULL : lru;
 }
 
-static dw_slot_t *find_wanted(dw_pool_t *p, const dw_digest_t *key, uint64_t conn_id)
+/* The lane lane_id of key if it is free. *full is set when it is free but its connection has no
+ * room now: waiting for it keeps the delta. */
+static dw_lane_t *find_wanted(dw_pool_t *p, const dw_digest_t *key, uint64_t lane_id, int *full)
 {
-    for (dw_slot_t *s = p->slots; s && conn_id != 0; s = s->next)
-        if (s->c->id == conn_id && is_free(s) && dw_digest_eq(&s->key, key))
-            return s;
+    *full = 0;
+    for (dw_slot_t *s = p->slots; s && lane_id != 0; s = s->next) {
+        uint64_t first = s->c->lanes[0].id;
+        if (lane_id < first || lane_id > first + DW_LANE_NAMES || !dw_digest_eq(&s->key, key))
+            continue;
+        dw_lane_t *l = &s->c->lanes[lane_id - first];
+        if (l->leased || (l->name > lane_names(p)))
+            return NULL;
+        if (has_room(s))
+            return l;
+        *full = s->c->open && !s->c->closing && !s->retire;
+        return NULL;
+    }
     return NULL;
 }
 
@@ -302,7 +346,7 @@ static int room_for_new(dw_pool_t *p, const dw_creds_t *cr, int evict)
 }
 
 /* Starts a connection whose lease goes to data once it is open. Returns 0, or -1 with err set. */
-static int open_for(dw_pool_t *p, const dw_creds_t *cr, const dw_upconn_cb_t *ucb, void *data,
+static int open_for(dw_pool_t *p, const dw_creds_t *cr, const dw_lane_cb_t *ucb, void *data,
                     dw_pool_connect_cb cb, char *err, size_t errlen)
 {
     dw_slot_t *s = calloc(1, sizeof(*s));
@@ -370,18 +414,39 @@ static void rotate(dw_pool_t *p, dw_keyq_t *q)
     *at = q;
 }
 
-/* A free connection for a request of cr that wants conn want (0: none), in the order that keeps
- * conversations' caches: its own, one that caches nothing, a new one while under the limits (then
- * NULL with *opened set, after open_for), the least recently used one. NULL and *opened 0: wait. */
-static dw_slot_t *pick(dw_pool_t *p, const dw_creds_t *cr, uint64_t want, const dw_upconn_cb_t *ucb, void *data,
+/* 1 if connections of key still opening will have a lane for one more request than those waiting
+ * now: it waits for one of them rather than open another (a burst opens one connection per
+ * DW_LANE_INFLIGHT requests, not one each). Only with named lanes. */
+static int lanes_coming(dw_pool_t *p, const dw_digest_t *key)
+{
+    if (lane_names(p) == 0)
+        return 0;
+    size_t coming = 0;
+    for (dw_slot_t *s = p->slots; s; s = s->next)
+        if (!s->c->was_open && dw_digest_eq(&s->key, key))
+            coming += DW_LANE_INFLIGHT - 1; /* the first lane is its opener's */
+    dw_keyq_t *q = queue_of(p, key);
+    return (q != NULL ? q->n : 1) <= coming;
+}
+
+/* A free lane for a request of cr that wants lane want (0: none), in the order that keeps
+ * conversations' caches: its own (or wait while its connection is full), one that caches nothing,
+ * a new connection while under the limits (then NULL with *opened set, after open_for), the least
+ * recently used lane. NULL and *opened 0: wait. */
+static dw_lane_t *pick(dw_pool_t *p, const dw_creds_t *cr, uint64_t want, const dw_lane_cb_t *ucb, void *data,
                        dw_pool_connect_cb cb, int *opened, int *failed, char *err, size_t errlen)
 {
     *opened = *failed = 0;
-    dw_slot_t *s = find_wanted(p, &cr->key, want);
+    int full;
+    dw_lane_t *s = find_wanted(p, &cr->key, want, &full);
+    if (s == NULL && full)
+        return NULL;
     if (s == NULL)
         s = find_free(p, &cr->key, 1);
     if (s != NULL)
         return s;
+    if (lanes_coming(p, &cr->key))
+        return NULL;
     if (room_for_new(p, cr, 0)) {
         if (open_for(p, cr, ucb, data, cb, err, errlen) == 0)
             *opened = 1;
@@ -395,20 +460,18 @@ static dw_slot_t *pick(dw_pool_t *p, const dw_creds_t *cr, uint64_t want, const 
     return s;
 }
 
-int dw_pool_connect(dw_pool_t *p, const dw_creds_t *cr, uint64_t want_conn, const dw_upconn_cb_t *ucb, void *data,
-                    dw_pool_connect_cb cb, dw_upconn_t **out, char *err, size_t errlen)
+int dw_pool_connect(dw_pool_t *p, const dw_creds_t *cr, uint64_t want_lane, const dw_lane_cb_t *ucb, void *data,
+                    dw_pool_connect_cb cb, dw_lane_t **out, char *err, size_t errlen)
 {
     *out = NULL;
     dw_keyq_t *q = queue_of(p, &cr->key);
     if (q == NULL) {
         /* nobody of this key waits, so nothing free of it is promised to anyone: lease now if we can */
         int opened, failed;
-        dw_slot_t *s = pick(p, cr, want_conn, ucb, data, cb, &opened, &failed, err, errlen);
-        if (s != NULL) {
-            s->leased = 1;
-            s->c->cb = ucb;
-            s->c->owner = data;
-            *out = s->c;
+        dw_lane_t *l = pick(p, cr, want_lane, ucb, data, cb, &opened, &failed, err, errlen);
+        if (l != NULL) {
+            lease(l, ucb, data);
+            *out = l;
             return DW_POOL_READY;
         }
         if (opened)
@@ -432,7 +495,7 @@ int dw_pool_connect(dw_pool_t *p, const dw_creds_t *cr, uint64_t want_conn, cons
         snprintf(err, errlen, "out of memory for the wait queue");
         return DW_POOL_ECONNECT;
     }
-    *w = (dw_waiter_t){.data = data, .ucb = ucb, .cb = cb, .creds = *cr, .want_conn = want_conn,
+    *w = (dw_waiter_t){.data = data, .ucb = ucb, .cb = cb, .creds = *cr, .want_lane = want_lane,
                        .deadline_ms = uv_now(p->loop) + (uint64_t)(p->cfg->queue_timeout * 1000)};
     *q->tail = w;
     q->tail = &w->next;
@@ -461,9 +524,10 @@ void dw_pool_cancel(dw_pool_t *p, void *data)
 static int serve_one(dw_pool_t *p, dw_keyq_t *q)
 {
     dw_waiter_t **at;
-    dw_slot_t *s = NULL;
+    dw_lane_t *s = NULL;
+    int full;
     for (at = &q->head; *at != NULL; at = &(*at)->next)
-        if ((s = find_wanted(p, &q->key, (*at)->want_conn)) != NULL)
+        if ((s = find_wanted(p, &q->key, (*at)->want_lane, &full)) != NULL)
             break;
     if (s == NULL) {
         at = &q->head;
@@ -482,7 +546,7 @@ static int serve_one(dw_pool_t *p, dw_keyq_t *q)
     dw_waiter_t got = **at;
     rotate(p, q);
     unlink_waiter(p, q, at);
-    grant(s, got.ucb, got.data, got.cb);
+    grant(slot_of(p, s->c), s, got.ucb, got.data, got.cb);
     return 1;
 }
 
@@ -520,27 +584,45 @@ static void expire_waiters(dw_pool_t *p, uint64_t now)
     }
 }
 
-void dw_pool_return(dw_pool_t *p, dw_upconn_t *c)
+/* Lane l is no longer leased. */
+static void release(dw_lane_t *l, uint64_t now)
 {
+    l->leased = 0;
+    l->awaiting = 0;
+    l->cb = NULL;
+    l->owner = NULL;
+    l->idle_since_ms = now;
+    l->c->inflight--;
+}
+
+void dw_pool_return(dw_pool_t *p, dw_lane_t *l, int retire)
+{
+    dw_upconn_t *c = l->c;
     dw_slot_t *s = slot_of(p, c);
-    c->cb = &idle_cb;
-    c->owner = s;
-    s->leased = 0;
-    s->idle_since_ms = uv_now(p->loop);
-    if (s->idle_since_ms - s->created_ms >= (uint64_t)(p->cfg->max_conn_age * 1000))
+    uint64_t now = uv_now(p->loop);
+    release(l, now);
+    s->retire |= retire;
+    if (c->inflight == 0)
+        s->idle_since_ms = now;
+    if (c->inflight == 0 && (s->retire || now - s->created_ms >= (uint64_t)(p->cfg->max_conn_age * 1000)))
         dw_upconn_close(c); /* retire before the upstream's own limit */
     else
         serve_waiters(p);
 }
 
-void dw_pool_detach(dw_pool_t *p, dw_upconn_t *c)
+void dw_pool_detach(dw_pool_t *p, dw_lane_t *l)
 {
-    dw_slot_t *s = slot_of(p, c);
-    if (s == NULL)
-        return;
-    unlink_slot(p, s);
-    free(s);
-    serve_waiters(p);
+    release(l, uv_now(p->loop)); /* the connection's own close follows: the pool forgets it then */
+}
+
+void dw_pool_lanes_refused(dw_pool_t *p)
+{
+    p->lanes_refused = 1;
+}
+
+int dw_pool_lanes(const dw_pool_t *p)
+{
+    return lane_names(p) > 0;
 }
 
 void dw_pool_stats(const dw_pool_t *p, dw_pool_stats_t *st)
@@ -548,7 +630,8 @@ void dw_pool_stats(const dw_pool_t *p, dw_pool_stats_t *st)
     memset(st, 0, sizeof(*st));
     for (const dw_slot_t *s = p->slots; s; s = s->next) {
         st->open += s->c->open;
-        st->busy += s->leased && s->c->open;
+        st->busy += s->c->inflight > 0 && s->c->open;
+        st->lanes_busy += s->c->open ? (size_t)s->c->inflight : 0;
         st->connecting += !s->c->was_open;
     }
     st->queued = p->n_waiters;

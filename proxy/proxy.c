@@ -39,7 +39,7 @@ void dw_proxy_ws_accepted(dw_proxy_t *px)
     px->ws_retry_at_ms = 0;
 }
 
-void dw_proxy_conn_closed(void *data, dw_upconn_t *c)
+void dw_proxy_conn_closed(void *data, dw_lane_t *c)
 {
     dw_proxy_t *px = data;
     dw_record_evict(px->transcripts, c);

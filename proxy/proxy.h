@@ -32,7 +32,7 @@ void dw_proxy_gauges(dw_proxy_t *px, dw_gauges_t *g);
 
 /* An idle upstream connection closed: the upstream dropped what it cached there (the pool's
  * dw_pool_closed_cb; data is the dw_proxy_t). */
-void dw_proxy_conn_closed(void *data, dw_upconn_t *c);
+void dw_proxy_conn_closed(void *data, dw_lane_t *c);
 
 /* 0 after an upstream connect failed on the network or was refused WebSocket mode, until one works
  * (readiness; one caller's refusal, such as a 401 on its key, does not count). */

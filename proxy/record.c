@@ -37,8 +37,8 @@ void dw_outputs_free(dw_outputs_t *o)
 }
 
 /* Sets what c caches: resp_id ("" for nothing) and its record key (NULL when not recorded). The
- * previous store=false record is forgotten: the upstream caches one response per connection. */
-static void set_cached(dw_transcripts_t *t, dw_upconn_t *c, const char *resp_id, const dw_digest_t *key, int store)
+ * previous store=false record is forgotten: the upstream caches one response per lane. */
+static void set_cached(dw_transcripts_t *t, dw_lane_t *c, const char *resp_id, const dw_digest_t *key, int store)
 {
     dw_upconn_cache_t *k = &c->cached;
     if (k->keyed && !k->store && (key == NULL || !dw_digest_eq(key, &k->key)))
@@ -50,7 +50,7 @@ static void set_cached(dw_transcripts_t *t, dw_upconn_t *c, const char *resp_id,
     k->store = store;
 }
 
-void dw_record_evict(dw_transcripts_t *t, dw_upconn_t *c)
+void dw_record_evict(dw_transcripts_t *t, dw_lane_t *c)
 {
     set_cached(t, c, "", NULL, 0);
 }
@@ -69,7 +69,7 @@ static void response_id(dw_span_t response, char *out, size_t cap)
 
 /* items: what to chain in place of the output (as_output 0), NULL with as_output 0 for nothing. */
 static void record(dw_transcripts_t *t, const dw_plan_t *pl, const dw_outputs_t *o, const dw_event_t *ev,
-                   dw_upconn_t *c, int as_output, const dw_spans_t *items)
+                   dw_lane_t *c, int as_output, const dw_spans_t *items)
 {
     char id[DW_RESPONSE_ID_MAX + 1];
     response_id(ev->response, id, sizeof(id));
@@ -93,13 +93,13 @@ static void record(dw_transcripts_t *t, const dw_plan_t *pl, const dw_outputs_t 
 }
 
 void dw_record_response(dw_transcripts_t *t, const dw_plan_t *pl, const dw_outputs_t *o, const dw_event_t *ev,
-                        dw_upconn_t *c)
+                        dw_lane_t *c)
 {
     record(t, pl, o, ev, c, 1, NULL);
 }
 
 void dw_record_response_as(dw_transcripts_t *t, const dw_plan_t *pl, const dw_outputs_t *o, const dw_event_t *ev,
-                           dw_upconn_t *c, const dw_spans_t *items)
+                           dw_lane_t *c, const dw_spans_t *items)
 {
     record(t, pl, o, ev, c, 0, items);
 }

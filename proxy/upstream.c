@@ -3,6 +3,8 @@
 #include <libwebsockets.h>
 
 #include "proxy/config.h"
+#include "translate/json_scan.h"
+#include "translate/stream_id.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +32,35 @@ struct dw_upstream {
     char authority[270]; /* the handshake's Host: host, and :port unless the scheme's default */
     uint64_t next_id;
     lws_retry_bo_t keepalive; /* lws keeps a pointer to it in every connection */
+    uint64_t sent; /* messages sent on lanes: their order */
 };
+
+/* A frame waiting for the one going out. */
+struct dw_txq {
+    dw_buf_t frame;
+    dw_lane_t *lane;
+    struct dw_txq *next;
+};
+
+static void flow(dw_upconn_t *c);
+
+/* Bytes the socket sent for the frame going out: its lane's too. */
+static void count_tx(dw_upconn_t *c, uint64_t n)
+{
+    c->wire_tx += n;
+    if (c->tx_lane != NULL)
+        c->tx_lane->wire_tx += n;
+}
+
+/* The message just received was lane l's (NULL: nobody's). */
+static void count_rx(dw_upconn_t *c, dw_lane_t *l)
+{
+    if (l != NULL) {
+        l->wire_rx += c->msg_wire_rx;
+        l->payload_rx += c->msg_payload_rx;
+    }
+    c->msg_wire_rx = c->msg_payload_rx = 0;
+}
 
 static void conn_free(dw_upconn_t *c)
 {
@@ -39,6 +69,12 @@ static void conn_free(dw_upconn_t *c)
         free(c->hdr_values[i]);
     }
     dw_buf_free(&c->tx);
+    while (c->txq != NULL) {
+        struct dw_txq *q = c->txq;
+        c->txq = q->next;
+        dw_buf_free(&q->frame);
+        free(q);
+    }
     dw_buf_free(&c->rx);
     free(c);
 }
@@ -56,6 +92,10 @@ static void conn_finish(dw_upconn_t *c, struct lws *wsi, int status, const char 
         snprintf(c->sync_reason, sizeof(c->sync_reason), "%s", reason);
         return;
     }
+    /* the lanes' holders first: the pool forgets the connection after them */
+    for (int i = 0; i <= DW_LANE_NAMES; i++)
+        if (c->lanes[i].leased && c->lanes[i].cb != NULL)
+            c->lanes[i].cb->on_closed(&c->lanes[i], reason);
     c->cb->on_closed(c, status, reason);
     conn_free(c);
 }
@@ -75,6 +115,36 @@ too_large:
     return -1;
 }
 
+/* The leased lane a message is for: the one its stream_id names; without one, the named lane that
+ * waits longest when the message is about stream_id, else the default lane. NULL: nobody's. *all
+ * is set for an error that names no lane while the default lane is not leased: it concerns every
+ * lane (the connection's limits). Takes stream_id out of the message. */
+static dw_lane_t *route(dw_upconn_t *c, char *m, size_t *n, int *all)
+{
+    dw_span_t msg = {m, *n};
+    *all = 0;
+    int name = dw_stream_id_take(m, n);
+    if (name != 0) {
+        dw_lane_t *l = name >= 1 && name <= DW_LANE_NAMES ? &c->lanes[name] : NULL;
+        return l != NULL && l->leased ? l : NULL;
+    }
+    if (dw_stream_id_error_about(msg)) {
+        dw_lane_t *oldest = NULL;
+        for (int i = 1; i <= DW_LANE_NAMES; i++) {
+            dw_lane_t *l = &c->lanes[i];
+            if (l->leased && l->awaiting && (oldest == NULL || l->awaiting < oldest->awaiting))
+                oldest = l;
+        }
+        if (oldest != NULL)
+            return oldest;
+    }
+    if (c->lanes[0].leased)
+        return &c->lanes[0];
+    dw_span_t t;
+    *all = dw_json_object_get(msg, "type", &t) && t.n == 7 && memcmp(t.p, "\"error\"", 7) == 0;
+    return NULL;
+}
+
 static int on_receive(dw_upconn_t *c, struct lws *wsi, const void *in, size_t len)
 {
     if (c->rx.len + len > DW_UPSTREAM_MAX_MESSAGE || dw_buf_append(&c->rx, in, len) != 0)
@@ -82,11 +152,48 @@ static int on_receive(dw_upconn_t *c, struct lws *wsi, const void *in, size_t le
     if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) != 0)
         return 0;
     lws_validity_confirmed(wsi); /* a whole message is proof of life: no ping while events flow */
-    c->cb->on_message(c, c->rx.p ? c->rx.p : "", c->rx.len);
+    size_t n = c->rx.len;
+    int all;
+    dw_lane_t *l = c->rx.p != NULL ? route(c, c->rx.p, &n, &all) : NULL;
+    count_rx(c, l);
+    if (l != NULL) {
+        l->awaiting = 0;
+        l->cb->on_message(l, c->rx.p, n);
+    } else if (c->rx.p != NULL && all) {
+        /* the lanes leased now: one given back on the way may go to a request this is not for */
+        uint64_t held = 0;
+        for (int i = 1; i <= DW_LANE_NAMES; i++)
+            held |= (uint64_t)c->lanes[i].leased << i;
+        for (int i = 1; i <= DW_LANE_NAMES && c->wsi != NULL; i++) {
+            if (held >> i & 1) {
+                c->lanes[i].awaiting = 0;
+                c->lanes[i].cb->on_message(&c->lanes[i], c->rx.p, n);
+            }
+        }
+    } else {
+        c->cb->on_message(c, c->rx.p ? c->rx.p : "", n);
+    }
     if (c->wsi == NULL)
         return -1;
     dw_buf_reset(&c->rx);
     return 0;
+}
+
+/* The next waiting frame becomes the one going out. Returns 1 if there was one. */
+static int tx_next(dw_upconn_t *c)
+{
+    dw_buf_free(&c->tx);
+    c->tx_lane = NULL;
+    struct dw_txq *q = c->txq;
+    if (q == NULL)
+        return 0;
+    c->txq = q->next;
+    if (c->txq == NULL)
+        c->txq_tail = &c->txq;
+    c->tx = q->frame;
+    c->tx_lane = q->lane;
+    free(q);
+    return 1;
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
@@ -114,8 +221,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return 0;
     case LWS_CALLBACK_CLIENT_RECEIVE:
         c->payload_rx += len;
-        if (!c->deflate)
+        c->msg_payload_rx += len;
+        if (!c->deflate) {
             c->wire_rx += len;
+            c->msg_wire_rx += len;
+        }
         if (lws_frame_is_binary(wsi))
             return 0;
         return on_receive(c, wsi, in, len);
@@ -124,8 +234,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             return -1;
         if (c->tx_written) {
             /* lws calls back only once the extension has compressed the whole message */
-            dw_buf_free(&c->tx);
             c->tx_written = 0;
+            if (tx_next(c))
+                lws_callback_on_writable(wsi);
         } else if (c->tx.len > c->tx_headroom) {
             size_t n = c->tx.len - c->tx_headroom;
             int w = lws_write(wsi, (unsigned char *)c->tx.p + c->tx_headroom, n, LWS_WRITE_TEXT);
@@ -134,8 +245,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                 return -1;
             }
             if (!c->deflate) {
-                c->wire_tx += n;
-                dw_buf_free(&c->tx);
+                count_tx(c, n);
+                if (tx_next(c))
+                    lws_callback_on_writable(wsi);
             } else {
                 /* the compressor reads the message from tx fragment by fragment, on later
                  * writeable turns: keep it until lws hands the socket back to us */
@@ -201,7 +313,7 @@ static int deflate_ext(struct lws_context *ctx, const struct lws_extension *ext,
         break;
     case LWS_EXT_CB_PAYLOAD_TX:
         if (r > PMDR_DID_NOTHING) /* DID_NOTHING leaves eb_out as it was */
-            c->wire_tx += (uint64_t)eb->eb_out.len;
+            count_tx(c, (uint64_t)eb->eb_out.len);
         break;
     case LWS_EXT_CB_PAYLOAD_RX:
         if (r == PMDR_NOTHING_WE_SHOULD_DO) {
@@ -209,10 +321,13 @@ static int deflate_ext(struct lws_context *ctx, const struct lws_extension *ext,
              * client parser then hands the payload over without consuming it, and again, for ever
              * (fixed upstream in 2023, lws commit 9202017c); as UNKNOWN it is consumed once */
             c->wire_rx += (uint64_t)before;
+            c->msg_wire_rx += (uint64_t)before;
             return PMDR_UNKNOWN;
         }
-        if (r >= 0 && before > eb->eb_in.len)
+        if (r >= 0 && before > eb->eb_in.len) {
             c->wire_rx += (uint64_t)(before - eb->eb_in.len);
+            c->msg_wire_rx += (uint64_t)(before - eb->eb_in.len);
+        }
         break;
     default:
         break;
@@ -322,6 +437,9 @@ dw_upconn_t *dw_upconn_connect(dw_upstream_t *up, const dw_header_t *hdrs, size_
     }
     c->id = up->next_id++;
     c->up = up;
+    c->txq_tail = &c->txq;
+    for (int i = 0; i <= DW_LANE_NAMES; i++)
+        c->lanes[i] = (dw_lane_t){.id = up->next_id++, .c = c, .name = i};
     c->cb = cb;
     c->owner = owner;
     c->tx_headroom = LWS_PRE;
@@ -365,18 +483,32 @@ size_t dw_upconn_headroom(void)
     return LWS_PRE;
 }
 
-int dw_upconn_send(dw_upconn_t *c, dw_buf_t *frame)
+size_t dw_lane_overhead(const dw_lane_t *l)
 {
+    return dw_stream_id_size(l->name);
+}
+
+int dw_lane_send(dw_lane_t *l, dw_buf_t *frame)
+{
+    dw_upconn_t *c = l->c;
     if (c->wsi == NULL || !c->open)
         return DW_UPCONN_ECLOSED;
-    if (c->tx_written) {
-        /* the previous message was answered, so lws has compressed all of it */
-        dw_buf_free(&c->tx);
-        c->tx_written = 0;
-    }
-    if (c->tx.len != 0)
+    if (dw_stream_id_put(frame, c->tx_headroom, l->name) != 0)
         return DW_UPCONN_EBUSY;
-    c->tx = *frame;
+    l->awaiting = ++c->up->sent;
+    l->paused = 0;
+    flow(c); /* a new response: its reader is not behind */
+    if (c->tx.len == 0 && !c->tx_written) {
+        c->tx = *frame;
+        c->tx_lane = l;
+    } else {
+        struct dw_txq *q = malloc(sizeof(*q));
+        if (q == NULL)
+            return DW_UPCONN_EBUSY;
+        *q = (struct dw_txq){*frame, l, NULL};
+        *c->txq_tail = q;
+        c->txq_tail = &q->next;
+    }
     memset(frame, 0, sizeof(*frame));
     lws_callback_on_writable(c->wsi);
     return 0;
@@ -384,7 +516,7 @@ int dw_upconn_send(dw_upconn_t *c, dw_buf_t *frame)
 
 const char *dw_upconn_strerror(int err)
 {
-    return err == DW_UPCONN_EBUSY ? "the upstream connection still has a message to send" : "the upstream connection is closed";
+    return err == DW_UPCONN_EBUSY ? "out of memory for the upstream message" : "the upstream connection is closed";
 }
 
 void dw_upconn_abort(dw_upconn_t *c, const char *reason)
@@ -397,13 +529,27 @@ void dw_upconn_abort(dw_upconn_t *c, const char *reason)
 
 int dw_upconn_writing(const dw_upconn_t *c)
 {
-    return c->wsi != NULL && (c->tx.len != 0 || lws_send_pipe_choked(c->wsi));
+    return c->wsi != NULL && (c->tx.len != 0 || c->txq != NULL || lws_send_pipe_choked(c->wsi));
 }
 
-void dw_upconn_pause(dw_upconn_t *c, int paused)
+/* Reads c, or not while every leased lane's reader is behind. */
+static void flow(dw_upconn_t *c)
 {
-    if (c->wsi != NULL)
-        lws_rx_flow_control(c->wsi, paused ? 0 : 1);
+    int leased = 0, paused = 0;
+    for (int i = 0; i <= DW_LANE_NAMES; i++) {
+        leased += c->lanes[i].leased;
+        paused += c->lanes[i].leased && c->lanes[i].paused;
+    }
+    int stop = leased > 0 && paused == leased;
+    if (c->wsi != NULL && stop != c->rx_paused)
+        lws_rx_flow_control(c->wsi, stop ? 0 : 1);
+    c->rx_paused = stop;
+}
+
+void dw_lane_pause(dw_lane_t *l, int paused)
+{
+    l->paused = paused;
+    flow(l->c);
 }
 
 void dw_upconn_close(dw_upconn_t *c)

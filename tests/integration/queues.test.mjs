@@ -1,6 +1,8 @@
 // The pool's queues (issue 19 item 3, issue 14 items 2 and 6): one FIFO per key served in turn, a
 // key below its own limit is never held up by another's backlog, 429 with Retry-After only for
-// the key that is over, a deadline on waiting, and a conversation's own socket kept for it.
+// the key that is over, a deadline on waiting, and a conversation's own socket kept for it. With
+// --lanes off: one response per socket, as against an upstream that refuses stream_id (lanes.test.mjs
+// covers sockets shared by lanes).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startMock, startProxy, stopAll, httpJson, waitFor } from './lib/harness.mjs';
@@ -33,7 +35,7 @@ function hold(proxy, key, ms, signal) {
 }
 
 test('another key is answered while key A has every socket busy and a backlog; only A gets 429', async () => {
-  const proxy = await startProxy({ upstream: mock.base, args: ['--max-conns-per-key', '2', '--max-queue', '2'] });
+  const proxy = await startProxy({ upstream: mock.base, args: ['--lanes', 'off', '--max-conns-per-key', '2', '--max-queue', '2'] });
   const stop = new AbortController();
   try {
     const held = [0, 1, 2, 3].map(() => hold(proxy, 'sk-queue-a', 20000, stop.signal));
@@ -57,7 +59,7 @@ test('another key is answered while key A has every socket busy and a backlog; o
 });
 
 test('a queued request gets 429 with Retry-After once --queue-timeout passes', async () => {
-  const proxy = await startProxy({ upstream: mock.base, args: ['--max-conns-per-key', '1', '--queue-timeout', '1'] });
+  const proxy = await startProxy({ upstream: mock.base, args: ['--lanes', 'off', '--max-conns-per-key', '1', '--queue-timeout', '1'] });
   const stop = new AbortController();
   try {
     const held = hold(proxy, 'sk-deadline', 20000, stop.signal);
@@ -80,7 +82,7 @@ test('a queued request gets 429 with Retry-After once --queue-timeout passes', a
 
 test("fairness: B's request is served in turn, not behind A's whole queue", async () => {
   // two sockets in all, both A's; A queues four more, then B one: keys are served in turn
-  const proxy = await startProxy({ upstream: mock.base, args: ['--max-conns', '2', '--max-conns-per-key', '2'] });
+  const proxy = await startProxy({ upstream: mock.base, args: ['--lanes', 'off', '--max-conns', '2', '--max-conns-per-key', '2'] });
   try {
     const done = [];
     const send = (key, name, fault) =>
@@ -127,7 +129,7 @@ function conversation(proxy, key, name) {
 }
 
 test('contention: 3 conversations on 2 sockets keep their own socket, the least recently used cache goes', async () => {
-  const proxy = await startProxy({ upstream: mock.base, args: ['--max-conns-per-key', '2'] });
+  const proxy = await startProxy({ upstream: mock.base, args: ['--lanes', 'off', '--max-conns-per-key', '2'] });
   try {
     await mock.reset();
     const [c1, c2, c3] = ['one', 'two', 'three'].map((n) => conversation(proxy, 'sk-contention', n));

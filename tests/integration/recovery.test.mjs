@@ -237,7 +237,8 @@ test('a forked conversation: two requests extending the same prefix differently 
 });
 
 test('more requests than connections: queued up to a bound, then 429 with Retry-After', async () => {
-  const proxy = await startProxy({ upstream: mock.base, args: ['--max-conns-per-key', '1', '--max-queue', '1'] });
+  // one response per connection (without lanes; lanes.test.mjs has the 16-per-connection bound)
+  const proxy = await startProxy({ upstream: mock.base, args: ['--lanes', 'off', '--max-conns-per-key', '1', '--max-queue', '1'] });
   await mock.reset();
   await mock.fault({ slow_ms: 30, count: 3 });
   const rs = await Promise.all([0, 1, 2].map((i) => fetch(proxy.base + '/responses', {
@@ -254,7 +255,8 @@ test('more requests than connections: queued up to a bound, then 429 with Retry-
 });
 
 test('a client that goes away mid-response: its connection is not reused until that response ended', async () => {
-  const proxy = await startProxy({ upstream: mock.base });
+  // without lanes (with them, its lane is not: lanes.test.mjs)
+  const proxy = await startProxy({ upstream: mock.base, args: ['--lanes', 'off'] });
   await mock.reset();
   await mock.fault({ slow_ms: 40, count: 1 });
   const ac = new AbortController();
