@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { startMock, startProxy, stopAll, httpJson, sse, waitFor } from './lib/harness.mjs';
+import { startMock, startProxy, stopAll, httpJson, sse, waitFor, wsConnect } from './lib/harness.mjs';
 
 let mock;
 before(async () => { mock = await startMock(); });
@@ -71,7 +71,7 @@ function conversation(proxy, key, name, m = mock) {
       }
       if (expect === 200) assert.ok(!raw.includes('stream_id'), `${name}: the HTTP client never sees stream_id`);
       const mine = `Conversation ${name}:`;
-      const entries = (await wsLog(m)).filter((e) => e.full_input && JSON.stringify(e.full_input[0]).includes(mine));
+      const entries = (await wsLog(m)).filter((e) => e.full_input?.length && JSON.stringify(e.full_input[0]).includes(mine));
       const e = id ? entries.find((x) => x.response_id === id) : entries.at(-1);
       if (!e && expect !== 200) return (await wsLog(m)).at(-1); // refused before the mock read its input
       assert.ok(e, `${name}: the mock logged the turn`);
@@ -258,5 +258,38 @@ test('a slow reader on one lane does not stall its neighbour on the same socket'
   } finally {
     await proxy.stop();
     await big.stop();
+  }
+});
+
+test('the connection age limit with several lanes in flight (an error on one, then the close): every turn goes again in full on a new socket', { timeout: 60000 }, async () => {
+  const aged = await startMock({ args: ['--max-conn-age', '0.5'] });
+  const proxy = await startProxy({ upstream: aged.base, args: ['--max-conns-per-key', '1'] });
+  try {
+    const convs = [0, 1, 2].map((i) => conversation(proxy, 'sk-lanes-aged', `a${i}`, aged));
+    const first = await Promise.all(convs.map((c) => c.turn({ fault: 'slow_ms=10' })));
+    assert.equal(new Set(first.map((e) => e.conn)).size, 1, 'one socket');
+    // past the mock's age limit: a probe socket opened now reaches it too (as recovery.test.mjs)
+    const probe = await wsConnect(`ws://127.0.0.1:${aged.port}/v1/responses`, auth('sk-age-probe'));
+    try {
+      await waitFor(async () => {
+        probe.send({ type: 'response.create', model: 'gpt-5.5', store: false, generate: false, input: [] });
+        const last = (await probe.untilTerminal()).at(-1);
+        return last?.type === 'error' && last.error.code === 'websocket_connection_limit_reached';
+      }, { timeoutMs: 10000, intervalMs: 50 });
+    } finally {
+      await probe.close();
+    }
+    const second = await Promise.all(convs.map((c) => c.turn({ fault: 'slow_ms=10' })));
+    const log = (await aged.log()).filter((e) => e.transport === 'ws' && e.conn === first[0].conn);
+    const limited = log.filter((e) => e.error && e.error.code === 'websocket_connection_limit_reached');
+    // the mock closes the socket after the error: the other lanes' turns are lost with it, and retried
+    assert.ok(limited.length >= 1, "the limit was reached on the lanes' socket");
+    for (const e of second) {
+      assert.notEqual(e.conn, first[0].conn, 'on a new socket');
+      assert.equal(e.previous_response_id, null, 'with the full input');
+    }
+  } finally {
+    await proxy.stop();
+    await aged.stop();
   }
 });
