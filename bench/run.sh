@@ -7,14 +7,17 @@
 #                                RESULTS.md; DW_BENCH_PROXY_ARGS adds proxy flags, e.g.
 #                                "--upstream-deflate off", to compare settings)
 #   bench/run.sh --sockets      (only the memory per idle upstream socket, each --upstream-deflate mode)
+#   bench/run.sh --events       (only table 6: per-event cost and latency, direct vs nginx vs deltawire,
+#                                all in front of bench/wsecho; issue 16; DW_BENCH_SAMPLES, DW_BENCH_SHAPES)
 # Needs: scripts/install-deps.sh with DW_WITH_TEST_DEPS=1 (wrk, nghttp2-client, gnuplot-nox).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD B=build-bench OUT=bench/out
-QUICK=0 SESSIONS_ONLY=0 SOCKETS_ONLY=0
+QUICK=0 SESSIONS_ONLY=0 SOCKETS_ONLY=0 EVENTS_ONLY=0
 [ "${1:-}" = "--quick" ] && QUICK=1
 [ "${1:-}" = "--sessions" ] && SESSIONS_ONLY=1
 [ "${1:-}" = "--sockets" ] && SOCKETS_ONLY=1
+[ "${1:-}" = "--events" ] && EVENTS_ONLY=1
 CMD="bench/run.sh${1:+ $1}"
 mkdir -p "$OUT"
 rm -f "$OUT"/*.tsv "$OUT"/*.txt
@@ -71,6 +74,57 @@ sockets() {
     kill "$pid"; wait "$pid" 2>/dev/null || true
   done
 }
+# ---- per-event cost and latency against nginx (issue 16): bench/wsecho answers plain HTTP SSE to the
+# direct and nginx arms and WebSocket to deltawire, the same events; nginx is Debian's, one worker,
+# a plain streaming reverse proxy (buffering off, keep-alive upstream), as a user would put it there ----
+events() {
+  local n=$1 conf=$OUT/nginx ngx master worker=
+  start "$OUT/wsecho-events.log" "$WSECHO" 0
+  local up=$PORT up_pid=$PID
+  start "$OUT/proxy-events.log" "$B/proxy/deltawire" "${PROXY_ARGS[@]}" --upstream "http://127.0.0.1:$up/v1"
+  local px=$PORT px_pid=$PID
+  ngx=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  mkdir -p "$conf/logs"
+  cat >"$conf/nginx.conf" <<EOF
+worker_processes 1;
+pid $ROOT/$conf/nginx.pid;
+error_log $ROOT/$conf/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $ROOT/$conf/body; proxy_temp_path $ROOT/$conf/proxy;
+  fastcgi_temp_path $ROOT/$conf/f; uwsgi_temp_path $ROOT/$conf/u; scgi_temp_path $ROOT/$conf/s;
+  upstream wsecho { server 127.0.0.1:$up; keepalive 16; }
+  server {
+    listen 127.0.0.1:$ngx;
+    client_max_body_size 64m;
+    client_body_buffer_size 1m;
+    location / {
+      proxy_pass http://wsecho;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+      proxy_request_buffering off;
+    }
+  }
+}
+EOF
+  nginx -p "$ROOT/$conf" -c "$ROOT/$conf/nginx.conf" -g 'daemon off;' 2>"$OUT/nginx.log" &
+  master=$!; PIDS+=("$master")
+  for _ in $(seq 50); do worker=$(pgrep -P "$master" | head -1) || true; [ -n "$worker" ] && break; sleep 0.1; done
+  [ -n "$worker" ] || { echo "run.sh: nginx did not start:" >&2; cat "$OUT/nginx.log" >&2; exit 1; }
+  echo "events: $n samples per shape (direct, nginx $(nginx -v 2>&1 | cut -d/ -f2), deltawire)" >&2
+  timeout 900 "$DWBENCH" events --direct "http://127.0.0.1:$up/v1/responses" --nginx "http://127.0.0.1:$ngx/v1/responses" \
+    --proxy "http://127.0.0.1:$px/v1/responses" --proxy-pid "$px_pid" --nginx-pid "$worker" --upstream-pid "$up_pid" \
+    --shapes "${DW_BENCH_SHAPES:-25:8,250:8,2500:8,83:500}" --samples "$n" --size 1024 --out "$OUT/events.tsv"
+  kill "$master" "$px_pid" "$up_pid"
+}
+if [ $EVENTS_ONLY = 1 ]; then
+  events "${DW_BENCH_SAMPLES:-300}"
+  bench/report.sh "$OUT" "$CMD" events
+  exit 0
+fi
+
 if [ $SOCKETS_ONLY = 1 ]; then
   sockets
   column -t "$OUT/sockets.tsv"
