@@ -61,6 +61,29 @@ events_table() {
   echo
 }
 
+# link_table: table 7 from link.tsv (bench/run.sh --link, or the full run)
+link_table() {
+  echo "## 7. End to end over an emulated link: whole sessions, direct vs deltawire as a sidecar (issue 16)"
+  echo
+  echo "\`bench/linkemu\` between the client side and the mock ($(grep -o 'up [0-9]* Mbit/s, down [0-9]* Mbit/s, RTT [0-9]* ms' "$D"/link-direct.log | head -1);"
+  echo "one serialisation queue per direction, one-way delay RTT/2, payload bytes counted). Direct: the client's"
+  echo "full-history HTTP bodies cross the link. deltawire runs on the client's side of the link and sends"
+  echo "WebSocket deltas (permessage-deflate on, the default) across it. Wall = the sum of the turns' times to"
+  echo "last byte (the client's own time between turns excluded); the arms alternate turn by turn."
+  echo
+  echo "| session | turns | direct wall | deltawire wall | sooner | direct bytes up / down | deltawire bytes up / down | link bytes saved |"
+  echo "|---|---|---|---|---|---|---|---|"
+  awk -F'\t' 'NR>1 {k=$1; if(!(k in t)) o[++n]=k; t[k]=$3; w[k,$2]=$4; u[k,$2]=$5; d[k,$2]=$6}
+    END{for(i=1;i<=n;i++){k=o[i]; printf "| %s | %d | %.2f s | %.2f s | %.1f%% | %.2f / %.2f MB | %.2f / %.2f MB | %.1f%% |\n",
+        k, t[k], w[k,"direct"]/1e9, w[k,"proxy"]/1e9, (1-w[k,"proxy"]/w[k,"direct"])*100,
+        u[k,"direct"]/1048576, d[k,"direct"]/1048576, u[k,"proxy"]/1048576, d[k,"proxy"]/1048576,
+        (1-(u[k,"proxy"]+d[k,"proxy"])/(u[k,"direct"]+d[k,"direct"]))*100}}' "$D/link.tsv"
+  echo
+}
+if [ "$ONLY" = link ]; then
+  link_table
+  exit 0
+fi
 if [ "$ONLY" = events ]; then
   events_table
   exit 0
@@ -169,6 +192,7 @@ echo "|---|---|---|---|---|"
 awk -F'\t' 'NR>1 {printf "| %s | %d | %.1f MB | %.1f MB | %d B |\n", $1, $2, $3/1024, $4/1024, $5}' "$D/sockets.tsv"
 echo
 [ -f "$D/events.tsv" ] && events_table
+[ -f "$D/link.tsv" ] && link_table
 echo "## Targets (this run)"
 echo
 verdict() { awk -v v="$1" -v lim="$2" -v dir="$3" 'BEGIN{ok = dir=="le" ? v<=lim : v>=lim; printf "%s", ok?"**met**":"**missed**"}'; }

@@ -9,22 +9,26 @@
 #   bench/run.sh --sockets      (only the memory per idle upstream socket, each --upstream-deflate mode)
 #   bench/run.sh --events       (only table 6: per-event cost and latency, direct vs nginx vs deltawire,
 #                                all in front of bench/wsecho; issue 16; DW_BENCH_SAMPLES, DW_BENCH_SHAPES)
+#   bench/run.sh --link         (only table 7: the 100-turn Codex-like and 1 MB sessions over bench/linkemu,
+#                                direct vs deltawire as a client-side sidecar; DW_BENCH_LINK sets the link,
+#                                default "--up-mbit 20 --down-mbit 100 --rtt-ms 40"; DW_BENCH_LINK_SESSIONS)
 # Needs: scripts/install-deps.sh with DW_WITH_TEST_DEPS=1 (wrk, nghttp2-client, gnuplot-nox).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD B=build-bench OUT=bench/out
-QUICK=0 SESSIONS_ONLY=0 SOCKETS_ONLY=0 EVENTS_ONLY=0
+QUICK=0 SESSIONS_ONLY=0 SOCKETS_ONLY=0 EVENTS_ONLY=0 LINK_ONLY=0
 [ "${1:-}" = "--quick" ] && QUICK=1
 [ "${1:-}" = "--sessions" ] && SESSIONS_ONLY=1
 [ "${1:-}" = "--sockets" ] && SOCKETS_ONLY=1
 [ "${1:-}" = "--events" ] && EVENTS_ONLY=1
+[ "${1:-}" = "--link" ] && LINK_ONLY=1
 CMD="bench/run.sh${1:+ $1}"
 mkdir -p "$OUT"
 rm -f "$OUT"/*.tsv "$OUT"/*.txt
 
 # ---- build: a release build of the proxy and mock, the driver and the tiny upstream ----
 [ -d "$B" ] || meson setup "$B" --buildtype=release >/dev/null
-ninja -C "$B" proxy/deltawire mock/deltawire-mock bench/dwbench bench/wsecho >/dev/null
+ninja -C "$B" proxy/deltawire mock/deltawire-mock bench/dwbench bench/wsecho bench/linkemu >/dev/null
 DWBENCH=$B/bench/dwbench WSECHO=$B/bench/wsecho
 
 # ---- processes: every one is killed on exit, by pid ----
@@ -122,6 +126,43 @@ EOF
 if [ $EVENTS_ONLY = 1 ]; then
   events "${DW_BENCH_SAMPLES:-300}"
   bench/report.sh "$OUT" "$CMD" events
+  exit 0
+fi
+
+# ---- end to end over an emulated link (issue 16): bench/linkemu between the client side and the mock,
+# one link per arm (so each arm's bytes are its own): direct = client -> link -> mock (HTTP);
+# deltawire = client -> deltawire (a sidecar on the client's side) -> link -> mock (WebSocket).
+# Session wall time = the sum of the turns' times to last byte (the driver's think time excluded). ----
+link() {
+  local name turns bytes shape lu ld lpid lpid2 px px_pid
+  printf 'session\tarm\tturns\twall_ns\tup_bytes\tdown_bytes\n' >"$OUT/link.tsv"
+  for s in ${DW_BENCH_LINK_SESSIONS:-codex:100:0 large1m:100:1048576}; do
+    IFS=: read -r name turns bytes <<<"$s"
+    shape=large; [ "$name" = codex ] && shape=codex
+    start "$OUT/link-direct.log" "$B/bench/linkemu" 0 "127.0.0.1:$MOCK" $LINK_ARGS
+    lu=$PORT lpid=$PID
+    start "$OUT/link-proxy.log" "$B/bench/linkemu" 0 "127.0.0.1:$MOCK" $LINK_ARGS
+    ld=$PORT lpid2=$PID
+    start "$OUT/proxy-link.log" "$B/proxy/deltawire" "${PROXY_ARGS[@]}" --upstream "http://127.0.0.1:$ld/v1"
+    px=$PORT px_pid=$PID
+    echo "link session $name: $turns turns ($LINK_ARGS)" >&2
+    timeout 900 "$DWBENCH" session --direct "http://127.0.0.1:$lu/v1/responses" --proxy "http://127.0.0.1:$px/v1/responses" \
+      --mock "http://127.0.0.1:$MOCK/" --proxy-pid "$px_pid" --shape $shape --turns "$turns" --target-bytes "$bytes" \
+      --out "$OUT/link-$name.tsv"
+    kill -USR1 "$lpid" "$lpid2"; sleep 0.3
+    for arm in direct proxy; do
+      local lp=$lpid col=7; [ $arm = proxy ] && lp=$lpid2 col=9
+      read -r up down <<<"$(grep 'linkemu: up' "$OUT/link-$arm.log" | tail -1 | awk '{print $3, $5}')"
+      awk -F'\t' -v n="$name" -v a="$arm" -v c=$col -v u="$up" -v d="$down" \
+        'NR>1 {w+=$c; t++} END{printf "%s\t%s\t%d\t%.0f\t%s\t%s\n", n, a, t, w, u, d}' "$OUT/link-$name.tsv" >>"$OUT/link.tsv"
+    done
+    kill "$px_pid" "$lpid" "$lpid2"
+  done
+}
+LINK_ARGS=${DW_BENCH_LINK:---up-mbit 20 --down-mbit 100 --rtt-ms 40}
+if [ $LINK_ONLY = 1 ]; then
+  link
+  bench/report.sh "$OUT" "$CMD" link
   exit 0
 fi
 
@@ -228,6 +269,8 @@ for m in $MEM_STEPS; do
 done
 
 sockets
+events 300
+link
 
 # ---- tables, plot, RESULTS.md ----
 bench/report.sh "$OUT" "$CMD" | tee bench/RESULTS.md
