@@ -96,9 +96,10 @@ error_log $ROOT/$conf/logs/error.log warn;
 events { worker_connections 1024; }
 http {
   access_log off;
+  keepalive_requests 1000000;
   client_body_temp_path $ROOT/$conf/body; proxy_temp_path $ROOT/$conf/proxy;
   fastcgi_temp_path $ROOT/$conf/f; uwsgi_temp_path $ROOT/$conf/u; scgi_temp_path $ROOT/$conf/s;
-  upstream wsecho { server 127.0.0.1:$up; keepalive 16; }
+  upstream wsecho { server 127.0.0.1:$up; keepalive 16; keepalive_requests 1000000; }
   server {
     listen 127.0.0.1:$ngx;
     client_max_body_size 64m;
