@@ -80,6 +80,7 @@ static int on_receive(dw_upconn_t *c, struct lws *wsi, const void *in, size_t le
     int whole = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
     if (c->rx.len == 0 && whole && len <= DW_UPSTREAM_MAX_MESSAGE) {
         /* the message came in one piece (the usual event): handed on from lws's buffer, uncopied */
+        lws_validity_confirmed(wsi);
         c->cb->on_message(c, in ? in : "", len);
         return c->wsi == NULL ? -1 : 0;
     }
