@@ -40,6 +40,7 @@ trap cleanup EXIT
 # PORT and PID
 start() {
   local log=$1; shift
+  : >"$log" # emptied here: the child truncates it only once it runs, after a stale port could be read
   "$@" 2>"$log" &
   PID=$!; PIDS+=("$PID")
   for _ in $(seq 50); do
