@@ -40,6 +40,17 @@
  *     upstream socket behind (with its permessage-deflate state when negotiated): the memory per
  *     socket run. Prints how many turns succeeded.
  *
+ *   dwbench events --direct URL --nginx URL --proxy URL --proxy-pid PID --nginx-pid PID
+ *                  --upstream-pid PID --shapes N:B,... --samples S --size BYTES --out FILE
+ *     Per-event cost against what users would run instead (issue 16): one-turn requests of about
+ *     BYTES (store=false, a new conversation each) to bench/wsecho straight (direct), through nginx
+ *     (a plain streaming reverse proxy) and through deltawire (WebSocket upstream), alternating the
+ *     three arms request by request. Each shape N:B asks wsecho (request metadata) for N events,
+ *     N-3 of them text deltas of B bytes. Per request: first/last byte times, response bytes, the
+ *     CPU of the arm's middle process (deltawire's or nginx's worker: its CPU clock read at the
+ *     start of each of its requests, so the difference is one whole request, tail included) and
+ *     the upstream's CPU (read around the request).
+ *
  * Output: tab-separated rows, one per turn or sample, header first.
  */
 #include <arpa/inet.h>
@@ -272,14 +283,19 @@ static void http_do(target_t *t, const char *method, const char *path, const cha
 
 /* ---- the proxy's CPU clock ---- */
 
-static clockid_t proxy_clock;
+static clockid_t proxy_clock, nginx_clock, upstream_clock;
+
+static uint64_t cpu_ns(clockid_t c)
+{
+    struct timespec ts;
+    if (clock_gettime(c, &ts) != 0)
+        die("cpu clock: %s", strerror(errno));
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static uint64_t proxy_cpu_ns(void)
 {
-    struct timespec ts;
-    if (clock_gettime(proxy_clock, &ts) != 0)
-        die("proxy cpu clock: %s", strerror(errno));
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return cpu_ns(proxy_clock);
 }
 
 /* ---- the mock's log ---- */
@@ -559,9 +575,9 @@ static int conv_absorb(conv_t *c, const reply_t *r, size_t out_bytes)
 /* ---- commands ---- */
 
 typedef struct {
-    target_t direct, proxy, mock;
-    int have_pid;
-    const char *shape, *out, *api;
+    target_t direct, proxy, mock, nginx;
+    int have_pid, have_nginx_pid, have_upstream_pid;
+    const char *shape, *out, *api, *shapes;
     int turns, samples;
     size_t target_bytes, size;
 } opts_t;
@@ -576,6 +592,18 @@ static void parse_opts(opts_t *o, int argc, char **argv)
             target_parse(&o->proxy, v);
         else if (!strcmp(k, "--mock"))
             target_parse(&o->mock, v);
+        else if (!strcmp(k, "--nginx"))
+            target_parse(&o->nginx, v);
+        else if (!strcmp(k, "--nginx-pid")) {
+            if (clock_getcpuclockid((pid_t)atoi(v), &nginx_clock) != 0)
+                die("no CPU clock for pid %s", v);
+            o->have_nginx_pid = 1;
+        } else if (!strcmp(k, "--upstream-pid")) {
+            if (clock_getcpuclockid((pid_t)atoi(v), &upstream_clock) != 0)
+                die("no CPU clock for pid %s", v);
+            o->have_upstream_pid = 1;
+        } else if (!strcmp(k, "--shapes"))
+            o->shapes = v;
         else if (!strcmp(k, "--proxy-pid")) {
             if (clock_getcpuclockid((pid_t)atoi(v), &proxy_clock) != 0)
                 die("no CPU clock for pid %s", v);
@@ -603,6 +631,12 @@ static void parse_opts(opts_t *o, int argc, char **argv)
     }
     if (!strcmp(argv[1], "conversations") || !strcmp(argv[1], "sockets"))
         return;
+    if (!strcmp(argv[1], "events")) {
+        if (!o->direct.port || !o->proxy.port || !o->nginx.port || !o->have_pid || !o->have_nginx_pid ||
+            !o->have_upstream_pid || !o->shapes || !o->out)
+            die("events needs --direct, --nginx, --proxy, their pids, --upstream-pid, --shapes and --out");
+        return;
+    }
     if (!o->direct.port || !o->proxy.port || !o->mock.port || !o->have_pid || !o->out)
         die("need --direct, --proxy, --mock, --proxy-pid and --out");
 }
@@ -815,6 +849,70 @@ static int cmd_sockets(opts_t *o)
     return 0;
 }
 
+/* The per-event run (see the top of the file). Arms in a fixed rotation; a new conversation per
+ * request, so every proxied request is a full one-turn response.create over the warm socket. */
+static int cmd_events(opts_t *o)
+{
+    enum { DIRECT, NGINX, PROXY, ARMS };
+    static const char *names[ARMS] = {"direct", "nginx", "deltawire"};
+    target_t *t[ARMS] = {&o->direct, &o->nginx, &o->proxy};
+    clockid_t *clk[ARMS] = {NULL, &nginx_clock, &proxy_clock};
+    buf_t body = {0};
+    reply_t r = {0};
+    FILE *f = fopen(o->out, "w");
+    if (!f || o->samples < 1 || o->samples > 1000000)
+        die("bad --out or --samples");
+    size_t size = o->size ? o->size : 1024;
+    fprintf(f, "events\tdelta_bytes\tsample\tarm\treq_bytes\tresp_bytes\tttfb_ns\tttlb_ns\tmid_cpu_ns\tupstream_cpu_ns\n");
+    unsigned seed = (unsigned)now_ns();
+    for (const char *sh = o->shapes; sh && *sh; sh = strchr(sh, ',') ? strchr(sh, ',') + 1 : NULL) {
+        unsigned long events = strtoul(sh, NULL, 10), dbytes = 8;
+        const char *colon = strchr(sh, ':'), *comma = strchr(sh, ',');
+        if (colon && (!comma || colon < comma))
+            dbytes = strtoul(colon + 1, NULL, 10);
+        uint64_t last_mid[ARMS] = {0}, pending_up[ARMS] = {0};
+        size_t pending_len[ARMS] = {0};
+        uint64_t pending_f[ARMS] = {0}, pending_l[ARMS] = {0};
+        int pending[ARMS] = {0};
+        /* one warm-up round per arm (connections, upstream socket), then samples + 1 rounds: the
+         * last round only closes the previous one's CPU reading */
+        for (int s = -1; s <= o->samples; s++) {
+            for (int a = 0; a < ARMS; a++) {
+                uint64_t mid = clk[a] ? cpu_ns(*clk[a]) : 0;
+                if (pending[a])
+                    fprintf(f, "%lu\t%lu\t%d\t%s\t%zu\t%zu\t%lu\t%lu\t%lu\t%lu\n", events, dbytes, s - 1, names[a],
+                            body.len, pending_len[a], (unsigned long)pending_f[a], (unsigned long)pending_l[a],
+                            (unsigned long)(clk[a] ? mid - last_mid[a] : 0), (unsigned long)pending_up[a]);
+                pending[a] = 0;
+                if (s == o->samples)
+                    continue;
+                last_mid[a] = mid;
+                body.len = 0;
+                buf_fmt(&body, "{\"model\":\"gpt-5.5\",\"store\":false,\"stream\":true,\"metadata\":{"
+                               "\"wsecho_events\":\"%lu\",\"wsecho_delta_bytes\":\"%lu\"},\"input\":[{\"type\":"
+                               "\"message\",\"role\":\"user\",\"content\":[{\"type\":\"input_text\",\"text\":\"%u %d ",
+                        events, dbytes, seed, s * ARMS + a);
+                buf_prose(&body, size > body.len + 8 ? size - body.len - 8 : 1, seed + (unsigned)s);
+                buf_str(&body, "\"}]}]}");
+                uint64_t u0 = cpu_ns(upstream_clock);
+                http_do(t[a], "POST", NULL, "sk-bench-1", body.p, body.len, &r);
+                uint64_t u1 = cpu_ns(upstream_clock);
+                if (r.status != 200)
+                    die("%s answered %d", names[a], r.status);
+                pending[a] = s >= 0;
+                pending_len[a] = r.body.len;
+                pending_f[a] = r.t_first;
+                pending_l[a] = r.t_last;
+                pending_up[a] = u1 - u0;
+            }
+        }
+    }
+    fclose(f);
+    free(body.p);
+    free(r.body.p);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     opts_t o = {0};
@@ -829,6 +927,8 @@ int main(int argc, char **argv)
         return cmd_conversations(&o);
     if (!strcmp(argv[1], "sockets"))
         return cmd_sockets(&o);
+    if (!strcmp(argv[1], "events"))
+        return cmd_events(&o);
     die("unknown command %s", argv[1]);
     return 1;
 }

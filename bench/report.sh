@@ -10,6 +10,85 @@ pct() { awk -F'\t' "NR>1 && ($4) {print \$$2}" "$3" | sort -n |
 us() { awk -v n="$1" 'BEGIN{printf "%.0f", n/1000}'; }
 ms() { awk -v n="$1" 'BEGIN{printf "%.2f", n/1e6}'; }
 
+# events_table: table 6 from events.tsv (bench/run.sh --events, or the full run)
+events_table() {
+  local E=$D/events.tsv
+  echo "## 6. Per-event cost and added latency: direct vs nginx vs deltawire (issue 16)"
+  echo
+  echo "One-turn ~1 KB requests (store=false, a new conversation each) to \`bench/wsecho\`, which answers N events"
+  echo "(N-3 text deltas of B bytes, then output_item.done and response.completed repeating the text) as"
+  echo "HTTP SSE to direct and nginx and as WebSocket frames to deltawire, all in one write. nginx $(nginx -v 2>&1 | cut -d/ -f2)"
+  echo "(Debian nginx-light): one worker, proxy_buffering off, proxy_request_buffering off, keep-alive upstream."
+  echo "Arms alternate request by request. CPU = the middle process's CPU clock (deltawire's; nginx's worker)"
+  echo "from the start of one of its requests to the start of its next (the request's whole cost, tail"
+  echo "included); upstream CPU = wsecho's around the request. Added = arm minus direct, per percentile."
+  echo
+  echo "| events × delta bytes | arm | n | response | TTFB p50 / p99 | TTLB p50 / p99 | added TTFB p50 / p99 | added TTLB p50 / p99 | CPU/req p50 (mean) | CPU per event | upstream CPU p50 |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|"
+  for shape in $(awk -F'\t' 'NR>1 && !s[$1":"$2]++ {print $1":"$2}' "$E"); do
+    IFS=: read -r ev db <<<"$shape"
+    local sel="\$1==$ev && \$2==$db"
+    local d4 d4b d5 d5b
+    d4=$(pct 50 7 "$E" "$sel && \$4==\"direct\""); d4b=$(pct 99 7 "$E" "$sel && \$4==\"direct\"")
+    d5=$(pct 50 8 "$E" "$sel && \$4==\"direct\""); d5b=$(pct 99 8 "$E" "$sel && \$4==\"direct\"")
+    for arm in direct nginx deltawire; do
+      local a="$sel && \$4==\"$arm\"" f50 f99 l50 l99 c50 cm n rb up
+      f50=$(pct 50 7 "$E" "$a"); f99=$(pct 99 7 "$E" "$a"); l50=$(pct 50 8 "$E" "$a"); l99=$(pct 99 8 "$E" "$a")
+      c50=$(pct 50 9 "$E" "$a"); up=$(pct 50 10 "$E" "$a")
+      read -r n rb cm <<<"$(awk -F'\t' "NR>1 && ($a) {n++; b+=\$6; c+=\$9} END{printf \"%d %.0f %.0f\", n, b/n, c/n}" "$E")"
+      printf '| %s × %s B | %s | %s | %.1f KB | %s / %s µs | %s / %s µs | %s | %s | %s | %s | %s µs |\n' "$ev" "$db" "$arm" "$n" \
+        "$(awk -v b="$rb" 'BEGIN{print b/1024}')" "$(us "$f50")" "$(us "$f99")" "$(us "$l50")" "$(us "$l99")" \
+        "$([ $arm = direct ] && echo - || echo "$(us $((f50 - d4))) / $(us $((f99 - d4b))) µs")" \
+        "$([ $arm = direct ] && echo - || echo "$(us $((l50 - d5))) / $(us $((l99 - d5b))) µs")" \
+        "$([ $arm = direct ] && echo - || echo "$(us "$c50") ($(us "$cm")) µs")" \
+        "$([ $arm = direct ] && echo - || awk -v c="$c50" -v e="$ev" 'BEGIN{printf "%.2f µs", c/e/1000}')" "$(us "$up")"
+      eval "EV_${arm}_${ev}_${db}_CPU=$c50 EV_${arm}_${ev}_${db}_CPUM=$cm EV_${arm}_${ev}_${db}_RB=$rb"
+      eval "EV_${arm}_${ev}_${db}_F50=$((f50 - d4)) EV_${arm}_${ev}_${db}_F99=$((f99 - d4b))"
+    done
+  done
+  echo
+  echo "Marginal CPU per additional event (p50 CPU, 25 → 2500 events of 8 B) and per byte of upstream events"
+  echo "(83 events carrying a 40 KB answer, whose text travels in the deltas and again in the last two events):"
+  echo
+  echo "| arm | CPU at 25 events | CPU at 2500 events | per additional event | CPU at 83 × 500 B | per byte of events (83 × 500 B) |"
+  echo "|---|---|---|---|---|---|"
+  for arm in nginx deltawire; do
+    eval "local c25=\${EV_${arm}_25_8_CPU:-0} c2500=\${EV_${arm}_2500_8_CPU:-0} c83=\${EV_${arm}_83_500_CPU:-0} rb83=\${EV_${arm}_83_500_RB:-1}"
+    printf '| %s | %s µs | %s µs | %s | %s µs | %s |\n' "$arm" "$(us "$c25")" "$(us "$c2500")" \
+      "$(awk -v a="$c25" -v b="$c2500" 'BEGIN{printf "%.2f µs", (b-a)/2475/1000}')" "$(us "$c83")" \
+      "$(awk -v c="$c83" -v b="$rb83" 'BEGIN{printf "%.2f ns", c/b}')"
+  done
+  echo
+}
+
+# link_table: table 7 from link.tsv (bench/run.sh --link, or the full run)
+link_table() {
+  echo "## 7. End to end over an emulated link: whole sessions, direct vs deltawire as a sidecar (issue 16)"
+  echo
+  echo "\`bench/linkemu\` between the client side and the mock ($(grep -o 'up [0-9]* Mbit/s, down [0-9]* Mbit/s, RTT [0-9]* ms' "$D"/link-direct.log | head -1);"
+  echo "one serialisation queue per direction, one-way delay RTT/2, payload bytes counted). Direct: the client's"
+  echo "full-history HTTP bodies cross the link. deltawire runs on the client's side of the link and sends"
+  echo "WebSocket deltas (permessage-deflate on, the default) across it. Wall = the sum of the turns' times to"
+  echo "last byte (the client's own time between turns excluded); the arms alternate turn by turn."
+  echo
+  echo "| session | turns | direct wall | deltawire wall | sooner | direct bytes up / down | deltawire bytes up / down | link bytes saved |"
+  echo "|---|---|---|---|---|---|---|---|"
+  awk -F'\t' 'NR>1 {k=$1; if(!(k in t)) o[++n]=k; t[k]=$3; w[k,$2]=$4; u[k,$2]=$5; d[k,$2]=$6}
+    END{for(i=1;i<=n;i++){k=o[i]; printf "| %s | %d | %.2f s | %.2f s | %.1f%% | %.2f / %.2f MB | %.2f / %.2f MB | %.1f%% |\n",
+        k, t[k], w[k,"direct"]/1e9, w[k,"proxy"]/1e9, (1-w[k,"proxy"]/w[k,"direct"])*100,
+        u[k,"direct"]/1048576, d[k,"direct"]/1048576, u[k,"proxy"]/1048576, d[k,"proxy"]/1048576,
+        (1-(u[k,"proxy"]+d[k,"proxy"])/(u[k,"direct"]+d[k,"direct"]))*100}}' "$D/link.tsv"
+  echo
+}
+if [ "$ONLY" = link ]; then
+  link_table
+  exit 0
+fi
+if [ "$ONLY" = events ]; then
+  events_table
+  exit 0
+fi
+
 echo "# deltawire benchmark results"
 echo
 echo "Produced by \`$CMD\` on $(date -u +%Y-%m-%d) ($(nproc) vCPU, $(uname -r), loopback; the load"
@@ -112,6 +191,8 @@ echo "| mode | sockets | RSS | baseline | bytes per socket |"
 echo "|---|---|---|---|---|"
 awk -F'\t' 'NR>1 {printf "| %s | %d | %.1f MB | %.1f MB | %d B |\n", $1, $2, $3/1024, $4/1024, $5}' "$D/sockets.tsv"
 echo
+[ -f "$D/events.tsv" ] && events_table
+[ -f "$D/link.tsv" ] && link_table
 echo "## Targets (this run)"
 echo
 verdict() { awk -v v="$1" -v lim="$2" -v dir="$3" 'BEGIN{ok = dir=="le" ? v<=lim : v>=lim; printf "%s", ok?"**met**":"**missed**"}'; }

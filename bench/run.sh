@@ -7,21 +7,28 @@
 #                                RESULTS.md; DW_BENCH_PROXY_ARGS adds proxy flags, e.g.
 #                                "--upstream-deflate off", to compare settings)
 #   bench/run.sh --sockets      (only the memory per idle upstream socket, each --upstream-deflate mode)
+#   bench/run.sh --events       (only table 6: per-event cost and latency, direct vs nginx vs deltawire,
+#                                all in front of bench/wsecho; issue 16; DW_BENCH_SAMPLES, DW_BENCH_SHAPES)
+#   bench/run.sh --link         (only table 7: the 100-turn Codex-like and 1 MB sessions over bench/linkemu,
+#                                direct vs deltawire as a client-side sidecar; DW_BENCH_LINK sets the link,
+#                                default "--up-mbit 20 --down-mbit 100 --rtt-ms 40"; DW_BENCH_LINK_SESSIONS)
 # Needs: scripts/install-deps.sh with DW_WITH_TEST_DEPS=1 (wrk, nghttp2-client, gnuplot-nox).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD B=build-bench OUT=bench/out
-QUICK=0 SESSIONS_ONLY=0 SOCKETS_ONLY=0
+QUICK=0 SESSIONS_ONLY=0 SOCKETS_ONLY=0 EVENTS_ONLY=0 LINK_ONLY=0
 [ "${1:-}" = "--quick" ] && QUICK=1
 [ "${1:-}" = "--sessions" ] && SESSIONS_ONLY=1
 [ "${1:-}" = "--sockets" ] && SOCKETS_ONLY=1
+[ "${1:-}" = "--events" ] && EVENTS_ONLY=1
+[ "${1:-}" = "--link" ] && LINK_ONLY=1
 CMD="bench/run.sh${1:+ $1}"
 mkdir -p "$OUT"
 rm -f "$OUT"/*.tsv "$OUT"/*.txt
 
 # ---- build: a release build of the proxy and mock, the driver and the tiny upstream ----
 [ -d "$B" ] || meson setup "$B" --buildtype=release >/dev/null
-ninja -C "$B" proxy/deltawire mock/deltawire-mock bench/dwbench bench/wsecho >/dev/null
+ninja -C "$B" proxy/deltawire mock/deltawire-mock bench/dwbench bench/wsecho bench/linkemu >/dev/null
 DWBENCH=$B/bench/dwbench WSECHO=$B/bench/wsecho
 
 # ---- processes: every one is killed on exit, by pid ----
@@ -33,6 +40,7 @@ trap cleanup EXIT
 # PORT and PID
 start() {
   local log=$1; shift
+  : >"$log" # emptied here: the child truncates it only once it runs, after a stale port could be read
   "$@" 2>"$log" &
   PID=$!; PIDS+=("$PID")
   for _ in $(seq 50); do
@@ -71,6 +79,99 @@ sockets() {
     kill "$pid"; wait "$pid" 2>/dev/null || true
   done
 }
+# ---- per-event cost and latency against nginx (issue 16): bench/wsecho answers plain HTTP SSE to the
+# direct and nginx arms and WebSocket to deltawire, the same events; nginx is Debian's, one worker,
+# a plain streaming reverse proxy (buffering off, keep-alive upstream), as a user would put it there ----
+events() {
+  local n=$1 conf=$OUT/nginx ngx master worker=
+  start "$OUT/wsecho-events.log" "$WSECHO" 0
+  local up=$PORT up_pid=$PID
+  start "$OUT/proxy-events.log" "$B/proxy/deltawire" "${PROXY_ARGS[@]}" --upstream "http://127.0.0.1:$up/v1"
+  local px=$PORT px_pid=$PID
+  ngx=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  mkdir -p "$conf/logs"
+  cat >"$conf/nginx.conf" <<EOF
+worker_processes 1;
+pid $ROOT/$conf/nginx.pid;
+error_log $ROOT/$conf/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path $ROOT/$conf/body; proxy_temp_path $ROOT/$conf/proxy;
+  fastcgi_temp_path $ROOT/$conf/f; uwsgi_temp_path $ROOT/$conf/u; scgi_temp_path $ROOT/$conf/s;
+  upstream wsecho { server 127.0.0.1:$up; keepalive 16; keepalive_requests 1000000; }
+  server {
+    listen 127.0.0.1:$ngx;
+    client_max_body_size 64m;
+    client_body_buffer_size 1m;
+    location / {
+      proxy_pass http://wsecho;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+      proxy_request_buffering off;
+    }
+  }
+}
+EOF
+  nginx -p "$ROOT/$conf" -c "$ROOT/$conf/nginx.conf" -g 'daemon off;' 2>"$OUT/nginx.log" &
+  master=$!; PIDS+=("$master")
+  for _ in $(seq 50); do worker=$(pgrep -P "$master" | head -1) || true; [ -n "$worker" ] && break; sleep 0.1; done
+  [ -n "$worker" ] || { echo "run.sh: nginx did not start:" >&2; cat "$OUT/nginx.log" >&2; exit 1; }
+  echo "events: $n samples per shape (direct, nginx $(nginx -v 2>&1 | cut -d/ -f2), deltawire)" >&2
+  timeout 900 "$DWBENCH" events --direct "http://127.0.0.1:$up/v1/responses" --nginx "http://127.0.0.1:$ngx/v1/responses" \
+    --proxy "http://127.0.0.1:$px/v1/responses" --proxy-pid "$px_pid" --nginx-pid "$worker" --upstream-pid "$up_pid" \
+    --shapes "${DW_BENCH_SHAPES:-25:8,250:8,2500:8,83:500}" --samples "$n" --size 1024 --out "$OUT/events.tsv"
+  # the plot's rows: mean middle-process CPU (µs) per response by events, 8 B deltas
+  awk -F'\t' 'NR>1 && $2==8 && $4!="direct" {k=$1; if(!(k in s)) o[++n]=k; s[k]=1; c[k,$4]+=$9; m[k,$4]++}
+    END{print "events\tnginx_us\tdeltawire_us"; for(i=1;i<=n;i++){k=o[i]; printf "%s\t%.1f\t%.1f\n", k, c[k,"nginx"]/m[k,"nginx"]/1000, c[k,"deltawire"]/m[k,"deltawire"]/1000}}' \
+    "$OUT/events.tsv" >"$OUT/events-summary.tsv"
+  kill "$master" "$px_pid" "$up_pid"
+}
+if [ $EVENTS_ONLY = 1 ]; then
+  events "${DW_BENCH_SAMPLES:-300}"
+  bench/report.sh "$OUT" "$CMD" events
+  exit 0
+fi
+
+# ---- end to end over an emulated link (issue 16): bench/linkemu between the client side and the mock,
+# one link per arm (so each arm's bytes are its own): direct = client -> link -> mock (HTTP);
+# deltawire = client -> deltawire (a sidecar on the client's side) -> link -> mock (WebSocket).
+# Session wall time = the sum of the turns' times to last byte (the driver's think time excluded). ----
+link() {
+  local name turns bytes shape lu ld lpid lpid2 px px_pid
+  printf 'session\tarm\tturns\twall_ns\tup_bytes\tdown_bytes\n' >"$OUT/link.tsv"
+  for s in ${DW_BENCH_LINK_SESSIONS:-codex:100:0 large1m:100:1048576}; do
+    IFS=: read -r name turns bytes <<<"$s"
+    shape=large; [ "$name" = codex ] && shape=codex
+    start "$OUT/link-direct.log" "$B/bench/linkemu" 0 "127.0.0.1:$MOCK" $LINK_ARGS
+    lu=$PORT lpid=$PID
+    start "$OUT/link-proxy.log" "$B/bench/linkemu" 0 "127.0.0.1:$MOCK" $LINK_ARGS
+    ld=$PORT lpid2=$PID
+    start "$OUT/proxy-link.log" "$B/proxy/deltawire" "${PROXY_ARGS[@]}" --upstream "http://127.0.0.1:$ld/v1"
+    px=$PORT px_pid=$PID
+    echo "link session $name: $turns turns ($LINK_ARGS)" >&2
+    timeout 900 "$DWBENCH" session --direct "http://127.0.0.1:$lu/v1/responses" --proxy "http://127.0.0.1:$px/v1/responses" \
+      --mock "http://127.0.0.1:$MOCK/" --proxy-pid "$px_pid" --shape $shape --turns "$turns" --target-bytes "$bytes" \
+      --out "$OUT/link-$name.tsv"
+    kill -USR1 "$lpid" "$lpid2"; sleep 0.3
+    for arm in direct proxy; do
+      local lp=$lpid col=7; [ $arm = proxy ] && lp=$lpid2 col=9
+      read -r up down <<<"$(grep 'linkemu: up' "$OUT/link-$arm.log" | tail -1 | awk '{print $3, $5}')"
+      awk -F'\t' -v n="$name" -v a="$arm" -v c=$col -v u="$up" -v d="$down" \
+        'NR>1 {w+=$c; t++} END{printf "%s\t%s\t%d\t%.0f\t%s\t%s\n", n, a, t, w, u, d}' "$OUT/link-$name.tsv" >>"$OUT/link.tsv"
+    done
+    kill "$px_pid" "$lpid" "$lpid2"
+  done
+}
+LINK_ARGS=${DW_BENCH_LINK:---up-mbit 20 --down-mbit 100 --rtt-ms 40}
+if [ $LINK_ONLY = 1 ]; then
+  link
+  bench/report.sh "$OUT" "$CMD" link
+  exit 0
+fi
+
 if [ $SOCKETS_ONLY = 1 ]; then
   sockets
   column -t "$OUT/sockets.tsv"
@@ -174,6 +275,8 @@ for m in $MEM_STEPS; do
 done
 
 sockets
+events 300
+link
 
 # ---- tables, plot, RESULTS.md ----
 bench/report.sh "$OUT" "$CMD" | tee bench/RESULTS.md

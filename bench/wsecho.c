@@ -1,9 +1,13 @@
 /*
  * wsecho: the smallest upstream that speaks Responses WebSocket mode, so the throughput run can
  * tell the proxy's limit from deltawire-mock's (which builds ~25 events with jansson per turn and
- * tops out at a few thousand requests/s here). Every response.create is answered at once with
- * three frames in one write: response.created, response.output_item.done (a short message) and
- * response.completed. It ignores the request's content and never fails.
+ * tops out at a few thousand requests/s here). Every response.create is answered at once, all
+ * frames in one write: response.created, N-3 response.output_text.delta, response.output_item.done
+ * (a message with the whole text) and response.completed. The request's metadata picks N
+ * ("wsecho_events", default 3: the text is "ok") and the text bytes per delta
+ * ("wsecho_delta_bytes", default 8); nothing else of it is read, and it never fails.
+ * A connection that does not ask for a WebSocket gets the same events as plain HTTP/1.1 SSE
+ * (keep-alive, chunked), so direct, nginx and deltawire measure against the same upstream.
  *
  *   wsecho PORT       (127.0.0.1 only; one thread per connection; prints "wsecho: listening")
  */
@@ -36,36 +40,149 @@ static int read_n(int fd, void *p, size_t n)
     return 0;
 }
 
-/* Appends one unmasked text (or pong) frame. */
-static size_t frame(unsigned char *out, int opcode, const char *p, size_t n)
+/* ---- growable output ---- */
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+} out_t;
+
+static void out_add(out_t *o, const void *p, size_t n)
 {
-    size_t h = 2;
-    out[0] = (unsigned char)(0x80 | opcode);
-    if (n < 126) {
-        out[1] = (unsigned char)n;
-    } else {
-        out[1] = 126;
-        out[2] = (unsigned char)(n >> 8);
-        out[3] = (unsigned char)n;
-        h = 4;
+    if (o->len + n > o->cap) {
+        while (o->cap < o->len + n)
+            o->cap = o->cap ? o->cap * 2 : 65536;
+        if (!(o->p = realloc(o->p, o->cap)))
+            abort();
     }
-    memcpy(out + h, p, n);
-    return h + n;
+    memcpy(o->p + o->len, p, n);
+    o->len += n;
 }
 
-static int handshake(int fd)
+/* Appends one unmasked frame (text, pong). */
+static void frame(out_t *o, int opcode, const char *p, size_t n)
 {
-    char req[8192], key[128], acc_in[200], reply[256];
-    unsigned char sha[SHA_DIGEST_LENGTH], acc[64];
-    size_t len = 0;
-    while (!memmem(req, len, "\r\n\r\n", 4)) {
-        ssize_t r = read(fd, req + len, sizeof(req) - 1 - len);
-        if (r <= 0)
-            return -1;
-        len += (size_t)r;
+    unsigned char h[10];
+    size_t hl = 2;
+    h[0] = (unsigned char)(0x80 | opcode);
+    if (n < 126) {
+        h[1] = (unsigned char)n;
+    } else if (n < 65536) {
+        h[1] = 126;
+        h[2] = (unsigned char)(n >> 8);
+        h[3] = (unsigned char)n;
+        hl = 4;
+    } else {
+        h[1] = 127;
+        for (int i = 0; i < 8; i++)
+            h[2 + i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
+        hl = 10;
     }
-    req[len] = '\0';
-    char *k = strcasestr(req, "sec-websocket-key:");
+    out_add(o, h, hl);
+    out_add(o, p, n);
+}
+
+/* Appends one SSE event, as the service's HTTP endpoint spells it. */
+static void sse(out_t *o, const char *type, const char *p, size_t n)
+{
+    char h[128];
+    int hl = snprintf(h, sizeof(h), "event: %s\ndata: ", type);
+    out_add(o, h, (size_t)hl);
+    out_add(o, p, n);
+    out_add(o, "\n\n", 2);
+}
+
+static void emit_ws(out_t *o, const char *type, const char *p, size_t n)
+{
+    (void)type;
+    frame(o, 1, p, n);
+}
+
+/* A request's shape from its metadata ("wsecho_events", "wsecho_delta_bytes"), string-valued as
+ * the service's metadata is; a string scan, the request is not parsed. */
+static size_t meta_num(const char *body, const char *key, size_t dflt)
+{
+    const char *k = strstr(body, key);
+    if (!k)
+        return dflt;
+    k += strlen(key);
+    while (*k == '"' || *k == ':' || *k == ' ')
+        k++;
+    size_t v = strtoul(k, NULL, 10);
+    return v ? v : dflt;
+}
+
+typedef void emit_fn(out_t *o, const char *type, const char *p, size_t n);
+
+/* The response: response.created, (events - 3) output_text.delta of delta_bytes each, then
+ * output_item.done and response.completed carrying the whole text (the service repeats it there).
+ * With 3 events (the default) the text is the short canned answer "ok". */
+static void respond(out_t *o, emit_fn *emit, const char *body)
+{
+    size_t events = meta_num(body, "\"wsecho_events\"", 3), dbytes = meta_num(body, "\"wsecho_delta_bytes\"", 8);
+    static const char words[] = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod ";
+    if (events > 1000000 || dbytes > 65536)
+        events = 3;
+    size_t deltas = events > 3 ? events - 3 : 0, seq = 0, tlen = deltas ? deltas * dbytes : 2;
+    pthread_mutex_lock(&id_lock);
+    unsigned long id = ++next_id;
+    pthread_mutex_unlock(&id_lock);
+
+    size_t cap = tlen * 2 + 4096;
+    char *text = malloc(tlen + 1), *ev = malloc(cap), *item = malloc(tlen + 400), item_id[64];
+    if (!text || !ev || !item)
+        abort();
+    for (size_t i = 0; i < tlen; i++)
+        text[i] = deltas ? words[i % (sizeof(words) - 1)] : "ok"[i];
+    text[tlen] = '\0';
+    snprintf(item_id, sizeof(item_id), "msg_%048lx", id);
+    int n = snprintf(ev, cap,
+                     "{\"type\":\"response.created\",\"response\":{\"id\":\"resp_%048lx\",\"object\":\"response\","
+                     "\"status\":\"in_progress\",\"previous_response_id\":null,\"output\":[]},\"sequence_number\":%zu}",
+                     id, seq++);
+    emit(o, "response.created", ev, (size_t)n);
+    for (size_t d = 0; d < deltas; d++) {
+        n = snprintf(ev, cap,
+                     "{\"type\":\"response.output_text.delta\",\"item_id\":\"%s\",\"output_index\":0,"
+                     "\"content_index\":0,\"delta\":\"%.*s\",\"logprobs\":[],\"sequence_number\":%zu}",
+                     item_id, (int)dbytes, text + d * dbytes, seq++);
+        emit(o, "response.output_text.delta", ev, (size_t)n);
+    }
+    snprintf(item, tlen + 400,
+             "{\"id\":\"%s\",\"type\":\"message\",\"status\":\"completed\",\"role\":\"assistant\","
+             "\"content\":[{\"type\":\"output_text\",\"text\":\"%s\",\"annotations\":[]}]}",
+             item_id, text);
+    n = snprintf(ev, cap,
+                 "{\"type\":\"response.output_item.done\",\"output_index\":0,\"item\":%s,\"sequence_number\":%zu}",
+                 item, seq++);
+    emit(o, "response.output_item.done", ev, (size_t)n);
+    n = snprintf(ev, cap,
+                 "{\"type\":\"response.completed\",\"response\":{\"id\":\"resp_%048lx\",\"object\":\"response\","
+                 "\"status\":\"completed\",\"previous_response_id\":null,\"output\":[%s]},\"sequence_number\":%zu}",
+                 id, item, seq++);
+    emit(o, "response.completed", ev, (size_t)n);
+    free(item);
+    free(text);
+    free(ev);
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int handshake(int fd, const char *req)
+{
+    char key[128], acc_in[200], reply[256];
+    unsigned char sha[SHA_DIGEST_LENGTH], acc[64];
+    const char *k = strcasestr(req, "sec-websocket-key:");
     if (!k || sscanf(k + 18, " %127[^\r\n]", key) != 1)
         return -1;
     snprintf(acc_in, sizeof(acc_in), "%s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", key);
@@ -75,15 +192,76 @@ static int handshake(int fd)
                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Accept: %s\r\n\r\n",
                      acc);
-    return write(fd, reply, (size_t)n) == n ? 0 : -1;
+    return write_all(fd, reply, (size_t)n);
+}
+
+/* Plain HTTP/1.1 keep-alive: every POST is answered as one chunked SSE stream in one write (the
+ * direct and nginx arms of the per-event run). `req` holds the `len` bytes read so far. */
+static void serve_http(int fd, char *req, size_t len, size_t cap)
+{
+    out_t o = {0}, ev = {0};
+    for (;;) {
+        char *e;
+        while (!(e = memmem(req, len, "\r\n\r\n", 4))) {
+            ssize_t r = len < cap ? read(fd, req + len, cap - len) : -1;
+            if (r <= 0)
+                goto done;
+            len += (size_t)r;
+        }
+        size_t hl = (size_t)(e - req) + 4, clen = 0;
+        for (char *h = req; h && h < e; h = memmem(h, (size_t)(e - h) + 2, "\r\n", 2), h = h ? h + 2 : h)
+            if (!strncasecmp(h, "content-length:", 15))
+                clen = strtoul(h + 15, NULL, 10);
+        char *body = clen <= MAX_MSG ? malloc(clen + 1) : NULL;
+        if (!body)
+            goto done;
+        size_t have = len - hl < clen ? len - hl : clen;
+        memcpy(body, req + hl, have);
+        if (have < clen && read_n(fd, body + have, clen - have)) {
+            free(body);
+            goto done;
+        }
+        body[clen] = '\0';
+        memmove(req, req + hl + have, len - hl - have);
+        len -= hl + have;
+        ev.len = o.len = 0;
+        respond(&ev, sse, body);
+        free(body);
+        char h[160];
+        int n = snprintf(h, sizeof(h),
+                         "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         "%zx\r\n",
+                         ev.len);
+        out_add(&o, h, (size_t)n);
+        out_add(&o, ev.p, ev.len);
+        out_add(&o, "\r\n0\r\n\r\n", 7);
+        if (write_all(fd, o.p, o.len))
+            goto done;
+    }
+done:
+    free(o.p);
+    free(ev.p);
 }
 
 static void *serve(void *arg)
 {
     int fd = (int)(intptr_t)arg;
-    unsigned char hdr[14], *msg = NULL, out[4096];
-    char ev[3][1024];
-    if (handshake(fd) != 0)
+    unsigned char hdr[14], *msg = NULL;
+    char req[16384];
+    size_t len = 0;
+    out_t out = {0};
+    while (!memmem(req, len, "\r\n\r\n", 4)) {
+        ssize_t r = len < sizeof(req) - 1 ? read(fd, req + len, sizeof(req) - 1 - len) : -1;
+        if (r <= 0)
+            goto done;
+        len += (size_t)r;
+    }
+    req[len] = '\0';
+    if (!strcasestr(req, "upgrade: websocket")) {
+        serve_http(fd, req, len, sizeof(req) - 1);
+        goto done;
+    }
+    if (handshake(fd, req) != 0)
         goto done;
     for (;;) {
         uint64_t n;
@@ -100,41 +278,22 @@ static void *serve(void *arg)
             break;
         if (opcode == 8)
             break;
-        if (opcode == 9) {
-            for (uint64_t i = 0; i < n; i++)
-                msg[i] ^= hdr[10 + i % 4];
-            size_t m = frame(out, 10, (char *)msg, n);
-            if (write(fd, out, m) != (ssize_t)m)
-                break;
-            continue;
-        }
-        if (opcode != 1 || !(hdr[0] & 0x80))
+        for (uint64_t i = 0; i < n; i++)
+            msg[i] ^= hdr[10 + i % 4];
+        msg[n] = '\0';
+        out.len = 0;
+        if (opcode == 9)
+            frame(&out, 10, (char *)msg, n);
+        else if (opcode == 1 && (hdr[0] & 0x80))
+            respond(&out, emit_ws, (char *)msg);
+        else
             continue; /* the proxy sends whole text messages; anything else is not a request */
-        pthread_mutex_lock(&id_lock);
-        unsigned long id = ++next_id;
-        pthread_mutex_unlock(&id_lock);
-        const char *item = "{\"id\":\"msg_%048lx\",\"type\":\"message\",\"status\":\"completed\",\"role\":"
-                           "\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"ok\",\"annotations\":[]}]}";
-        char it[400];
-        snprintf(it, sizeof(it), item, id);
-        snprintf(ev[0], sizeof(ev[0]),
-                 "{\"type\":\"response.created\",\"response\":{\"id\":\"resp_%048lx\",\"object\":\"response\","
-                 "\"status\":\"in_progress\",\"previous_response_id\":null,\"output\":[]},\"sequence_number\":0}",
-                 id);
-        snprintf(ev[1], sizeof(ev[1]),
-                 "{\"type\":\"response.output_item.done\",\"output_index\":0,\"item\":%s,\"sequence_number\":1}", it);
-        snprintf(ev[2], sizeof(ev[2]),
-                 "{\"type\":\"response.completed\",\"response\":{\"id\":\"resp_%048lx\",\"object\":\"response\","
-                 "\"status\":\"completed\",\"previous_response_id\":null,\"output\":[%s]},\"sequence_number\":2}",
-                 id, it);
-        size_t m = 0;
-        for (int i = 0; i < 3; i++)
-            m += frame(out + m, 1, ev[i], strlen(ev[i]));
-        if (write(fd, out, m) != (ssize_t)m)
+        if (write_all(fd, out.p, out.len))
             break;
     }
 done:
     free(msg);
+    free(out.p);
     close(fd);
     return NULL;
 }

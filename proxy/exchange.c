@@ -536,7 +536,10 @@ static int relay(dw_exchange_t *ex, const char *p, size_t n, const dw_event_t *e
     dw_span_t prev = ex->rq.prev;
     dw_buf_t out = {0};
     int rc = 0;
-    if (ex->rq.stream) {
+    if (ex->rq.stream && ev->response.p == NULL) {
+        /* no response object, no previous_response_id to rewrite (the deltas): rendered from p */
+        rc = dw_respond_event(&ex->client, ev->type.p + 1, ev->type.n - 2, p, n, terminal);
+    } else if (ex->rq.stream) {
         rc = dw_event_rewrite_prev(&out, p, n, ev->response, prev.p, prev.n);
         if (rc == 0)
             rc = dw_respond_event(&ex->client, ev->type.p + 1, ev->type.n - 2, out.p, out.len, terminal);

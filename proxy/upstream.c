@@ -147,9 +147,16 @@ static dw_lane_t *route(dw_upconn_t *c, char *m, size_t *n, int *all)
 
 static int on_receive(dw_upconn_t *c, struct lws *wsi, const void *in, size_t len)
 {
+    int whole = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+    if (c->rx.len == 0 && whole && len <= DW_UPSTREAM_MAX_MESSAGE) {
+        /* the message came in one piece (the usual event): handed on from lws's buffer, uncopied */
+        lws_validity_confirmed(wsi);
+        c->cb->on_message(c, in ? in : "", len);
+        return c->wsi == NULL ? -1 : 0;
+    }
     if (c->rx.len + len > DW_UPSTREAM_MAX_MESSAGE || dw_buf_append(&c->rx, in, len) != 0)
         return -1;
-    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) != 0)
+    if (!whole)
         return 0;
     lws_validity_confirmed(wsi); /* a whole message is proof of life: no ping while events flow */
     size_t n = c->rx.len;

@@ -10,7 +10,12 @@
 
 void dw_digest_bytes(dw_digest_t *out, const void *p, size_t n)
 {
-    SHA256(p, n, out->b);
+    /* not SHA256(): in OpenSSL 3 it is EVP_Digest underneath, with its fetch (~650 ns a call here,
+     * against ~200 ns for a whole 200-byte item this way; bench/RESULTS.md, issue 16) */
+    SHA256_CTX c;
+    SHA256_Init(&c);
+    SHA256_Update(&c, p, n);
+    SHA256_Final(out->b, &c);
 }
 
 void dw_digest_init(dw_digest_ctx_t *ctx)

@@ -19,6 +19,17 @@ static long span_index(dw_span_t v)
     return *end == '\0' && errno == 0 ? x : -1;
 }
 
+/* dw_json_key_eq with the common case first: a key as long as the literal is compared as bytes (an
+ * escape only makes the raw key longer than what it decodes to), a shorter one cannot match. */
+static int key_is(dw_span_t key, const char *lit, size_t litn)
+{
+    if (key.n == litn)
+        return memcmp(key.p, lit, litn) == 0;
+    return key.n > litn && dw_json_key_eq(key, lit);
+}
+
+#define KEY_IS(key, lit) key_is(key, lit, sizeof(lit) - 1)
+
 int dw_event_scan(const char *p, size_t n, dw_event_t *ev)
 {
     dw_members_t m = {0};
@@ -32,17 +43,17 @@ int dw_event_scan(const char *p, size_t n, dw_event_t *ev)
     for (size_t i = 0; i < m.n; i++) {
         dw_member_t *mb = &m.v[i];
         char kind = dw_json_kind(mb->value);
-        if (dw_json_key_eq(mb->key, "type") && kind == '"')
+        if (KEY_IS(mb->key, "type") && kind == '"')
             ev->type = mb->value;
-        else if (dw_json_key_eq(mb->key, "response") && kind == '{')
+        else if (KEY_IS(mb->key, "response") && kind == '{')
             ev->response = mb->value;
-        else if (dw_json_key_eq(mb->key, "item") && kind == '{')
+        else if (KEY_IS(mb->key, "item") && kind == '{')
             ev->item = mb->value;
-        else if (dw_json_key_eq(mb->key, "error") && kind == '{')
+        else if (KEY_IS(mb->key, "error") && kind == '{')
             ev->error = mb->value;
-        else if (dw_json_key_eq(mb->key, "output_index") && kind == '0')
+        else if (KEY_IS(mb->key, "output_index") && kind == '0')
             ev->output_index = span_index(mb->value);
-        else if (dw_json_key_eq(mb->key, "status") && kind == '0') {
+        else if (KEY_IS(mb->key, "status") && kind == '0') {
             long x = span_index(mb->value);
             ev->status = x >= 0 && x <= INT_MAX ? (int)x : 0; /* never truncated into another status */
         }
