@@ -145,28 +145,18 @@ static dw_lane_t *route(dw_upconn_t *c, char *m, size_t *n, int *all)
     return NULL;
 }
 
-static int on_receive(dw_upconn_t *c, struct lws *wsi, const void *in, size_t len)
+/* One whole message to its reader: the lane its stream_id names (the name taken out, in place, so
+ * the client never sees it), the oldest waiting lane for an error about the field itself, every
+ * leased lane for an error naming none, else the connection's holder. m is writable. */
+static void deliver(dw_upconn_t *c, char *m, size_t n)
 {
-    int whole = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
-    if (c->rx.len == 0 && whole && len <= DW_UPSTREAM_MAX_MESSAGE) {
-        /* the message came in one piece (the usual event): handed on from lws's buffer, uncopied */
-        lws_validity_confirmed(wsi);
-        c->cb->on_message(c, in ? in : "", len);
-        return c->wsi == NULL ? -1 : 0;
-    }
-    if (c->rx.len + len > DW_UPSTREAM_MAX_MESSAGE || dw_buf_append(&c->rx, in, len) != 0)
-        return -1;
-    if (!whole)
-        return 0;
-    lws_validity_confirmed(wsi); /* a whole message is proof of life: no ping while events flow */
-    size_t n = c->rx.len;
-    int all;
-    dw_lane_t *l = c->rx.p != NULL ? route(c, c->rx.p, &n, &all) : NULL;
+    int all = 0;
+    dw_lane_t *l = n > 0 ? route(c, m, &n, &all) : NULL;
     count_rx(c, l);
     if (l != NULL) {
         l->awaiting = 0;
-        l->cb->on_message(l, c->rx.p, n);
-    } else if (c->rx.p != NULL && all) {
+        l->cb->on_message(l, m, n);
+    } else if (all) {
         /* the lanes leased now: one given back on the way may go to a request this is not for */
         uint64_t held = 0;
         for (int i = 1; i <= DW_LANE_NAMES; i++)
@@ -174,12 +164,29 @@ static int on_receive(dw_upconn_t *c, struct lws *wsi, const void *in, size_t le
         for (int i = 1; i <= DW_LANE_NAMES && c->wsi != NULL; i++) {
             if (held >> i & 1) {
                 c->lanes[i].awaiting = 0;
-                c->lanes[i].cb->on_message(&c->lanes[i], c->rx.p, n);
+                c->lanes[i].cb->on_message(&c->lanes[i], m, n);
             }
         }
     } else {
-        c->cb->on_message(c, c->rx.p ? c->rx.p : "", n);
+        c->cb->on_message(c, n > 0 ? m : "", n);
     }
+}
+
+static int on_receive(dw_upconn_t *c, struct lws *wsi, void *in, size_t len)
+{
+    int whole = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+    if (c->rx.len == 0 && whole && len <= DW_UPSTREAM_MAX_MESSAGE) {
+        /* the message came in one piece (the usual event): handed on from lws's buffer, uncopied */
+        lws_validity_confirmed(wsi);
+        deliver(c, in, len);
+        return c->wsi == NULL ? -1 : 0;
+    }
+    if (c->rx.len + len > DW_UPSTREAM_MAX_MESSAGE || dw_buf_append(&c->rx, in, len) != 0)
+        return -1;
+    if (!whole)
+        return 0;
+    lws_validity_confirmed(wsi); /* a whole message is proof of life: no ping while events flow */
+    deliver(c, c->rx.p, c->rx.len);
     if (c->wsi == NULL)
         return -1;
     dw_buf_reset(&c->rx);
