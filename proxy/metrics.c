@@ -124,6 +124,9 @@ int dw_metrics_prometheus(dw_buf_t *out, const dw_metrics_t *m, const dw_gauges_
              appendf(out, "deltawire_transcripts %zu\n", g->transcripts) ||
              head(out, "deltawire_item_cache_entries", "gauge", "Items whose canonical digest is cached.") ||
              appendf(out, "deltawire_item_cache_entries %zu\n", g->items_cached) ||
+             head(out, "deltawire_transcript_bytes", "gauge",
+                  "Bytes the transcript index holds (bounded by --max-conversations and its item tables).") ||
+             appendf(out, "deltawire_transcript_bytes %zu\n", g->transcript_bytes) ||
              hist(out, "deltawire_added_latency_seconds", "Time from a request's arrival to its upstream send.",
                   &m->added_latency) ||
              hist(out, "deltawire_ttfb_seconds", "Time from a request's arrival to the first byte answered.", &m->ttfb) ||

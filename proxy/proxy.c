@@ -69,6 +69,7 @@ void dw_proxy_gauges(dw_proxy_t *px, dw_gauges_t *g)
     g->client_buffered = dw_respond_buffered_total();
     g->transcripts = tc.responses;
     g->items_cached = tc.items_cached;
+    g->transcript_bytes = tc.bytes;
     g->draining = px->draining;
     g->instance = px->cfg->instance;
 }

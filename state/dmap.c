@@ -269,3 +269,8 @@ size_t dw_dmap_count(const dw_dmap_t *m)
 {
     return m->count;
 }
+
+size_t dw_dmap_bytes(const dw_dmap_t *m)
+{
+    return sizeof(*m) + m->ecap * m->esize + (m->mask + 1) * sizeof(*m->slots);
+}

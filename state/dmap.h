@@ -43,4 +43,7 @@ int dw_dmap_del(dw_dmap_t *m, const dw_digest_t *key);
 
 size_t dw_dmap_count(const dw_dmap_t *m);
 
+/* Bytes the map holds allocated (entries grown so far and the index), for observability. */
+size_t dw_dmap_bytes(const dw_dmap_t *m);
+
 #endif

@@ -166,4 +166,5 @@ void dw_transcripts_counts(const dw_transcripts_t *t, dw_transcripts_counts_t *o
     out->responses = dw_dmap_count(t->responses);
     out->items_cached = dw_dmap_count(t->items);
     out->aliases = dw_dmap_count(t->aliases);
+    out->bytes = dw_dmap_bytes(t->responses) + dw_dmap_bytes(t->items) + dw_dmap_bytes(t->aliases);
 }

@@ -97,6 +97,7 @@ int dw_transcripts_output_chain(dw_transcripts_t *t, dw_digest_t *link, const dw
 
 typedef struct {
     size_t responses, items_cached, aliases;
+    size_t bytes; /* allocated by the three tables (they grow up to their bounds, then stay) */
 } dw_transcripts_counts_t;
 
 /* Entries in each table, for observability. */

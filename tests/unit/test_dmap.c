@@ -200,3 +200,20 @@ Test(dmap, random_operations_match_a_model)
     }
     dw_dmap_free(m);
 }
+
+/* The bytes it reports grow with its entries up to the bound, then stay: what a memory check of a
+ * long run may allow for the tables (bench/soak.mjs). */
+Test(dmap, bytes_grow_to_the_bound_then_stay)
+{
+    dw_dmap_t *m = dw_dmap_new(200, 1000, NULL, NULL);
+    size_t empty = dw_dmap_bytes(m);
+    for (uint64_t i = 0; i < 1000; i++)
+        dw_dmap_put(m, &(dw_digest_t){.b = {(uint8_t)i, (uint8_t)(i >> 8), 1}});
+    size_t full = dw_dmap_bytes(m);
+    cr_assert_gt(full, empty);
+    cr_assert_geq(full, 1000 * 200, "the entries are counted (%zu)", full);
+    for (uint64_t i = 0; i < 5000; i++)
+        dw_dmap_put(m, &(dw_digest_t){.b = {(uint8_t)i, (uint8_t)(i >> 8), 2}});
+    cr_assert_eq(dw_dmap_bytes(m), full, "at the bound, evictions reuse entries");
+    dw_dmap_free(m);
+}
