@@ -178,21 +178,37 @@ int dw_exchange_start_as(dw_proxy_t *px, h2o_req_t *req, const char *mode_body, 
     return route(ex, rc, &err, NULL);
 }
 
-/* The worker is through with a large body: the rest happens on the loop, as for a small one. */
-static void on_checked_off_loop(dw_offload_t *o)
+/* The forms of a large body are all known: the rest happens on the loop, as for a small one. */
+static void on_forms_known(dw_offload_t *o)
 {
     dw_exchange_t *ex = o->data;
     enter(ex);
     ex->px->checking--;
-    ex->rq = o->rq; /* its spans point into o->body, which lives as long as ex */
-    memset(&o->rq, 0, sizeof(o->rq));
     ex->up = DW_UP_IDLE;
+    if (o->has_forms)
+        dw_forms_remember(&o->forms, ex->px->transcripts);
     if (ex->client.state == DW_CLIENT_GONE)
         ex->up = DW_UP_DONE; /* the client left while its body was digested */
     else if (route(ex, o->rc, &o->err, o->has_forms ? &o->forms : NULL) != 0)
         h2o_delegate_request_deferred(ex->client.req, ex->px->handler);
     dw_forms_free(&o->forms);
     leave(ex);
+}
+
+/* The worker checked a large body and keyed its items: the item cache knows most of them from the
+ * last turn; the rest (the new items) are canonicalised here when few, else off the loop again. */
+static void on_checked_off_loop(dw_offload_t *o)
+{
+    dw_exchange_t *ex = o->data;
+    ex->rq = o->rq; /* its spans point into o->body, which lives as long as ex */
+    memset(&o->rq, 0, sizeof(o->rq));
+    if (o->rc == 0 && o->has_forms && ex->client.state != DW_CLIENT_GONE &&
+        dw_forms_lookup(&o->forms, ex->px->transcripts, &ex->rq.items) > DW_OFFLOAD_MIN_BYTES &&
+        dw_offload_fill(o, ex->px->loop, &ex->rq.items, on_forms_known) == 0)
+        return;
+    if (o->has_forms)
+        dw_forms_fill(&o->forms, &ex->rq.items);
+    on_forms_known(o);
 }
 
 /* The checked body (rc and err from dw_request_parse) decides the way: refused, plain HTTP, or

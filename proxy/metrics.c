@@ -127,6 +127,9 @@ int dw_metrics_prometheus(dw_buf_t *out, const dw_metrics_t *m, const dw_gauges_
              head(out, "deltawire_transcript_bytes", "gauge",
                   "Bytes the transcript index holds (bounded by --max-conversations and its item tables).") ||
              appendf(out, "deltawire_transcript_bytes %zu\n", g->transcript_bytes) ||
+             head(out, "deltawire_items_canonicalised_total", "counter",
+                  "Client items canonicalised: those the item cache did not know (per turn, the new ones).") ||
+             appendf(out, "deltawire_items_canonicalised_total %llu\n", (unsigned long long)g->items_canonicalised) ||
              hist(out, "deltawire_added_latency_seconds", "Time from a request's arrival to its upstream send.",
                   &m->added_latency) ||
              hist(out, "deltawire_ttfb_seconds", "Time from a request's arrival to the first byte answered.", &m->ttfb) ||

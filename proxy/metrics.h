@@ -48,6 +48,7 @@ typedef struct {
 /* Gauges read at render time. */
 typedef struct {
     size_t conns_open, conns_busy, conns_connecting, queued, inflight, transcripts, items_cached, transcript_bytes;
+    uint64_t items_canonicalised;
     size_t checking; /* large bodies being checked and digested off the loop */
     size_t client_buffered; /* bytes rendered for clients that their connections have not taken */
     int draining;

@@ -13,7 +13,7 @@ static void on_work(uv_work_t *w)
     dw_offload_t *o = w->data;
     o->rc = dw_request_parse(&o->rq, o->body, o->n, o->max_body, &o->err);
     if (o->rc == 0 && !o->rq.verbatim && !o->rq.background && o->rq.items.n <= o->max_items) {
-        dw_forms_compute(&o->forms, &o->rq.items);
+        dw_forms_keys(&o->forms, &o->rq.items);
         o->has_forms = 1;
     }
 }
@@ -48,6 +48,19 @@ static void on_copy(uv_idle_t *h)
         on_work(&o->work); /* no thread pool: here, as a small body is */
         o->done(o);
     }
+}
+
+static void on_fill(uv_work_t *w)
+{
+    dw_offload_t *o = w->data;
+    dw_forms_fill(&o->forms, &o->rq_items);
+}
+
+int dw_offload_fill(dw_offload_t *o, uv_loop_t *loop, const dw_spans_t *items, dw_offload_cb done)
+{
+    o->rq_items = *items;
+    o->done = done;
+    return uv_queue_work(loop, &o->work, on_fill, on_after_work);
 }
 
 dw_offload_t *dw_offload_start(uv_loop_t *loop, const char *body, size_t n, size_t max_body, size_t max_items,

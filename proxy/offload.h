@@ -1,9 +1,11 @@
 /* A large request body checked and digested on libuv's thread pool (uv_queue_work), so that the
  * event loop keeps serving everyone else while one big body is scanned and hashed (issue 14 item 4).
  *
- * The worker thread runs pure translate/ code on the job's own memory only: the top-level check
- * (dw_request_parse) and the items' canonical forms (dw_forms_compute). Everything that touches
- * shared state (the transcript index, the pool, the plan) stays on the loop thread, in done.
+ * The worker thread runs pure code on the job's own memory only: the top-level check
+ * (dw_request_parse) and the items' cache keys (dw_forms_keys); then, once the loop has looked the
+ * keys up, the forms of the items the cache did not know, if they are many (dw_offload_fill).
+ * Everything that touches shared state (the transcript index, the pool, the plan) stays on the
+ * loop thread, in done.
  *
  * The worker never reads the request's own buffer: h2o may free it (an HTTP/2 stream reset frees
  * the body before the request is disposed of), so the loop first copies it, one chunk per loop
@@ -35,8 +37,9 @@ struct dw_offload {
     int rc;                 /* dw_request_parse's, or -1 when the copy was abandoned */
     dw_request_t rq;        /* borrows body: the caller may move it out (zero it here then) */
     dw_request_err_t err;
-    int has_forms;          /* forms computed: a candidate for a delta (array input, at most max_items) */
+    int has_forms;          /* keys computed: a candidate for a delta (array input, at most max_items) */
     dw_forms_t forms;
+    dw_spans_t rq_items;    /* dw_offload_fill's items (borrowed) */
     dw_offload_cb done;
     void *data;
 };
@@ -47,6 +50,11 @@ struct dw_offload {
  * done is never called). */
 dw_offload_t *dw_offload_start(uv_loop_t *loop, const char *body, size_t n, size_t max_body, size_t max_items,
                                dw_offload_cb done, void *data);
+
+/* After done: canonicalises the items of `items` (borrowed; spans into o's copy) whose forms
+ * o->forms lacks, on the thread pool, then done(o) on the loop. Returns 0, or a libuv error (done
+ * is then never called). */
+int dw_offload_fill(dw_offload_t *o, uv_loop_t *loop, const dw_spans_t *items, dw_offload_cb done);
 
 /* The body lent to dw_offload_start is about to be freed: nothing reads it any more. */
 void dw_offload_release(dw_offload_t *o);

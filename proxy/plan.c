@@ -52,25 +52,62 @@ static void chain_string_input(dw_plan_t *pl, dw_transcripts_t *t, const dw_dige
     dw_buf_free(&item);
 }
 
-void dw_forms_compute(dw_forms_t *f, const dw_spans_t *items)
+void dw_forms_keys(dw_forms_t *f, const dw_spans_t *items)
 {
-    f->ok = 0;
-    f->v = malloc((items->n ? items->n : 1) * sizeof(*f->v));
-    for (size_t i = 0; f->v != NULL && i < items->n; i++) {
+    size_t n = items->n ? items->n : 1;
+    memset(f, 0, sizeof(*f));
+    f->v = malloc(n * sizeof(*f->v));
+    f->keys = malloc(n * sizeof(*f->keys));
+    f->have = calloc(n, 1);
+    if (f->v == NULL || f->keys == NULL || f->have == NULL)
+        return;
+    for (size_t i = 0; i < items->n; i++)
+        dw_transcripts_item_key(items->v[i].p, items->v[i].n, &f->keys[i]);
+    f->n = items->n;
+    f->ok = 1;
+}
+
+size_t dw_forms_lookup(dw_forms_t *f, dw_transcripts_t *t, const dw_spans_t *items)
+{
+    size_t missing = 0;
+    for (size_t i = 0; f->ok && i < f->n; i++) {
+        if (dw_transcripts_item_cached(t, &f->keys[i], &f->v[i]))
+            f->have[i] = 1;
+        else
+            missing += items->v[i].n;
+    }
+    return missing;
+}
+
+void dw_forms_fill(dw_forms_t *f, const dw_spans_t *items)
+{
+    for (size_t i = 0; f->ok && i < f->n; i++) {
+        if (f->have[i])
+            continue;
         dw_canon_t c;
-        if (dw_canon_item(items->v[i].p, items->v[i].n, &c) != 0)
+        if (dw_canon_item(items->v[i].p, items->v[i].n, &c) != 0) {
+            f->ok = 0;
             return;
+        }
         f->v[i] = c.form;
+        f->have[i] = 2;
         dw_canon_clear(&c);
     }
-    f->ok = f->v != NULL;
+}
+
+void dw_forms_remember(const dw_forms_t *f, dw_transcripts_t *t)
+{
+    for (size_t i = 0; f->ok && i < f->n; i++)
+        if (f->have[i] == 2)
+            dw_transcripts_item_remember(t, &f->keys[i], &f->v[i]);
 }
 
 void dw_forms_free(dw_forms_t *f)
 {
     free(f->v);
-    f->v = NULL;
-    f->ok = 0;
+    free(f->keys);
+    free(f->have);
+    memset(f, 0, sizeof(*f));
 }
 
 /* Digests every input item (or takes forms, when given) and chains them; links[i] is the chain

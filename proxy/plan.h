@@ -36,20 +36,31 @@ typedef struct {
     uint8_t *strip; /* per input item: forward a stripped copy (owned; NULL when unknown) */
 } dw_plan_t;
 
-/* The canonical forms of a request's input items, computed ahead of the plan and away from the
- * transcript index (so on any thread: translate/canon only). v[i] is item i's form (owned); ok is
- * 0 when an item cannot be canonicalised or memory ran out (the request then goes in full). */
+/* The canonical forms of a request's input items, computed ahead of the plan for a large body, so
+ * that per turn only the items the item cache does not know yet are canonicalised (work scales
+ * with the new bytes), and that on a worker thread when they are many:
+ *   dw_forms_keys    any thread: every item's cache key (a hash of its raw bytes)
+ *   dw_forms_lookup  the loop: the forms the cache knows; returns the bytes of the others
+ *   dw_forms_fill    any thread: canonicalises the others (translate/canon only)
+ *   dw_forms_remember the loop: caches what dw_forms_fill computed
+ * v[i] is item i's form once have[i]; ok is 0 when an item cannot be canonicalised or memory ran
+ * out (the request then goes in full, unchained). Arrays owned; free with dw_forms_free. */
 typedef struct {
     dw_form_t *v;
+    dw_digest_t *keys;
+    uint8_t *have; /* 0 unknown, 1 from the cache, 2 computed by dw_forms_fill */
+    size_t n;
     int ok;
 } dw_forms_t;
 
-/* Fills *f with the forms of items (spans borrowed). Pure; never fails (f->ok says). */
-void dw_forms_compute(dw_forms_t *f, const dw_spans_t *items);
+void dw_forms_keys(dw_forms_t *f, const dw_spans_t *items);
+size_t dw_forms_lookup(dw_forms_t *f, dw_transcripts_t *t, const dw_spans_t *items);
+void dw_forms_fill(dw_forms_t *f, const dw_spans_t *items);
+void dw_forms_remember(const dw_forms_t *f, dw_transcripts_t *t);
 void dw_forms_free(dw_forms_t *f);
 
 /* Plans rq (items digested and chained under cred in t) given socks[0..n), the connections of
- * cred that are open now. forms: the items' forms from dw_forms_compute (borrowed), or NULL to
+ * cred that are open now. forms: the items' forms, all known (dw_forms_fill; borrowed), or NULL to
  * canonicalise them here through t's item cache. The longest recorded prefix whose response is
  * still cached (or stored) gives a DELTA; anything not provably equal gives FULL. Never fails:
  * without memory it plans FULL, unchained. Free with dw_plan_free. */

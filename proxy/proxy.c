@@ -70,6 +70,7 @@ void dw_proxy_gauges(dw_proxy_t *px, dw_gauges_t *g)
     g->transcripts = tc.responses;
     g->items_cached = tc.items_cached;
     g->transcript_bytes = tc.bytes;
+    g->items_canonicalised = tc.canonicalised;
     g->draining = px->draining;
     g->instance = px->cfg->instance;
 }

@@ -13,6 +13,7 @@ struct dw_transcripts {
     dw_dmap_t *items;     /* SHA-256(raw bytes) -> dw_form_t */
     dw_dmap_t *aliases;   /* alias_key() -> dw_form_t of the recorded server item */
     dw_dmap_t *responses; /* end link -> dw_response_rec_t */
+    uint64_t canonicalised; /* client items canonicalised (item cache misses), here or off the loop */
 };
 
 static const char alias_domain[] = "dw-alias-v2"; /* hashed with its NUL */
@@ -42,24 +43,44 @@ void dw_transcripts_free(dw_transcripts_t *t)
     free(t);
 }
 
+void dw_transcripts_item_key(const char *raw, size_t n, dw_digest_t *key)
+{
+    dw_digest_bytes(key, raw, n);
+}
+
+int dw_transcripts_item_cached(dw_transcripts_t *t, const dw_digest_t *key, dw_form_t *form)
+{
+    dw_form_t *v = dw_dmap_get(t->items, key);
+    if (v == NULL)
+        return 0;
+    *form = *v;
+    return 1;
+}
+
+void dw_transcripts_item_remember(dw_transcripts_t *t, const dw_digest_t *key, const dw_form_t *form)
+{
+    dw_form_t *v = dw_dmap_put(t->items, key);
+    if (v != NULL)
+        *v = *form;
+    t->canonicalised++;
+}
+
 int dw_transcripts_item(dw_transcripts_t *t, const char *raw, size_t n, dw_form_t *form)
 {
     dw_digest_t key;
-    dw_digest_bytes(&key, raw, n);
-    dw_form_t *v = dw_dmap_get(t->items, &key);
-    if (v == NULL) {
-        dw_canon_t c;
-        if (dw_canon_item(raw, n, &c) != 0)
-            return -1;
-        *form = c.form;
-        dw_canon_clear(&c);
-        v = dw_dmap_put(t->items, &key);
-        if (v == NULL)
-            return -1;
-        *v = *form;
+    dw_transcripts_item_key(raw, n, &key);
+    if (dw_transcripts_item_cached(t, &key, form))
         return 0;
-    }
-    *form = *v;
+    dw_canon_t c;
+    if (dw_canon_item(raw, n, &c) != 0)
+        return -1;
+    t->canonicalised++;
+    *form = c.form;
+    dw_canon_clear(&c);
+    dw_form_t *v = dw_dmap_put(t->items, &key);
+    if (v == NULL)
+        return -1;
+    *v = *form;
     return 0;
 }
 
@@ -166,5 +187,6 @@ void dw_transcripts_counts(const dw_transcripts_t *t, dw_transcripts_counts_t *o
     out->responses = dw_dmap_count(t->responses);
     out->items_cached = dw_dmap_count(t->items);
     out->aliases = dw_dmap_count(t->aliases);
+    out->canonicalised = t->canonicalised;
     out->bytes = dw_dmap_bytes(t->responses) + dw_dmap_bytes(t->items) + dw_dmap_bytes(t->aliases);
 }

@@ -54,6 +54,13 @@ void dw_transcripts_free(dw_transcripts_t *t);
  * no memory): the request must then be sent in full. */
 int dw_transcripts_item(dw_transcripts_t *t, const char *raw, size_t n, dw_form_t *form);
 
+/* The item cache's key for raw item bytes (pure: any thread). */
+void dw_transcripts_item_key(const char *raw, size_t n, dw_digest_t *key);
+/* The cached form under key: 1 and *form filled, else 0. */
+int dw_transcripts_item_cached(dw_transcripts_t *t, const dw_digest_t *key, dw_form_t *form);
+/* Caches form under key (computed elsewhere, e.g. off the loop). Without memory it is not cached. */
+void dw_transcripts_item_remember(dw_transcripts_t *t, const dw_digest_t *key, const dw_form_t *form);
+
 /* Just the identity digest of dw_transcripts_item. */
 int dw_transcripts_item_digest(dw_transcripts_t *t, const char *raw, size_t n, dw_digest_t *out);
 
@@ -98,6 +105,7 @@ int dw_transcripts_output_chain(dw_transcripts_t *t, dw_digest_t *link, const dw
 typedef struct {
     size_t responses, items_cached, aliases;
     size_t bytes; /* allocated by the three tables (they grow up to their bounds, then stay) */
+    uint64_t canonicalised; /* client items canonicalised so far: what the item cache did not know */
 } dw_transcripts_counts_t;
 
 /* Entries in each table, for observability. */

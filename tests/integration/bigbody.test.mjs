@@ -94,3 +94,26 @@ test('more input items than --max-items go over plain HTTP unchanged', async () 
     await proxy.stop();
   }
 });
+
+// Work per turn scales with the new bytes (issue 16): a large history, digested off the loop, goes
+// as a delta on its next turn, and only the items the item cache did not know are canonicalised.
+test('the next turn of a large history canonicalises only its new items, and goes as a delta', async () => {
+  const proxy = await startProxy({ upstream: mock.base });
+  const history = Array.from({ length: 3000 }, (_, i) =>
+    ({ type: 'message', role: 'user', content: `item ${i}: ${'y'.repeat(100)}` }));
+  const body = { model: 'gpt-5.5', store: false, input: history };
+  assert.ok(JSON.stringify(body).length > 256 * 1024, 'the body is checked off the loop');
+  const r1 = await httpJson('POST', proxy.base + '/responses', body, auth('sk-history'));
+  assert.equal(r1.status, 200, r1.text);
+  const after1 = await gauge(proxy, 'deltawire_items_canonicalised_total');
+  assert.ok(after1 >= history.length, `turn 1 canonicalised its ${history.length} items (${after1})`);
+  const next = [...history, ...r1.json.output, { role: 'user', content: 'and now?' }];
+  const r2 = await httpJson('POST', proxy.base + '/responses', { ...body, input: next }, auth('sk-history'));
+  assert.equal(r2.status, 200, r2.text);
+  const added = (await gauge(proxy, 'deltawire_items_canonicalised_total')) - after1;
+  assert.ok(added <= r1.json.output.length + 1, `turn 2 canonicalised ${added} items, the new ones only`);
+  const last = (await mock.log()).at(-1);
+  assert.notEqual(last.previous_response_id, null, 'turn 2 is a delta');
+  assert.deepEqual(canonicalItems(last.full_input), canonicalItems(next));
+  await proxy.stop();
+});

@@ -233,7 +233,8 @@ Test(plan, forms_computed_ahead_plan_as_the_item_cache_does)
     record_after(2, "resp_1", 7, 0);
     dw_sock_cache_t socks[] = {{7, "resp_1"}};
     dw_forms_t forms;
-    dw_forms_compute(&forms, &rq.items);
+    dw_forms_keys(&forms, &rq.items);
+    dw_forms_fill(&forms, &rq.items);
     cr_assert_eq(forms.ok, 1);
     dw_plan_t a, b;
     dw_plan_make(&a, t, &cred, &rq, &forms, socks, 1);
@@ -255,7 +256,8 @@ Test(plan, an_item_that_cannot_be_canonicalised_ahead_gives_full_unchained)
     dw_request_err_t err;
     cr_assert_eq(dw_request_parse(&r, bad, strlen(bad), 1 << 20, &err), 0);
     dw_forms_t forms;
-    dw_forms_compute(&forms, &r.items);
+    dw_forms_keys(&forms, &r.items);
+    dw_forms_fill(&forms, &r.items);
     cr_assert_eq(forms.ok, 0);
     dw_plan_t pl;
     dw_plan_make(&pl, t, &cred, &r, &forms, NULL, 0);
@@ -264,4 +266,33 @@ Test(plan, an_item_that_cannot_be_canonicalised_ahead_gives_full_unchained)
     dw_plan_free(&pl);
     dw_forms_free(&forms);
     dw_request_free(&r);
+}
+
+/* Per turn only the items the cache does not know are canonicalised (issue 16: work scales with
+ * the new bytes): after the first turn's forms are remembered, the same items are found by key. */
+Test(plan, forms_ahead_canonicalise_only_what_the_cache_lacks)
+{
+    dw_forms_t first;
+    dw_forms_keys(&first, &rq.items);
+    size_t all = 0;
+    for (size_t i = 0; i < rq.items.n; i++)
+        all += rq.items.v[i].n;
+    cr_assert_eq(dw_forms_lookup(&first, t, &rq.items), all, "a new conversation: every item is new");
+    dw_forms_fill(&first, &rq.items);
+    for (size_t i = 0; i < rq.items.n; i++)
+        cr_assert_eq(first.have[i], 2);
+    dw_forms_remember(&first, t);
+
+    dw_forms_t again;
+    dw_forms_keys(&again, &rq.items);
+    cr_assert_eq(dw_forms_lookup(&again, t, &rq.items), 0, "the next turn finds them all");
+    for (size_t i = 0; i < rq.items.n; i++) {
+        cr_assert_eq(again.have[i], 1);
+        cr_assert_eq(memcmp(&again.v[i], &first.v[i], sizeof(dw_form_t)), 0);
+    }
+    dw_forms_fill(&again, &rq.items); /* nothing left to do */
+    for (size_t i = 0; i < rq.items.n; i++)
+        cr_assert_eq(again.have[i], 1);
+    dw_forms_free(&first);
+    dw_forms_free(&again);
 }
