@@ -19,6 +19,8 @@ int dw_sse_append(dw_buf_t *out, const char *type, size_t type_len, const char *
         return -1;
     if (dw_buf_append(out, "event: ", 7) || dw_buf_append(out, type, type_len) || dw_buf_append(out, "\ndata: ", 7))
         return -1;
+    if (json_len == 0)
+        return dw_buf_append(out, "\n\n", 2); /* json may be NULL: no pointer arithmetic, no memchr */
     const char *end = json + json_len, *at = json, *cr = NULL, *lf = NULL;
     for (;;) {
         const char *b = next_break(at, (size_t)(end - at), &cr, &lf);
