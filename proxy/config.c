@@ -12,8 +12,7 @@
 
 /* Every flag, once: its name (the environment twin is DELTAWIRE_<NAME>, '-' as '_'), how its value
  * is read, where it lands in dw_config_t, its default (parsed like any value) and its help. */
-enum kind { K_LISTEN, K_ADMIN_LISTEN, K_STRING, K_SIZE, K_SECONDS, K_TRANSPORT, K_DEFLATE, K_LANES, K_LOG_LEVEL, K_NAME,
-            K_CHAT_REASONING };
+enum kind { K_LISTEN, K_ADMIN_LISTEN, K_STRING, K_SIZE, K_SECONDS, K_ENUM, K_LOG_LEVEL, K_NAME };
 
 typedef struct {
     const char *name;
@@ -21,9 +20,17 @@ typedef struct {
     size_t offset, size;
     const char *def; /* NULL: empty/zero */
     const char *arg, *help;
+    const char *const *values; /* K_ENUM: the accepted words, NULL-ended, in the order of the int's enum */
 } flag_t;
 
-#define F(name, kind, field, def, arg, help) {name, kind, offsetof(dw_config_t, field), sizeof(((dw_config_t *)0)->field), def, arg, help}
+#define F(name, kind, field, def, arg, help) {name, kind, offsetof(dw_config_t, field), sizeof(((dw_config_t *)0)->field), def, arg, help, NULL}
+#define E(name, values, field, def, arg, help) {name, K_ENUM, offsetof(dw_config_t, field), sizeof(int), def, arg, help, values}
+
+/* The words of each enum flag, indexed by the DW_* values of config.h. */
+static const char *const transport_words[] = {"auto", "ws", "http", NULL};
+static const char *const deflate_words[] = {"off", "on", "no-context-takeover", NULL};
+static const char *const lanes_words[] = {"off", "on", "auto", NULL};
+static const char *const chat_reasoning_words[] = {"full", "carry", NULL};
 
 static const flag_t flags[] = {
     F("listen", K_LISTEN, listen_host, "127.0.0.1:8787", "HOST:PORT", "address to serve on"),
@@ -39,14 +46,14 @@ static const flag_t flags[] = {
       "plain HTTP unchanged"),
     F("max-credential-bytes", K_SIZE, max_credential_bytes, "8192", "BYTES",
       "credential and connection headers (names and values, in all) a request may carry; beyond it 431"),
-    F("transport", K_TRANSPORT, transport, "auto", "MODE",
+    E("transport", transport_words, transport, "auto", "MODE",
       "auto (WebSocket mode, plain HTTP when the upgrade is refused), ws (WebSocket mode only) or http (plain HTTP "
       "only)"),
-    F("upstream-deflate", K_DEFLATE, upstream_deflate, "on", "MODE",
+    E("upstream-deflate", deflate_words, upstream_deflate, "on", "MODE",
       "permessage-deflate on upstream WebSockets: on (context kept across messages: repeated fields cost "
       "back-references), no-context-takeover (each message compressed alone; no compressor kept per idle socket) "
       "or off"),
-    F("lanes", K_LANES, lanes, "auto", "MODE",
+    E("lanes", lanes_words, lanes, "auto", "MODE",
       "stream_id lanes: several conversations on one upstream connection, each with its own cache (at most 16 "
       "responses in flight, 32 lane names per connection): auto (until the upstream refuses stream_id, then one "
       "response per connection), on (a refusal is the request's error) or off"),
@@ -84,7 +91,7 @@ static const flag_t flags[] = {
     F("log-level", K_LOG_LEVEL, log_level, "info", "LEVEL", "error, warn, info (one line per request) or debug"),
     F("drain-timeout", K_SECONDS, drain_timeout, "30", "SECS",
       "on SIGTERM/SIGINT, how long in-flight responses may finish"),
-    F("chat-reasoning", K_CHAT_REASONING, chat_reasoning, "full", "MODE",
+    E("chat-reasoning", chat_reasoning_words, chat_reasoning, "full", "MODE",
       "POST /chat/completions, a turn after output the chat client never echoes (reasoning): full (send it in "
       "full, the model sees exactly the client's messages) or carry (chain by previous_response_id: fewer bytes, "
       "and the model also sees its own earlier reasoning, which the client never sent)"),
@@ -225,43 +232,11 @@ static int parse_seconds(double *out, const char *v)
     return 0;
 }
 
-static int parse_transport(int *out, const char *v)
+/* The index of v among words (NULL-ended). */
+static int parse_enum(int *out, const char *const *words, const char *v)
 {
-    static const char *const names[] = {"auto", "ws", "http"};
-    for (int i = 0; i < 3; i++) {
-        if (strcmp(v, names[i]) == 0) {
-            *out = i;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-static int parse_chat_reasoning(int *out, const char *v)
-{
-    if (strcmp(v, "full") != 0 && strcmp(v, "carry") != 0)
-        return -1;
-    *out = strcmp(v, "carry") == 0 ? DW_CHAT_REASONING_CARRY : DW_CHAT_REASONING_FULL;
-    return 0;
-}
-
-static int parse_lanes(int *out, const char *v)
-{
-    static const char *const names[] = {"off", "on", "auto"};
-    for (int i = 0; i < 3; i++) {
-        if (strcmp(v, names[i]) == 0) {
-            *out = i;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-static int parse_deflate(int *out, const char *v)
-{
-    static const char *const names[] = {"off", "on", "no-context-takeover"};
-    for (int i = 0; i < 3; i++) {
-        if (strcmp(v, names[i]) == 0) {
+    for (int i = 0; words[i] != NULL; i++) {
+        if (strcmp(v, words[i]) == 0) {
             *out = i;
             return 0;
         }
@@ -312,14 +287,8 @@ static int apply(dw_config_t *cfg, const flag_t *f, const char *v, const char *o
     case K_SECONDS:
         rc = parse_seconds(field, v);
         break;
-    case K_TRANSPORT:
-        rc = parse_transport(field, v);
-        break;
-    case K_DEFLATE:
-        rc = parse_deflate(field, v);
-        break;
-    case K_LANES:
-        rc = parse_lanes(field, v);
+    case K_ENUM:
+        rc = parse_enum(field, f->values, v);
         break;
     case K_LOG_LEVEL:
         *(int *)field = dw_log_parse_level(v);
@@ -327,9 +296,6 @@ static int apply(dw_config_t *cfg, const flag_t *f, const char *v, const char *o
         break;
     case K_NAME:
         rc = parse_name(field, f->size, v);
-        break;
-    case K_CHAT_REASONING:
-        rc = parse_chat_reasoning(field, v);
         break;
     }
     if (rc != 0)
