@@ -102,7 +102,6 @@ static void enter(dw_exchange_t *ex);
 static void leave(dw_exchange_t *ex);
 static void maybe_end(dw_exchange_t *ex);
 static void account(dw_exchange_t *ex);
-static void json_escape(char *out, size_t cap, const char *s);
 static void exchange_free(dw_exchange_t *ex);
 static void on_timer_closed(uv_handle_t *h);
 
@@ -964,56 +963,39 @@ static void account(dw_exchange_t *ex)
         dw_hist_observe(&m->added_latency, (double)(ex->t_sent_ns - ex->t_start_ns) / 1e9);
     if (dw_log_level < DW_LOG_INFO)
         return;
-    char error[720] = "";
-    if (ex->error[0] != '\0' && !recovered) {
-        char esc[680];
-        json_escape(esc, sizeof(esc), ex->error);
-        snprintf(error, sizeof(error), ",\"error\":\"%s\"", esc);
-    }
-    char extra[320] = "";
-    size_t xn = 0;
-    if (ex->why_http != NULL)
-    {
-        char esc[80 * 6 + 1];
-        json_escape(esc, sizeof(esc), ex->why_http);
-        xn += (size_t)snprintf(extra + xn, sizeof(extra) - xn, ",\"reason\":\"%.100s\"", esc);
-    }
-    if (ex->mode != NULL)
-        xn += (size_t)snprintf(extra + xn, sizeof(extra) - xn, ",\"api\":\"%s\"", ex->mode->name);
-    if (ex->ws_close != 0) {
-        char esc[124 * 6 + 1];
-        json_escape(esc, sizeof(esc), ex->ws_close_reason);
-        snprintf(extra + xn, sizeof(extra) - xn, ",\"ws_close\":%d,\"ws_close_reason\":\"%.200s\"", ex->ws_close, esc);
-    }
-    char line[1600];
+    char head[600];
     double total_ms = (double)(uv_hrtime() - ex->t_start_ns) / 1e6;
-    snprintf(line, sizeof(line),
+    snprintf(head, sizeof(head),
              "\"event\":\"request\",\"outcome\":\"%s\",\"status\":%d,\"stream\":%s,\"items\":%zu,\"items_sent\":%zu,"
              "\"bytes_in\":%llu,\"bytes_up\":%llu,\"wire_up\":%llu,\"conn\":%llu,\"attempts\":%d,\"client_gone\":%s,"
-             "\"total_ms\":%.3f%s%s",
+             "\"total_ms\":%.3f",
              dw_outcome_name(ex->outcome), ex->status, ex->rq.stream ? "true" : "false", ex->rq.items.n,
              ex->items_sent, (unsigned long long)ex->body_len, (unsigned long long)ex->bytes_up,
              (unsigned long long)ex->wire_up, (unsigned long long)ex->conn_id, ex->attempt.attempts,
-             ex->status == 0 ? "true" : "false", total_ms, extra, error);
-    dw_log(DW_LOG_INFO, line);
-}
-
-/* Appends s to out as the inside of a JSON string (out has room for cap bytes). */
-static void json_escape(char *out, size_t cap, const char *s)
-{
-    size_t o = 0;
-    for (; *s && o + 7 < cap; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)ch;
-        } else if (ch < 0x20) {
-            o += (size_t)snprintf(out + o, cap - o, "\\u%04x", ch);
-        } else {
-            out[o++] = (char)ch;
-        }
+             ex->status == 0 ? "true" : "false", total_ms);
+    /* the texts are cut before they are escaped, so an escape is never cut in half */
+    dw_buf_t line = {0};
+    int rc = dw_buf_append_str(&line, head);
+    if (rc == 0 && ex->why_http != NULL)
+        rc = dw_buf_append_str(&line, ",\"reason\":") ||
+             dw_buf_append_json_string(&line, ex->why_http, strnlen(ex->why_http, 100));
+    if (rc == 0 && ex->mode != NULL)
+        rc = dw_buf_append_str(&line, ",\"api\":") ||
+             dw_buf_append_json_string(&line, ex->mode->name, strlen(ex->mode->name));
+    if (rc == 0 && ex->ws_close != 0) {
+        char code[40];
+        snprintf(code, sizeof(code), ",\"ws_close\":%d,\"ws_close_reason\":", ex->ws_close);
+        rc = dw_buf_append_str(&line, code) ||
+             dw_buf_append_json_string(&line, ex->ws_close_reason, strlen(ex->ws_close_reason));
     }
-    out[o] = '\0';
+    if (rc == 0 && ex->error[0] != '\0' && !recovered)
+        rc = dw_buf_append_str(&line, ",\"error\":") ||
+             dw_buf_append_json_string(&line, ex->error, strlen(ex->error));
+    if (rc == 0 && dw_buf_append(&line, "", 1) == 0)
+        dw_log(DW_LOG_INFO, line.p);
+    else
+        dw_log(DW_LOG_INFO, head); /* no memory for the texts: the figures still */
+    dw_buf_free(&line);
 }
 
 static void exchange_free(dw_exchange_t *ex)
