@@ -5,7 +5,8 @@
  * frames in one write: response.created, N-3 response.output_text.delta, response.output_item.done
  * (a message with the whole text) and response.completed. The request's metadata picks N
  * ("wsecho_events", default 3: the text is "ok") and the text bytes per delta
- * ("wsecho_delta_bytes", default 8); nothing else of it is read, and it never fails.
+ * ("wsecho_delta_bytes", default 8); its stream_id, if any, is echoed in every event, as the
+ * service does; nothing else of it is read, and it never fails.
  * A connection that does not ask for a WebSocket gets the same events as plain HTTP/1.1 SSE
  * (keep-alive, chunked), so direct, nginx and deltawire measure against the same upstream.
  *
@@ -92,10 +93,32 @@ static void sse(out_t *o, const char *type, const char *p, size_t n)
     out_add(o, "\n\n", 2);
 }
 
+/* The request's lane (stream_id, "" for the default lane): the service echoes it in every event
+ * of a named lane (upstream-protocol.md section 2, "Lanes"). One request at a time per thread. */
+static __thread char lane[260];
+
 static void emit_ws(out_t *o, const char *type, const char *p, size_t n)
 {
     (void)type;
-    frame(o, 1, p, n);
+    if (lane[0] == '\0' || n == 0) {
+        frame(o, 1, p, n);
+        return;
+    }
+    char *e = malloc(n + sizeof(lane) + 16);
+    if (!e)
+        abort();
+    int k = snprintf(e, n + sizeof(lane) + 16, "%.*s,\"stream_id\":\"%s\"}", (int)n - 1, p, lane);
+    frame(o, 1, e, (size_t)k);
+    free(e);
+}
+
+/* The request's stream_id into `lane` (a string scan, as meta_num; names are [A-Za-z0-9_.-]). */
+static void take_lane(const char *body)
+{
+    const char *k = strstr(body, "\"stream_id\":\"");
+    lane[0] = '\0';
+    if (k)
+        sscanf(k + 13, "%255[A-Za-z0-9_.-]", lane);
 }
 
 /* A request's shape from its metadata ("wsecho_events", "wsecho_delta_bytes"), string-valued as
@@ -284,8 +307,10 @@ static void *serve(void *arg)
         out.len = 0;
         if (opcode == 9)
             frame(&out, 10, (char *)msg, n);
-        else if (opcode == 1 && (hdr[0] & 0x80))
+        else if (opcode == 1 && (hdr[0] & 0x80)) {
+            take_lane((char *)msg);
             respond(&out, emit_ws, (char *)msg);
+        }
         else
             continue; /* the proxy sends whole text messages; anything else is not a request */
         if (write_all(fd, out.p, out.len))

@@ -28,6 +28,7 @@ static const struct {
 	{"stall_after_events", DWM_F_STALL_AFTER, offsetof(struct dwm_fault, stall_after_events)},
 	{"stall_ms", DWM_F_STALL_MS, offsetof(struct dwm_fault, stall_ms)},
 	{"refuse_stream_id", DWM_F_REFUSE_STREAM_ID, offsetof(struct dwm_fault, refuse_stream_id)},
+	{"ignore_stream_id", DWM_F_IGNORE_STREAM_ID, offsetof(struct dwm_fault, ignore_stream_id)},
 };
 
 static const struct {

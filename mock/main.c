@@ -63,6 +63,8 @@ static void usage(FILE *f)
 	      "  --stall-after-events N      stop sending after N events ...\n"
 	      "  --stall-ms MS               ... for MS (0: forever)\n"
 	      "  --refuse-stream-id          stream_id gets \"Unsupported parameter: stream_id\" (ChatGPT backend)\n"
+	      "  --ignore-stream-id          stream_id is dropped unread: one lane, events unnamed (a server\n"
+	      "                              that drops unknown fields; not the service)\n"
 	      "Every flag can also be given as DELTAWIRE_MOCK_<FLAG> (upper case, '-' as '_').\n",
 	      f);
 }
@@ -132,7 +134,8 @@ static int parse_names(const char *v)
 }
 
 /* flags that take no value (a value of 0/false turns them off) */
-static const char *bool_flags[] = {"forget-cache", "done-event", "black-hole", "refuse-stream-id"};
+static const char *bool_flags[] = {"forget-cache", "done-event", "black-hole", "refuse-stream-id",
+				   "ignore-stream-id"};
 
 static int is_bool_flag(const char *flag)
 {
@@ -208,7 +211,8 @@ static const char *flags[] = {"listen", "tls-cert", "tls-key", "max-conn-age", "
 			      "log-headers",
 			      "refuse-upgrade", "close-after-events", "first-event-delay-ms", "error-status",
 			      "forget-cache", "slow-ms", "error-after-events", "error-shape", "retry-after-ms",
-			      "done-event", "black-hole", "stall-after-events", "stall-ms", "refuse-stream-id"};
+			      "done-event", "black-hole", "stall-after-events", "stall-ms", "refuse-stream-id",
+			      "ignore-stream-id"};
 
 /* environment first, so that the command line wins */
 static int from_env(void)

@@ -39,6 +39,7 @@ enum {
 	DWM_F_STALL_AFTER = 1 << 11,
 	DWM_F_STALL_MS = 1 << 12,
 	DWM_F_REFUSE_STREAM_ID = 1 << 13,
+	DWM_F_IGNORE_STREAM_ID = 1 << 14,
 };
 
 /* error_shape bits: how a WebSocket error envelope is laid out (all seen from the service) */
@@ -65,6 +66,8 @@ struct dwm_fault {
 	int stall_after_events; /* stop sending after this many events ... */
 	int stall_ms;           /* ... for this long (0: forever) */
 	int refuse_stream_id;   /* stream_id gets "Unsupported parameter" (the ChatGPT backend) */
+	int ignore_stream_id;   /* stream_id is dropped unread: every request on the default lane, its
+				 * events unnamed (a compatible server that drops unknown fields) */
 };
 
 /* "k=v;k=v" as in the x-mock-fault header; 0 or -1 on a bad spec */

@@ -654,6 +654,8 @@ static void enqueue(struct dwm_conn *c, const char *msg, size_t len)
 	j->fault.set &= ~(unsigned)DWM_F_REFUSE_UPGRADE;
 	j->log_entry = dwm_log_request(DWM_WS, c->num, len, j->req, json_incref(c->headers), &j->fault);
 	sid = json_object_get(j->req, "stream_id");
+	if ((j->fault.set & DWM_F_IGNORE_STREAM_ID) && j->fault.ignore_stream_id)
+		sid = NULL; /* a server that drops unknown fields: the default lane, events unnamed */
 	name = json_string_value(sid);
 	if (sid && (j->fault.set & DWM_F_REFUSE_STREAM_ID) && j->fault.refuse_stream_id) {
 		/* the ChatGPT backend's answer (upstream-protocol.md section 2) */

@@ -56,7 +56,8 @@ struct dw_pool {
     uint64_t connects;
     uint64_t handshake_failures[DW_HS_N];
     int reachable;
-    int lanes_refused; /* the upstream refused stream_id: default lanes only */
+    int lanes_refused; /* the upstream refused or ignores stream_id: default lanes only */
+    int lanes_echoed;  /* the upstream named a lane in its answer: lanes may run concurrently */
 };
 
 static const dw_upconn_cb_t idle_cb;
@@ -153,7 +154,27 @@ static void on_idle_closed(dw_upconn_t *c, int status, const char *reason)
     serve_waiters(p);
 }
 
-static const dw_upconn_cb_t idle_cb = {on_open, on_idle_message, on_idle_closed};
+/* The upstream echoed stream_id (lanes run concurrently from now on), or answered a named lane
+ * without it: it ignores the field, so it keeps one cache per connection whatever the lane, and
+ * this connection's other lanes' caches are stale. Default lanes only, and this one retires. */
+static void on_lanes(dw_upconn_t *c, int echoed)
+{
+    dw_slot_t *s = c->owner;
+    dw_pool_t *p = s->pool;
+    if (echoed) {
+        if (!p->lanes_echoed) {
+            p->lanes_echoed = 1;
+            serve_waiters(p);
+        }
+        return;
+    }
+    if (!p->lanes_refused)
+        fprintf(stderr, "deltawire: the upstream answers without the stream_id it was sent: no more lanes\n");
+    p->lanes_refused = 1;
+    s->retire = 1;
+}
+
+static const dw_upconn_cb_t idle_cb = {on_open, on_idle_message, on_idle_closed, on_lanes};
 
 static void on_gone_open(dw_upconn_t *c)
 {
@@ -168,7 +189,13 @@ static void on_gone_closed(dw_upconn_t *c, int status, const char *reason)
 }
 
 /* After dw_pool_free: the connections close unheard. */
-static const dw_upconn_cb_t gone_cb = {on_gone_open, on_idle_message, on_gone_closed};
+static void on_gone_lanes(dw_upconn_t *c, int echoed)
+{
+    (void)c;
+    (void)echoed;
+}
+
+static const dw_upconn_cb_t gone_cb = {on_gone_open, on_idle_message, on_gone_closed, on_gone_lanes};
 
 /* Open, not retiring, and no lane leased. */
 static int is_free(const dw_slot_t *s)
@@ -176,10 +203,17 @@ static int is_free(const dw_slot_t *s)
     return s->c->inflight == 0 && s->c->open && !s->c->closing && !s->retire;
 }
 
+/* Responses a connection may have in flight: one until the upstream has shown it tells lanes
+ * apart (an upstream that ignores stream_id answers every lane unnamed). */
+static int inflight_max(const dw_pool_t *p)
+{
+    return p->lanes_echoed && lane_names(p) > 0 ? DW_LANE_INFLIGHT : 1;
+}
+
 /* Open, not retiring, and room for one more response in flight. */
 static int has_room(const dw_slot_t *s)
 {
-    return s->c->inflight < DW_LANE_INFLIGHT && s->c->open && !s->c->closing && !s->retire;
+    return s->c->inflight < inflight_max(s->pool) && s->c->open && !s->c->closing && !s->retire;
 }
 
 /* Closes free connections idle too long, retires old ones once they are free, fails handshakes
@@ -419,7 +453,7 @@ static void rotate(dw_pool_t *p, dw_keyq_t *q)
  * DW_LANE_INFLIGHT requests, not one each). Only with named lanes. */
 static int lanes_coming(dw_pool_t *p, const dw_digest_t *key)
 {
-    if (lane_names(p) == 0)
+    if (inflight_max(p) == 1)
         return 0;
     size_t coming = 0;
     for (dw_slot_t *s = p->slots; s; s = s->next)

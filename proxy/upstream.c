@@ -115,16 +115,42 @@ too_large:
     return -1;
 }
 
+/* The upstream's answer to stream_id, told to the pool once per connection. */
+static void heard_lanes(dw_upconn_t *c, int echoed)
+{
+    if (!c->lanes_heard) {
+        c->lanes_heard = 1;
+        c->cb->on_lanes(c, echoed);
+    }
+}
+
+/* The one leased lane, or NULL when none or several are. */
+static dw_lane_t *sole_lease(dw_upconn_t *c)
+{
+    dw_lane_t *sole = NULL;
+    for (int i = 0; i <= DW_LANE_NAMES; i++) {
+        if (c->lanes[i].leased) {
+            if (sole != NULL)
+                return NULL;
+            sole = &c->lanes[i];
+        }
+    }
+    return sole;
+}
+
 /* The leased lane a message is for: the one its stream_id names; without one, the named lane that
- * waits longest when the message is about stream_id, else the default lane. NULL: nobody's. *all
- * is set for an error that names no lane while the default lane is not leased: it concerns every
- * lane (the connection's limits). Takes stream_id out of the message. */
+ * waits longest when the message is about stream_id, else the default lane, else the only lane in
+ * flight (an upstream that ignores stream_id answers without it: the pool keeps one response per
+ * connection until the upstream has echoed a name, so that lane is the only one it can be for).
+ * NULL: nobody's. *all is set for an error that names no lane while several lanes are leased: it
+ * concerns every lane (the connection's limits). Takes stream_id out of the message. */
 static dw_lane_t *route(dw_upconn_t *c, char *m, size_t *n, int *all)
 {
     dw_span_t msg = {m, *n};
     *all = 0;
     int name = dw_stream_id_take(m, n);
     if (name != 0) {
+        heard_lanes(c, 1);
         dw_lane_t *l = name >= 1 && name <= DW_LANE_NAMES ? &c->lanes[name] : NULL;
         return l != NULL && l->leased ? l : NULL;
     }
@@ -141,7 +167,14 @@ static dw_lane_t *route(dw_upconn_t *c, char *m, size_t *n, int *all)
     if (c->lanes[0].leased)
         return &c->lanes[0];
     dw_span_t t;
-    *all = dw_json_object_get(msg, "type", &t) && t.n == 7 && memcmp(t.p, "\"error\"", 7) == 0;
+    int is_error = dw_json_object_get(msg, "type", &t) && t.n == 7 && memcmp(t.p, "\"error\"", 7) == 0;
+    dw_lane_t *sole = sole_lease(c);
+    if (sole != NULL) {
+        if (!is_error)
+            heard_lanes(c, 0);
+        return sole;
+    }
+    *all = is_error;
     return NULL;
 }
 

@@ -81,6 +81,10 @@ typedef struct {
     /* connect failure (http_status: the refusal's status, 431 when the caller's headers do not fit
      * in the handshake, 0 for a network/TLS failure or a handshake timeout) or close */
     void (*on_closed)(dw_upconn_t *c, int http_status, const char *reason);
+    /* what the upstream does with stream_id, heard once per connection: echoed 1 when a message
+     * named its lane, 0 when a named lane's response came without the name (the upstream ignores
+     * the field: its events cannot be told apart once two responses are in flight) */
+    void (*on_lanes)(dw_upconn_t *c, int echoed);
 } dw_upconn_cb_t;
 
 struct dw_upconn {
@@ -98,6 +102,7 @@ struct dw_upconn {
     dw_lane_t lanes[1 + DW_LANE_NAMES]; /* [0] the default lane, [n] "dw<n>" */
     int inflight;          /* lanes leased (pool.c) */
     int rx_paused;         /* not read: every leased lane is paused */
+    int lanes_heard;       /* on_lanes was called */
     dw_buf_t tx;           /* frame going out, LWS_PRE headroom included */
     struct dw_txq *txq;    /* frames waiting behind it, in order */
     struct dw_txq **txq_tail;

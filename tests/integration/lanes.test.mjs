@@ -172,9 +172,10 @@ test('refusal fallback: an upstream that refuses stream_id still answers every r
   const proxy = await startProxy({ upstream: refusing.base });
   try {
     const convs = [0, 1, 2].map((i) => conversation(proxy, 'sk-lanes-refused', `r${i}`, refusing));
-    await convs[0].turn(); // a socket, warm
-    // the second and third go on named lanes of that socket, are refused and retried without
-    await Promise.all(convs.map((c) => c.turn({ fault: 'slow_ms=20' })));
+    await convs[0].turn(); // a socket, warm: its default lane caches r0
+    // the second goes on a named lane of that socket, is refused and retried without; the third
+    // finds lanes off (one at a time: until the upstream echoes a name, a socket carries one response)
+    for (const c of convs) await c.turn({ fault: 'slow_ms=20' });
     const second = await Promise.all(convs.map((c) => c.turn({ fault: 'slow_ms=20' })));
     const log = (await refusing.log()).filter((e) => e.transport === 'ws');
     const refused = log.filter((e) => e.stream_id !== null);
@@ -226,6 +227,13 @@ test('a slow reader on one lane does not stall its neighbour on the same socket'
   const proxy = await startProxy({ upstream: big.base, args: ['--max-conns-per-key', '1', '--client-buffer', String(256 << 10)] });
   try {
     const body = (text, stream) => JSON.stringify({ model: 'gpt-5.5', store: false, stream, input: [{ role: 'user', content: text }] });
+    // two turns one after the other: the second goes on a named lane, and its echoed stream_id
+    // shows the upstream tells lanes apart (until then a socket carries one response at a time)
+    for (const text of ['warm-up 1', 'warm-up 2']) {
+      const w = await httpJson('POST', proxy.base + '/responses', JSON.parse(body(text, false)), auth('sk-lanes-slow'), { timeoutMs: 20000 });
+      assert.equal(w.status, 200, w.text);
+    }
+    await big.reset();
     let resume;
     const slow = new Promise((resolve, reject) => {
       const req = http.request(proxy.base + '/responses', { method: 'POST', headers: { 'content-type': 'application/json', ...auth('sk-lanes-slow') } }, (res) => {
@@ -291,5 +299,31 @@ test('the connection age limit with several lanes in flight (an error on one, th
   } finally {
     await proxy.stop();
     await aged.stop();
+  }
+});
+
+// A server that drops fields it does not know (not the service, which echoes stream_id or refuses
+// it) answers a named lane's request unnamed. Until the upstream has echoed a name a socket carries
+// one response at a time, so that answer can only be its lane's; lanes then stop. Before, the
+// answer was dropped and the request waited out --first-event-timeout and went again.
+test('an upstream that ignores stream_id: every answer reaches its own request at once, and lanes stop', { timeout: 60000 }, async () => {
+  const ignoring = await startMock({ args: ['--ignore-stream-id'] });
+  const proxy = await startProxy({ upstream: ignoring.base, args: ['--max-conns-per-key', '1', '--first-event-timeout', '30'] });
+  try {
+    const convs = [0, 1, 2, 3].map((i) => conversation(proxy, 'sk-lanes-ignored', `i${i}`, ignoring));
+    for (let turn = 0; turn < 3; turn++) {
+      // concurrent, mixed streaming: an answer given to the wrong request fails conversation()'s
+      // check (the response id is looked up among that conversation's own upstream requests)
+      await Promise.all(convs.map((c, i) => c.turn({ fault: 'slow_ms=5', stream: i % 2 === 1 })));
+    }
+    const named = (await ignoring.log()).filter((e) => e.transport === 'ws' && e.stream_id !== null);
+    assert.equal(named.length, 1, 'one named lane was tried, then no more');
+    await waitFor(() => proxy.stderr().includes('no more lanes'));
+    const attempts = proxy.stderr().split('\n').filter((l) => l.includes('"event":"request"')).map((l) => JSON.parse(l).attempts);
+    assert.equal(attempts.length, 12, 'twelve requests logged');
+    assert.ok(attempts.every((a) => a === 1), `each answered by its first attempt (${attempts})`);
+  } finally {
+    await proxy.stop();
+    await ignoring.stop();
   }
 });
