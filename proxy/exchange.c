@@ -78,7 +78,7 @@ static void on_lease(void *data, dw_lane_t *c, int http_status, const char *reas
 static void queue_timed_out(dw_exchange_t *ex, const char *reason);
 static void busy(dw_exchange_t *ex, const char *message);
 static void send_on(dw_exchange_t *ex, dw_lane_t *c);
-static void on_conn_message(dw_lane_t *c, const char *p, size_t n);
+static void on_conn_message(dw_lane_t *c, const char *p, size_t n, const dw_event_t *scanned_ev);
 static int is_terminal(const dw_event_t *ev);
 static dw_span_t done_as(const dw_event_t *ev);
 static void on_hollow_terminal(dw_exchange_t *ex, const char *p, size_t n, const dw_event_t *ev);
@@ -443,7 +443,7 @@ static void send_on(dw_exchange_t *ex, dw_lane_t *c)
 
 /* --- the upstream's events, back to the client ------------------------------------------------ */
 
-static void on_conn_message(dw_lane_t *c, const char *p, size_t n)
+static void on_conn_message(dw_lane_t *c, const char *p, size_t n, const dw_event_t *scanned_ev)
 {
     dw_exchange_t *ex = c->owner;
     enter(ex);
@@ -452,7 +452,9 @@ static void on_conn_message(dw_lane_t *c, const char *p, size_t n)
         arm(ex, ex->px->cfg->upstream_idle_timeout, on_silence);
     dw_event_t ev;
     dw_buf_t renamed = {0};
-    int scanned = dw_event_scan(p, n, &ev) == 0;
+    int scanned = scanned_ev != NULL;
+    if (scanned)
+        ev = *scanned_ev;
     if (scanned && dw_event_is(&ev, "response.done") && ev.response.p != NULL) {
         /* the HTTP API never sends response.done: from here on it is the terminal event its
          * response.status names, for the client (SSE name and "type") and for the record alike */

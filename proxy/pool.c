@@ -296,10 +296,13 @@ int dw_pool_caches(dw_pool_t *p, const dw_digest_t *key, dw_sock_cache_t **out, 
     *out = malloc((p->n_slots ? p->n_slots : 1) * (1 + DW_LANE_NAMES) * sizeof(**out));
     if (*out == NULL)
         return -1;
-    for (dw_slot_t *s = p->slots; s; s = s->next)
-        for (int i = 0; i <= DW_LANE_NAMES && s->c->open && dw_digest_eq(&s->key, key); i++)
+    for (dw_slot_t *s = p->slots; s; s = s->next) {
+        if (!s->c->open || !dw_digest_eq(&s->key, key))
+            continue;
+        for (int i = 0; i <= DW_LANE_NAMES; i++)
             if (s->c->lanes[i].cached.resp_id[0] != '\0')
                 (*out)[(*n)++] = (dw_sock_cache_t){s->c->lanes[i].id, s->c->lanes[i].cached.resp_id};
+    }
     return 0;
 }
 

@@ -3,6 +3,7 @@
 #include <libwebsockets.h>
 
 #include "proxy/config.h"
+#include "translate/event.h"
 #include "translate/json_scan.h"
 #include "translate/stream_id.h"
 #include <stdio.h>
@@ -142,19 +143,21 @@ static dw_lane_t *sole_lease(dw_upconn_t *c)
  * waits longest when the message is about stream_id, else the default lane, else the only lane in
  * flight (an upstream that ignores stream_id answers without it: the pool keeps one response per
  * connection until the upstream has echoed a name, so that lane is the only one it can be for).
- * NULL: nobody's. *all is set for an error that names no lane while several lanes are leased: it
- * concerns every lane (the connection's limits). Takes stream_id out of the message. */
-static dw_lane_t *route(dw_upconn_t *c, char *m, size_t *n, int *all)
+ * NULL: nobody's. *all is set for a message that names no lane while several lanes are leased and
+ * that concerns them all: an error (the connection's limits), or a frame that is not an event (a
+ * broken peer). ev: the message scanned, NULL when it is not a JSON event. Takes stream_id out of
+ * the message, and moves ev's spans to match. */
+static dw_lane_t *route(dw_upconn_t *c, char *m, size_t *n, dw_event_t *ev, int *all)
 {
-    dw_span_t msg = {m, *n};
     *all = 0;
-    int name = dw_stream_id_take(m, n);
+    int name = ev != NULL ? dw_stream_id_take_event(m, n, ev) : 0;
     if (name != 0) {
         heard_lanes(c, 1);
         dw_lane_t *l = name >= 1 && name <= DW_LANE_NAMES ? &c->lanes[name] : NULL;
         return l != NULL && l->leased ? l : NULL;
     }
-    if (dw_stream_id_error_about(msg)) {
+    int is_error = ev != NULL && dw_event_is(ev, "error");
+    if (is_error && dw_stream_id_error_about((dw_span_t){m, *n})) {
         dw_lane_t *oldest = NULL;
         for (int i = 1; i <= DW_LANE_NAMES; i++) {
             dw_lane_t *l = &c->lanes[i];
@@ -166,29 +169,29 @@ static dw_lane_t *route(dw_upconn_t *c, char *m, size_t *n, int *all)
     }
     if (c->lanes[0].leased)
         return &c->lanes[0];
-    dw_span_t t;
-    int is_error = dw_json_object_get(msg, "type", &t) && t.n == 7 && memcmp(t.p, "\"error\"", 7) == 0;
     dw_lane_t *sole = sole_lease(c);
     if (sole != NULL) {
-        if (!is_error)
+        if (ev != NULL && !is_error)
             heard_lanes(c, 0);
         return sole;
     }
-    *all = is_error;
+    *all = is_error || ev == NULL;
     return NULL;
 }
 
 /* One whole message to its reader: the lane its stream_id names (the name taken out, in place, so
  * the client never sees it), the oldest waiting lane for an error about the field itself, every
- * leased lane for an error naming none, else the connection's holder. m is writable. */
+ * leased lane for an error naming none, else the connection's holder. m is writable; it is scanned
+ * once here, and the lane's reader gets the scan. */
 static void deliver(dw_upconn_t *c, char *m, size_t n)
 {
     int all = 0;
-    dw_lane_t *l = n > 0 ? route(c, m, &n, &all) : NULL;
+    dw_event_t scan, *ev = n > 0 && dw_event_scan(m, n, &scan) == 0 ? &scan : NULL;
+    dw_lane_t *l = n > 0 ? route(c, m, &n, ev, &all) : NULL;
     count_rx(c, l);
     if (l != NULL) {
         l->awaiting = 0;
-        l->cb->on_message(l, m, n);
+        l->cb->on_message(l, m, n, ev);
     } else if (all) {
         /* the lanes leased now: one given back on the way may go to a request this is not for */
         uint64_t held = 0;
@@ -197,7 +200,7 @@ static void deliver(dw_upconn_t *c, char *m, size_t n)
         for (int i = 1; i <= DW_LANE_NAMES && c->wsi != NULL; i++) {
             if (held >> i & 1) {
                 c->lanes[i].awaiting = 0;
-                c->lanes[i].cb->on_message(&c->lanes[i], m, n);
+                c->lanes[i].cb->on_message(&c->lanes[i], m, n, ev);
             }
         }
     } else {

@@ -18,6 +18,7 @@
 
 #include "state/transcripts.h"
 #include "translate/buf.h"
+#include "translate/event.h"
 
 /* At most this many caller headers go into a handshake: the credential and connection headers of
  * translate/headers.h. */
@@ -52,10 +53,11 @@ typedef struct dw_upconn dw_upconn_t;
 typedef struct dw_lane dw_lane_t;
 
 /* A leased lane's callbacks: one complete message of its response (p valid only during the call,
- * stream_id taken out), or the end of its connection (on_closed runs for each leased lane before
+ * stream_id taken out; ev its dw_event_scan, spans into p, or NULL when it is not a JSON event),
+ * or the end of its connection (on_closed runs for each leased lane before
  * the connection's own on_closed). */
 typedef struct {
-    void (*on_message)(dw_lane_t *l, const char *p, size_t n);
+    void (*on_message)(dw_lane_t *l, const char *p, size_t n, const dw_event_t *ev);
     void (*on_closed)(dw_lane_t *l, const char *reason);
 } dw_lane_cb_t;
 

@@ -19,13 +19,14 @@ static long span_index(dw_span_t v)
     return *end == '\0' && errno == 0 ? x : -1;
 }
 
-/* dw_json_key_eq with the common case first: a key as long as the literal is compared as bytes (an
- * escape only makes the raw key longer than what it decodes to), a shorter one cannot match. */
+/* dw_json_key_eq with the common cases first: a key as long as the literal is compared as bytes (an
+ * escape only makes the raw key longer than what it decodes to), a shorter one cannot match, and a
+ * longer one only through an escape. */
 static int key_is(dw_span_t key, const char *lit, size_t litn)
 {
     if (key.n == litn)
         return memcmp(key.p, lit, litn) == 0;
-    return key.n > litn && dw_json_key_eq(key, lit);
+    return key.n > litn && memchr(key.p, '\\', key.n) != NULL && dw_json_key_eq(key, lit);
 }
 
 #define KEY_IS(key, lit) key_is(key, lit, sizeof(lit) - 1)
@@ -51,6 +52,8 @@ int dw_event_scan(const char *p, size_t n, dw_event_t *ev)
             ev->item = mb->value;
         else if (KEY_IS(mb->key, "error") && kind == '{')
             ev->error = mb->value;
+        else if (KEY_IS(mb->key, "stream_id"))
+            ev->stream_id = mb->value;
         else if (KEY_IS(mb->key, "output_index") && kind == '0')
             ev->output_index = span_index(mb->value);
         else if (KEY_IS(mb->key, "status") && kind == '0') {
@@ -62,12 +65,6 @@ int dw_event_scan(const char *p, size_t n, dw_event_t *ev)
     return ev->type.p ? 0 : -1;
 }
 
-int dw_event_is(const dw_event_t *ev, const char *type)
-{
-    size_t n = strlen(type);
-    /* event types never carry escapes, so the raw bytes between the quotes are the value */
-    return ev->type.n == n + 2 && memcmp(ev->type.p + 1, type, n) == 0;
-}
 
 int dw_event_rewrite_prev(dw_buf_t *out, const char *p, size_t n, dw_span_t obj, const char *prev, size_t prev_len)
 {

@@ -540,8 +540,11 @@ int dw_json_array_elems(dw_span_t arr, dw_spans_t *out)
     return walk(arr, '[', ']', collect_elem, out);
 }
 
+static int key_eq(dw_span_t raw_key, const char *lit, size_t litn);
+
 struct get_state {
     const char *key;
+    size_t key_len;
     dw_span_t *val;
 };
 
@@ -549,7 +552,7 @@ struct get_state {
 static int match_member(void *ud, dw_span_t key, dw_span_t value)
 {
     struct get_state *g = ud;
-    if (!dw_json_key_eq(key, g->key))
+    if (!key_eq(key, g->key, g->key_len))
         return 0;
     *g->val = value;
     return 1;
@@ -557,7 +560,7 @@ static int match_member(void *ud, dw_span_t key, dw_span_t value)
 
 int dw_json_object_get(dw_span_t obj, const char *key, dw_span_t *val)
 {
-    struct get_state g = {key, val};
+    struct get_state g = {key, strlen(key), val};
     return walk(obj, '{', '}', match_member, &g) == 1;
 }
 
@@ -615,15 +618,16 @@ static int decode_escape(const char **pp, const char *end, char *out)
     return 4;
 }
 
-int dw_json_key_eq(dw_span_t raw_key, const char *lit)
+/* dw_json_key_eq of a literal of litn bytes. The common cases first, without a pass over the key:
+ * a raw key as long as the literal holds no escape that matches (an escape is longer than what it
+ * decodes to), and a shorter one cannot match. */
+static int key_eq(dw_span_t raw_key, const char *lit, size_t litn)
 {
-    size_t litn = strlen(lit);
-
-    if (raw_key.n == 0) /* before any arithmetic: the span may be {NULL, 0} */
-        return litn == 0;
+    if (raw_key.n <= litn)
+        return raw_key.n == litn && (litn == 0 || memcmp(raw_key.p, lit, litn) == 0);
     const char *p = raw_key.p, *end = raw_key.p + raw_key.n;
     if (memchr(p, '\\', raw_key.n) == NULL)
-        return raw_key.n == litn && memcmp(p, lit, litn) == 0;
+        return 0;
     while (p < end) {
         char buf[4];
         int k;
@@ -641,6 +645,11 @@ int dw_json_key_eq(dw_span_t raw_key, const char *lit)
         litn -= (size_t)k;
     }
     return litn == 0;
+}
+
+int dw_json_key_eq(dw_span_t raw_key, const char *lit)
+{
+    return key_eq(raw_key, lit, strlen(lit));
 }
 
 /* The span without surrounding whitespace. An empty span may be {NULL, 0} (an absent member), and

@@ -91,7 +91,8 @@ int dw_json_array_elems(dw_span_t arr, dw_spans_t *out);
  * equals key. Returns 1 and fills *val if found, else 0. */
 int dw_json_object_get(dw_span_t obj, const char *key, dw_span_t *val);
 
-/* 1 if the raw (escaped) key bytes decode to the NUL-terminated literal. */
+/* 1 if the raw (escaped) key bytes decode to the NUL-terminated literal, which holds no backslash
+ * (a key name as the API spells it). */
 int dw_json_key_eq(dw_span_t raw_key, const char *lit);
 
 /* Decoded copy of a validated string value (span includes the quotes).

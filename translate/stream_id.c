@@ -31,8 +31,9 @@ static int is_space(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-/* Takes the top-level member whose value is v out of the object m[0..*n). */
-static void cut_member(char *m, size_t *n, dw_span_t v)
+/* Takes the top-level member whose value is v out of the object m[0..*n); the bytes from *at on
+ * moved *len back. */
+static void cut_member(char *m, size_t *n, dw_span_t v, size_t *at, size_t *len)
 {
     size_t from = (size_t)(v.p - m), to = from + v.n;
     while (from > 0 && m[from - 1] != ',' && m[from - 1] != '{')
@@ -45,22 +46,42 @@ static void cut_member(char *m, size_t *n, dw_span_t v)
         from--; /* the last member: the comma before it goes */
     memmove(m + from, m + to, *n - to);
     *n -= to - from;
+    *at = from;
+    *len = to - from;
 }
 
-int dw_stream_id_take(char *m, size_t *n)
+/* The lane the stream_id value v names (1.. for "dw<n>"), or -1. */
+static int lane_of(dw_span_t v)
 {
-    dw_span_t v;
-    if (!dw_json_object_get((dw_span_t){m, *n}, "stream_id", &v))
-        return 0;
-    long lane = -1;
     char *end;
     if (v.n > 4 && memcmp(v.p, "\"dw", 3) == 0 && v.p[3] >= '1' && v.p[3] <= '9') {
-        lane = strtol(v.p + 3, &end, 10);
-        if (end != v.p + v.n - 1 || lane > 1000000)
-            lane = -1;
+        long lane = strtol(v.p + 3, &end, 10);
+        if (end == v.p + v.n - 1 && lane <= 1000000)
+            return (int)lane;
     }
-    cut_member(m, n, v);
-    return (int)lane;
+    return -1;
+}
+
+/* s after the cut at m + at of len bytes (a top-level member: no span holds it). */
+static void shift(dw_span_t *s, const char *m, size_t at, size_t len)
+{
+    if (s->p != NULL && s->p > m + at)
+        s->p -= len;
+}
+
+int dw_stream_id_take_event(char *m, size_t *n, dw_event_t *ev)
+{
+    if (ev->stream_id.p == NULL)
+        return 0;
+    size_t at, len;
+    int lane = lane_of(ev->stream_id);
+    cut_member(m, n, ev->stream_id, &at, &len);
+    ev->stream_id = (dw_span_t){NULL, 0};
+    shift(&ev->type, m, at, len);
+    shift(&ev->response, m, at, len);
+    shift(&ev->item, m, at, len);
+    shift(&ev->error, m, at, len);
+    return lane;
 }
 
 int dw_stream_id_error_about(dw_span_t msg)

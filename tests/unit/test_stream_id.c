@@ -5,17 +5,33 @@
 
 #include "translate/stream_id.h"
 
-/* Takes stream_id out of msg; the rest must be want, and the lane named must be lane. */
+/* The spans a scan of the result finds: where the moved ones must point. */
+static void spans_match(const dw_event_t *moved, const char *m, size_t n)
+{
+    dw_event_t again;
+    dw_event_scan(m, n, &again); /* without "type" the spans are filled all the same */
+    const dw_span_t *a[] = {&moved->type, &moved->response, &moved->item, &moved->error};
+    const dw_span_t *b[] = {&again.type, &again.response, &again.item, &again.error};
+    for (size_t i = 0; i < 4; i++)
+        cr_assert(a[i]->p == b[i]->p && a[i]->n == b[i]->n, "span %zu of %.*s", i, (int)n, m);
+}
+
+/* Takes stream_id out of the scanned msg; the rest must be want, the lane named must be lane, and
+ * the event's spans must still point at their values. */
 static void take_is(const char *msg, int lane, const char *want)
 {
     char m[512];
     size_t n = strlen(msg);
     memcpy(m, msg, n);
-    cr_assert_eq(dw_stream_id_take(m, &n), lane, "%s", msg);
+    dw_event_t ev;
+    dw_event_scan(m, n, &ev);
+    cr_assert_eq(dw_stream_id_take_event(m, &n, &ev), lane, "%s", msg);
     cr_assert_eq(n, strlen(want), "%s -> %.*s", msg, (int)n, m);
     cr_assert(memcmp(m, want, n) == 0, "%s -> %.*s", msg, (int)n, m);
     size_t off;
     cr_assert_eq(dw_json_validate(m, n, &off), 0, "valid JSON: %.*s", (int)n, m);
+    cr_assert_null(ev.stream_id.p);
+    spans_match(&ev, m, n);
 }
 
 Test(stream_id, taken_out_wherever_it_sits)
@@ -26,6 +42,16 @@ Test(stream_id, taken_out_wherever_it_sits)
     take_is("{\"stream_id\":\"dw32\"}", 32, "{}");
     take_is("{ \"type\" : \"x\" , \"stream_id\" : \"dw2\" }", 2, "{ \"type\" : \"x\" }");
     take_is("{\"type\":\"x\", \"stream_id\": \"dw7\", \"n\":1}", 7, "{\"type\":\"x\", \"n\":1}");
+}
+
+Test(stream_id, the_event_spans_follow_the_cut)
+{
+    take_is("{\"stream_id\":\"dw3\",\"type\":\"response.completed\",\"response\":{\"id\":\"r\"}}", 3,
+            "{\"type\":\"response.completed\",\"response\":{\"id\":\"r\"}}");
+    take_is("{\"type\":\"error\",\"stream_id\":\"dw4\",\"error\":{\"code\":\"x\"}}", 4,
+            "{\"type\":\"error\",\"error\":{\"code\":\"x\"}}");
+    take_is("{\"item\":{\"id\":\"i\"},\"type\":\"response.output_item.done\",\"stream_id\":\"dw5\"}", 5,
+            "{\"item\":{\"id\":\"i\"},\"type\":\"response.output_item.done\"}");
 }
 
 Test(stream_id, events_without_one_are_unchanged)
