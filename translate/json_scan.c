@@ -689,6 +689,31 @@ char *dw_json_string_dup(dw_span_t s)
     return out;
 }
 
+int dw_json_string_each(dw_span_t s, int (*cb)(const char *p, size_t n, void *ud), void *ud)
+{
+    s = trim(s);
+    if (s.n < 2 || s.p[0] != '"' || s.p[s.n - 1] != '"')
+        return -1;
+    const char *p = s.p + 1, *end = s.p + s.n - 1;
+    while (p < end) {
+        const char *bs = memchr(p, '\\', (size_t)(end - p));
+        const char *run_end = bs != NULL ? bs : end;
+        int rc;
+        if (run_end > p && (rc = cb(p, (size_t)(run_end - p), ud)) != 0)
+            return rc;
+        if (bs == NULL)
+            break;
+        char o[4];
+        p = bs;
+        int k = decode_escape(&p, end, o);
+        if (k < 0)
+            return -1;
+        if ((rc = cb(o, (size_t)k, ud)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
 char dw_json_kind(dw_span_t v)
 {
     v = trim(v);

@@ -101,6 +101,11 @@ int dw_json_key_eq(dw_span_t raw_key, const char *lit);
  * faithfully), or memory ran out. */
 char *dw_json_string_dup(dw_span_t s);
 
+/* The decoded bytes of the string value s (span includes the quotes; U+0000 allowed), given to cb
+ * in runs: the raw bytes between escapes as they are, each escape decoded. Returns 0, -1 when s is
+ * not a string or holds a malformed escape, or the first non-zero value cb returns. */
+int dw_json_string_each(dw_span_t s, int (*cb)(const char *p, size_t n, void *ud), void *ud);
+
 /* First significant byte: '{', '[', '"', 't', 'f', 'n', '0' for any
  * number, or 0 for an empty span. */
 char dw_json_kind(dw_span_t v);

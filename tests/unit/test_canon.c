@@ -718,3 +718,71 @@ Test(canon_cosmetic, parse_results_of_an_untyped_message_with_type_null)
     cr_assert_null(strstr(out, "parsed"), "%s", out);
     free(out);
 }
+
+/* ---- long strings: digested before jansson reads the item ---------------- */
+
+/* An item whose text is `text` (raw JSON string contents, quotes added here), padded past the
+ * stand-in threshold with `pad` repeats of "lorem ipsum ". The caller frees it. */
+static char *long_message(const char *text, int pad)
+{
+    size_t cap = strlen(text) + (size_t)pad * 12 + 128;
+    char *m = malloc(cap), *p = m;
+    p += sprintf(p, "{\"type\":\"message\",\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"");
+    for (int i = 0; i < pad; i++)
+        p += sprintf(p, "lorem ipsum ");
+    sprintf(p, "%s\"}]}", text);
+    return m;
+}
+
+Test(canon_long_strings, equal_values_however_escaped)
+{
+    char *a = long_message("caf\xc3\xa9 / tab\\t end", 40), *b = long_message("caf\\u00e9 \\/ tab\\u0009 end", 40);
+    assert_same(a, b);
+    free(a);
+    free(b);
+}
+
+Test(canon_long_strings, one_byte_apart_differ)
+{
+    char *a = long_message("the end.", 40), *b = long_message("the end!", 40), *c = long_message("the end.", 41);
+    assert_differs(a, b);
+    assert_differs(a, c);
+    free(a);
+    free(b);
+    free(c);
+}
+
+Test(canon_long_strings, a_short_value_spelling_a_stand_in_is_not_the_long_value)
+{
+    /* the stand-in of the long text: U+0000 then the hex SHA-256 of its decoded bytes */
+    char *long_item = long_message("x", 40);
+    const char *text = strstr(long_item, "\"text\":\"") + 8;
+    size_t n = (size_t)(strrchr(long_item, '"') - text);
+    dw_digest_t d;
+    dw_digest_bytes(&d, text, n);
+    char forged[256], *p = forged;
+    p += sprintf(p, "{\"type\":\"message\",\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"\\u0000");
+    for (size_t i = 0; i < sizeof d.b; i++)
+        p += sprintf(p, "%02x", d.b[i]);
+    sprintf(p, "\"}]}");
+    assert_differs(long_item, forged);
+    free(long_item);
+}
+
+Test(canon_long_strings, keys_stay_and_bad_values_still_fail)
+{
+    /* a long key is a key (free-form JSON may have any), compared as before */
+    char key[400];
+    memset(key, 'k', sizeof key - 1);
+    key[sizeof key - 1] = '\0';
+    char a[600], b[600];
+    snprintf(a, sizeof a, "{\"type\":\"function_call\",\"call_id\":\"c\",\"name\":\"f\",\"arguments\":\"{}\",\"x\":{\"%s\":1}}", key);
+    key[0] = 'j';
+    snprintf(b, sizeof b, "{\"type\":\"function_call\",\"call_id\":\"c\",\"name\":\"f\",\"arguments\":\"{}\",\"x\":{\"%s\":1}}", key);
+    assert_differs(a, b);
+    /* a malformed escape in a long value fails as jansson would have failed it */
+    char *bad = long_message("bad \\x escape", 40);
+    dw_canon_t c;
+    cr_assert_eq(dw_canon_item(bad, strlen(bad), &c), -1);
+    free(bad);
+}
