@@ -9,6 +9,10 @@
  * service does; nothing else of it is read, and it never fails.
  * A connection that does not ask for a WebSocket gets the same events as plain HTTP/1.1 SSE
  * (keep-alive, chunked), so direct, nginx and deltawire measure against the same upstream.
+ * permessage-deflate (RFC 7692) is accepted when offered, as the service does: messages both ways
+ * compressed, context kept across messages unless the offer says *_no_context_takeover. The text
+ * is words drawn from a fixed pseudo-random sequence, so it compresses about as English does, not
+ * as one repeated phrase would.
  *
  *   wsecho PORT       (127.0.0.1 only; one thread per connection; prints "wsecho: listening")
  */
@@ -24,6 +28,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define MAX_MSG (64u << 20)
 
@@ -60,12 +65,12 @@ static void out_add(out_t *o, const void *p, size_t n)
     o->len += n;
 }
 
-/* Appends one unmasked frame (text, pong). */
-static void frame(out_t *o, int opcode, const char *p, size_t n)
+/* Appends one unmasked frame (text, pong); rsv1: a compressed message. */
+static void frame_bits(out_t *o, int opcode, int rsv1, const char *p, size_t n)
 {
     unsigned char h[10];
     size_t hl = 2;
-    h[0] = (unsigned char)(0x80 | opcode);
+    h[0] = (unsigned char)(0x80 | (rsv1 ? 0x40 : 0) | opcode);
     if (n < 126) {
         h[1] = (unsigned char)n;
     } else if (n < 65536) {
@@ -81,6 +86,54 @@ static void frame(out_t *o, int opcode, const char *p, size_t n)
     }
     out_add(o, h, hl);
     out_add(o, p, n);
+}
+
+static void frame(out_t *o, int opcode, const char *p, size_t n)
+{
+    frame_bits(o, opcode, 0, p, n);
+}
+
+/* permessage-deflate of this thread's connection (NULL: not negotiated), and whether each
+ * direction starts every message afresh (the offer's *_no_context_takeover). */
+static __thread z_stream *tx_z, *rx_z;
+static __thread int tx_fresh, rx_fresh;
+static __thread out_t zbuf;
+
+/* Runs z over [p, p + n) to Z_SYNC_FLUSH into zbuf (cleared first). Returns 0 or -1. */
+static int zrun(z_stream *z, int deflating, const void *p, size_t n)
+{
+    zbuf.len = 0;
+    z->next_in = (Bytef *)p;
+    z->avail_in = (uInt)n;
+    do {
+        if (zbuf.cap - zbuf.len < 65536) {
+            zbuf.cap = zbuf.len + 131072;
+            if (!(zbuf.p = realloc(zbuf.p, zbuf.cap)))
+                abort();
+        }
+        z->next_out = (Bytef *)zbuf.p + zbuf.len;
+        z->avail_out = (uInt)(zbuf.cap - zbuf.len);
+        int r = deflating ? deflate(z, Z_SYNC_FLUSH) : inflate(z, Z_SYNC_FLUSH);
+        if (r != Z_OK && r != Z_BUF_ERROR && r != Z_STREAM_END)
+            return -1;
+        zbuf.len = zbuf.cap - z->avail_out;
+    } while (z->avail_out == 0 || z->avail_in > 0);
+    return 0;
+}
+
+/* One text message, compressed when the connection negotiated it (RFC 7692 7.2.1: the trailing
+ * 00 00 ff ff of the sync flush is left off). */
+static void text_message(out_t *o, const char *p, size_t n)
+{
+    if (!tx_z) {
+        frame(o, 1, p, n);
+        return;
+    }
+    if (zrun(tx_z, 1, p, n) != 0 || zbuf.len < 4)
+        abort();
+    frame_bits(o, 1, 1, zbuf.p, zbuf.len - 4);
+    if (tx_fresh)
+        deflateReset(tx_z);
 }
 
 /* Appends one SSE event, as the service's HTTP endpoint spells it. */
@@ -101,14 +154,14 @@ static void emit_ws(out_t *o, const char *type, const char *p, size_t n)
 {
     (void)type;
     if (lane[0] == '\0' || n == 0) {
-        frame(o, 1, p, n);
+        text_message(o, p, n);
         return;
     }
     char *e = malloc(n + sizeof(lane) + 16);
     if (!e)
         abort();
     int k = snprintf(e, n + sizeof(lane) + 16, "%.*s,\"stream_id\":\"%s\"}", (int)n - 1, p, lane);
-    frame(o, 1, e, (size_t)k);
+    text_message(o, e, (size_t)k);
     free(e);
 }
 
@@ -143,7 +196,14 @@ typedef void emit_fn(out_t *o, const char *type, const char *p, size_t n);
 static void respond(out_t *o, emit_fn *emit, const char *body)
 {
     size_t events = meta_num(body, "\"wsecho_events\"", 3), dbytes = meta_num(body, "\"wsecho_delta_bytes\"", 8);
-    static const char words[] = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod ";
+    static const char *const words[] = {
+        "the ", "proxy ", "sends ", "only ", "new ", "items ", "over ", "a ", "warm ", "socket ", "while ",
+        "each ", "client ", "keeps ", "its ", "whole ", "history ", "and ", "model ", "reads ", "tool ",
+        "output ", "from ", "shell ", "commands ", "then ", "answers ", "with ", "code ", "diff ", "file ",
+        "test ", "build ", "error ", "fixed ", "line ", "function ", "returns ", "value ", "when ", "under ",
+        "load ", "every ", "event ", "byte ", "frame ", "lane ", "cache ", "response ", "request ", "turn ",
+        "agent ", "loop ", "runs ", "faster ", "because ", "upload ", "shrinks ", "to ", "delta ", "it ",
+        "is ", "not ", "in ", "of ", "on ", "for ", "this ", "that ", "we ", "you ", "can ", "will ", "now "};
     if (events > 1000000 || dbytes > 65536)
         events = 3;
     size_t deltas = events > 3 ? events - 3 : 0, seq = 0, tlen = deltas ? deltas * dbytes : 2;
@@ -155,8 +215,19 @@ static void respond(out_t *o, emit_fn *emit, const char *body)
     char *text = malloc(tlen + 1), *ev = malloc(cap), *item = malloc(tlen + 400), item_id[64];
     if (!text || !ev || !item)
         abort();
-    for (size_t i = 0; i < tlen; i++)
-        text[i] = deltas ? words[i % (sizeof(words) - 1)] : "ok"[i];
+    uint32_t x = 2463534242u ^ (uint32_t)(id * 2654435761u); /* xorshift32: each response its own text */
+    x = x ? x : 1;
+    for (size_t i = 0; i < tlen;) {
+        if (!deltas) {
+            text[i] = "ok"[i];
+            i++;
+            continue;
+        }
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        const char *w = words[x % (sizeof(words) / sizeof(words[0]))];
+        for (; *w && i < tlen; i++)
+            text[i] = *w++;
+    }
     text[tlen] = '\0';
     snprintf(item_id, sizeof(item_id), "msg_%048lx", id);
     int n = snprintf(ev, cap,
@@ -203,7 +274,7 @@ static int write_all(int fd, const char *p, size_t n)
 
 static int handshake(int fd, const char *req)
 {
-    char key[128], acc_in[200], reply[256];
+    char key[128], acc_in[200], reply[512];
     unsigned char sha[SHA_DIGEST_LENGTH], acc[64];
     const char *k = strcasestr(req, "sec-websocket-key:");
     if (!k || sscanf(k + 18, " %127[^\r\n]", key) != 1)
@@ -211,10 +282,24 @@ static int handshake(int fd, const char *req)
     snprintf(acc_in, sizeof(acc_in), "%s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", key);
     SHA1((unsigned char *)acc_in, strlen(acc_in), sha);
     EVP_EncodeBlock(acc, sha, SHA_DIGEST_LENGTH);
+    char ext[200] = "";
+    const char *x = strcasestr(req, "sec-websocket-extensions:");
+    const char *eol = x ? strstr(x, "\r\n") : NULL;
+    if (x && eol && memmem(x, (size_t)(eol - x), "permessage-deflate", 18)) {
+        tx_fresh = memmem(x, (size_t)(eol - x), "server_no_context_takeover", 26) != NULL;
+        rx_fresh = memmem(x, (size_t)(eol - x), "client_no_context_takeover", 26) != NULL;
+        snprintf(ext, sizeof(ext), "Sec-WebSocket-Extensions: permessage-deflate%s%s\r\n",
+                 tx_fresh ? "; server_no_context_takeover" : "", rx_fresh ? "; client_no_context_takeover" : "");
+        tx_z = calloc(1, sizeof(*tx_z));
+        rx_z = calloc(1, sizeof(*rx_z));
+        if (!tx_z || !rx_z || deflateInit2(tx_z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK ||
+            inflateInit2(rx_z, -15) != Z_OK)
+            abort();
+    }
     int n = snprintf(reply, sizeof(reply),
                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Accept: %s\r\n\r\n",
-                     acc);
+                     "Sec-WebSocket-Accept: %s\r\n%s\r\n",
+                     acc, ext);
     return write_all(fd, reply, (size_t)n);
 }
 
@@ -304,6 +389,18 @@ static void *serve(void *arg)
         for (uint64_t i = 0; i < n; i++)
             msg[i] ^= hdr[10 + i % 4];
         msg[n] = '\0';
+        if ((hdr[0] & 0x40) && rx_z) {
+            if (!(msg = realloc(msg, n + 4)))
+                break;
+            memcpy(msg + n, "\x00\x00\xff\xff", 4);
+            if (zrun(rx_z, 0, msg, n + 4) != 0 || !(msg = realloc(msg, zbuf.len + 1)))
+                break;
+            memcpy(msg, zbuf.p, zbuf.len);
+            n = zbuf.len;
+            msg[n] = '\0';
+            if (rx_fresh)
+                inflateReset(rx_z);
+        }
         out.len = 0;
         if (opcode == 9)
             frame(&out, 10, (char *)msg, n);
@@ -317,6 +414,13 @@ static void *serve(void *arg)
             break;
     }
 done:
+    if (tx_z)
+        deflateEnd(tx_z);
+    if (rx_z)
+        inflateEnd(rx_z);
+    free(tx_z);
+    free(rx_z);
+    free(zbuf.p);
     free(msg);
     free(out.p);
     close(fd);
