@@ -657,11 +657,6 @@ void dw_pool_lanes_refused(dw_pool_t *p)
     p->lanes_refused = 1;
 }
 
-int dw_pool_lanes(const dw_pool_t *p)
-{
-    return lane_names(p) > 0;
-}
-
 void dw_pool_stats(const dw_pool_t *p, dw_pool_stats_t *st)
 {
     memset(st, 0, sizeof(*st));

@@ -77,8 +77,6 @@ void dw_pool_return(dw_pool_t *p, dw_lane_t *l, int retire);
 void dw_pool_detach(dw_pool_t *p, dw_lane_t *l);
 /* The upstream refused stream_id: from now on only default lanes (--lanes auto). */
 void dw_pool_lanes_refused(dw_pool_t *p);
-/* 1 while named lanes are in use. */
-int dw_pool_lanes(const dw_pool_t *p);
 
 typedef struct {
     size_t open, busy, connecting, queued;
