@@ -3,7 +3,8 @@
 # thread) posting one-turn streaming requests of ~1 KB, perf (linux-perf) sampling the proxy with
 # DWARF call graphs. Per shape: proxy CPU per response (from /proc, 10 ms ticks over the run), the
 # share of each library, and the proxy's own functions by inclusive share.
-#   bench/profile.sh [SHAPE...]   SHAPE = EVENTS:DELTA_BYTES, default "25:8 83:500"; DW_PROFILE_SECS (3)
+#   bench/profile.sh [SHAPE...]   SHAPE = EVENTS:DELTA_BYTES, default "25:8 83:500"; DW_PROFILE_SECS (3);
+#                                DW_PROFILE_PROXY_ARGS adds proxy flags (e.g. "--upstream-deflate off")
 # libwebsockets 4.1.6 is stripped in Debian (no -dbgsym here): its samples show as addresses. Those
 # in the ws role's receive path lie between the exported lws_close_reason and
 # lws_context_init_extensions; the script sums them as "lws ws parser (by address)".
@@ -24,8 +25,9 @@ start() { # LOG CMD...: waits (max 5 s) for "listening on 127.0.0.1:PORT"; sets 
   echo "profile.sh: $* did not start" >&2; cat "$log" >&2; exit 1
 }
 start "$OUT/wsecho.log" "$B/bench/wsecho" 0; UP=$PORT
+# shellcheck disable=SC2086 # DW_PROFILE_PROXY_ARGS is split on purpose
 start "$OUT/proxy.log" "$B/proxy/deltawire" --listen 127.0.0.1:0 --log-level warn --max-conversations 1000000 \
-  --upstream "http://127.0.0.1:$UP/v1"; PX=$PID PXPORT=$PORT
+  --upstream "http://127.0.0.1:$UP/v1" ${DW_PROFILE_PROXY_ARGS:-}; PX=$PID PXPORT=$PORT
 LWS=$(ldd "$B/proxy/deltawire" | awk '/libwebsockets.so/{print $3}')
 read -r LO HI < <(nm -D --defined-only "$LWS" | awk '$3=="lws_close_reason"{lo=$1} $3=="lws_context_init_extensions"{hi=$1} END{print lo, hi}')
 for shape in ${*:-25:8 83:500}; do
