@@ -3,12 +3,15 @@
 // injected and what the clients saw of them, fidelity errors (the mock's reconstructed input,
 // /__mock/log full_input, against the input the client sent) and the proxy's RSS and open
 // descriptors over time, sampled from /proc. Fails on any fidelity error, any client error no
-// injected fault explains, a dead proxy, or RSS / descriptors growing (last-quarter max beyond a
-// bound of the first-quarter max).
+// injected fault explains, a dead proxy or mock, or RSS / descriptors growing (last-quarter max
+// beyond a bound of the first-quarter max). When it fails, --json FILE's base name also gets the
+// proxy's and the mock's stderr (-proxy.log, -mock.log) and the mock's request log of each
+// checkpoint with an unexplained error (-mock-log-N.json); the FAIL lines give the turn and its time.
 //
 // Usage (bench/soak.sh sets DW_BUILD_DIR): node bench/soak.mjs [--minutes N] [--workers N] [--keys N]
 //   [--fault-every-ms MS] [--json FILE]
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { startMock, startProxy, stopAll, httpJson, sse, canonicalItems, sleep, waitFor } from '../tests/integration/lib/harness.mjs';
 
 const opt = { minutes: 10, workers: 12, keys: 24, 'fault-every-ms': 1500, json: null };
@@ -21,6 +24,15 @@ for (let i = 2; i < process.argv.length; i += 2) {
   opt[k] = k === 'json' ? process.argv[i + 1] : Number(process.argv[i + 1]);
 }
 const durationMs = opt.minutes * 60000;
+const keep = opt.json && opt.json.replace(/\.json$/, ''); // where the logs of a failed run go
+if (keep) { // a former run's logs would pass for this one's
+  const base = path.basename(keep);
+  for (const f of readdirSync(path.dirname(keep))) {
+    if (f.startsWith(base) && /^-(proxy\.log|mock\.log|mock-log-\d+\.json)$/.test(f.slice(base.length))) {
+      rmSync(path.join(path.dirname(keep), f));
+    }
+  }
+}
 const CHECKPOINT_MS = 15000; // verify against the mock's log, then clear it (it grows without bound)
 // Flatness. The transcript index legitimately grows until its tables reach their bounds; the proxy
 // reports what they hold (deltawire_transcript_bytes, state/dmap.c), so RSS may grow by that growth
@@ -43,8 +55,8 @@ const TOOLS = [{ type: 'function', name: 'run_shell', description: 'Run a shell 
   parameters: { type: 'object', properties: { cmd: { type: 'string' } }, required: ['cmd'], additionalProperties: false } }];
 
 const stats = {
-  requests: 0, ok: 0, deltas: 0, conversations: 0, clientErrors: 0, explainedErrors: 0, unexpectedErrors: 0,
-  gaveUp: 0, fidelityErrors: 0, faultsInjected: 0, faultKinds: {}, checkpoints: 0,
+  requests: 0, ok: 0, deltas: 0, conversations: 0, clientErrors: 0, explainedErrors: 0, neighbourErrors: 0,
+  unexpectedErrors: 0, gaveUp: 0, fidelityErrors: 0, faultsInjected: 0, faultKinds: {}, checkpoints: 0,
 };
 const problems = [];
 let epochDone = []; // {tag, input, responseId}
@@ -113,7 +125,7 @@ async function turn(body, key, stream, tag) {
       return r.response;
     }
     stats.clientErrors++;
-    epochErrors.push({ tag, what: r.what });
+    epochErrors.push({ tag, what: r.what, at: new Date().toISOString() });
   }
   stats.gaveUp++;
   return null;
@@ -160,11 +172,21 @@ async function injectFaults() {
     await sleep(opt['fault-every-ms'] / 2 + rand(opt['fault-every-ms']));
     await gate;
     if (stopping) return;
-    await mock.fault({ ...pick(FAULTS), count: 1 });
+    await mock.fault({ ...pick(FAULTS), count: 1 }).catch(() => {}); // a dead mock is reported by its exit
   }
 }
 
+// A checkpoint that cannot read the mock (it died: reported by its exit) ends the run's checks.
 async function checkpoint() {
+  try {
+    await checkpointOnce();
+  } catch (e) {
+    problems.push(`checkpoint failed: ${e.message}`);
+    resume();
+  }
+}
+
+async function checkpointOnce() {
   gate = new Promise((r) => { resume = r; });
   await waitFor(() => inflight === 0, { timeoutMs: 90000, intervalMs: 20 });
   const log = await mock.log();
@@ -193,28 +215,49 @@ async function checkpoint() {
       problems.push(`fidelity: ${d.tag} ${d.responseId}: ${e ? 'the model saw another input' : 'not in the mock log'}`);
     }
   }
-  // a client error is explained when the mock faulted a request carrying the same new items
+  // A close_after_events fault drops the mock's whole socket, and with it every lane in flight there:
+  // a neighbour whose events had already reached its client cannot go again, and ends with an error
+  // event. Its request was the last of its lane on a socket a close fault dropped (the faulted
+  // response was cut: not an error turn, and never completed for its client), and it never completed.
+  const completed = new Set(done.map((d) => d.responseId));
+  const dropped = new Set(log.filter((e) => e.fault && e.fault.close_after_events !== undefined && !e.error &&
+    !completed.has(e.response_id)).map((e) => e.conn));
+  const laneLast = new Map(); // `${conn} ${stream_id}` -> the lane's last request on that socket
+  for (const e of log) if (e.transport === 'ws') laneLast.set(`${e.conn} ${e.stream_id}`, e);
+  const cut = log.filter((e) => dropped.has(e.conn) && laneLast.get(`${e.conn} ${e.stream_id}`) === e &&
+    !completed.has(e.response_id));
+  const carries = (e, tag) => e.full_input && JSON.stringify(e.full_input).includes(`(${tag})`);
+  let keepMockLog = false;
+  // a client error is explained when the mock faulted a request carrying the same new items, or
+  // dropped the socket under it for a neighbour's fault
   for (const err of errors) {
-    const faulted = log.some((e) => e.fault && e.full_input && JSON.stringify(e.full_input).includes(`(${err.tag})`));
-    if (faulted) {
+    if (log.some((e) => e.fault && carries(e, err.tag))) {
       stats.explainedErrors++;
+    } else if (cut.some((e) => carries(e, err.tag))) {
+      stats.explainedErrors++;
+      stats.neighbourErrors++;
     } else {
       stats.unexpectedErrors++;
-      problems.push(`unexpected client error: ${err.tag}: ${err.what}`);
+      problems.push(`unexpected client error: ${err.tag}: ${err.what} (at ${err.at}, checkpoint ${stats.checkpoints})`);
+      keepMockLog = true;
     }
   }
+  if (keepMockLog && keep) writeFileSync(`${keep}-mock-log-${stats.checkpoints}.json`, JSON.stringify(log));
   stats.checkpoints++;
   resume();
 }
 
 // ---------------------------------------------------------------- run
 
-let proxyExit = null;
-proxy.child.once('exit', (code, sig) => { proxyExit = `deltawire exited (code ${code}, signal ${sig})`; });
+let died = null; // the first of the two processes to exit before the end
+proxy.child.once('exit', (code, sig) => { died ??= `deltawire exited (code ${code}, signal ${sig})`; });
+mock.child.once('exit', (code, sig) => {
+  died ??= `deltawire-mock exited (code ${code}, signal ${sig}); its last words: ${mock.stderr().slice(-300)}`;
+});
 const workers = Array.from({ length: opt.workers }, worker);
 const faults = injectFaults();
 let nextReport = 60000;
-while (Date.now() - t0 < durationMs && !proxyExit) {
+while (Date.now() - t0 < durationMs && !died) {
   await sleep(Math.min(CHECKPOINT_MS, durationMs - (Date.now() - t0)));
   await checkpoint();
   if (Date.now() - t0 >= nextReport) {
@@ -229,7 +272,7 @@ if (resume) resume();
 await Promise.all([...workers, faults]);
 await checkpoint();
 clearInterval(sampler);
-if (proxyExit) problems.push(proxyExit);
+if (died) problems.push(died);
 
 // ---------------------------------------------------------------- report
 
@@ -253,13 +296,19 @@ const mib = (b) => (b / 1048576).toFixed(1);
 console.log(`soak: ${secs.toFixed(0)} s, ${opt.workers} workers, ${opt.keys} keys: ${stats.requests} requests ` +
   `(${(stats.requests / secs).toFixed(0)}/s), ${stats.ok} completed, ${stats.deltas} sent as deltas, ${stats.conversations} conversations`);
 console.log(`soak: ${stats.faultsInjected} faults injected (${Object.entries(stats.faultKinds).map(([k, n]) => `${k} ${n}`).join(', ')}); ` +
-  `${stats.clientErrors} client errors, ${stats.explainedErrors} explained by a fault, ${stats.unexpectedErrors} unexpected; ` +
+  `${stats.clientErrors} client errors, ${stats.explainedErrors} explained by a fault (${stats.neighbourErrors} by a close ` +
+  `fault on a neighbouring lane), ${stats.unexpectedErrors} unexpected; ` +
   `${stats.gaveUp} turns given up after 4 tries`);
 console.log(`soak: fidelity errors ${stats.fidelityErrors}; RSS max ${mib(rss.first)} MiB (first quarter) -> ${mib(rss.last)} MiB ` +
   `(last quarter; allowed ${mib(rss.allowed)} with the item cache at ${items.first} -> ${items.last} entries, ` +
   `its tables at ${mib(tables.first)} -> ${mib(tables.last)} MiB); ` +
   `fds max ${fds.first} -> ${fds.last}, without upstream sockets ${fds.otherFirst} -> ${fds.otherLast}`);
 if (opt.json) writeFileSync(opt.json, JSON.stringify({ opt, stats, rss, fds, samples, problems }, null, 1));
+if (keep && problems.length) {
+  // what both processes said, to find the failing turns (the FAIL lines give their time)
+  writeFileSync(`${keep}-proxy.log`, proxy.stderr());
+  writeFileSync(`${keep}-mock.log`, mock.stderr());
+}
 for (const p of problems.slice(0, 20)) console.log(`soak: FAIL ${p}`);
 await stopAll();
 console.log(problems.length === 0 ? 'soak: ok' : `soak: ${problems.length} problems`);

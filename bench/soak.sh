@@ -3,7 +3,8 @@
 # mock fault at a time at a low rate, for a bounded time (bench/soak.mjs has the details). Fails on
 # any fidelity error, any client error no injected fault explains, or growing RSS / descriptors.
 #   bench/soak.sh [--minutes N] [--build DIR] [soak.mjs options: --workers N --keys N --fault-every-ms MS]
-# Default: 10 minutes against build/ (configured and built when missing). Writes bench/out/soak.json.
+# Default: 10 minutes against build/ (configured and built when missing). Writes bench/out/soak.json,
+# and when it fails the logs beside it (bench/soak.mjs says which).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=build minutes=10 rest=()

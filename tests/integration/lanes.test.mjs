@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { startMock, startProxy, stopAll, httpJson, sse, waitFor, wsConnect } from './lib/harness.mjs';
+import { startMock, startProxy, stopAll, httpJson, sse, parseSse, waitFor, wsConnect } from './lib/harness.mjs';
 
 let mock;
 before(async () => { mock = await startMock(); });
@@ -325,5 +325,85 @@ test('an upstream that ignores stream_id: every answer reaches its own request a
   } finally {
     await proxy.stop();
     await ignoring.stop();
+  }
+});
+
+// POSTs a streamed request and reads it as it comes: first resolves at its first SSE event, done
+// with {status, raw, events} at its end.
+function streamed(proxy, key, body) {
+  let seen;
+  const first = new Promise((r) => { seen = r; });
+  const done = (async () => {
+    const res = await fetch(proxy.base + '/responses', {
+      method: 'POST', headers: { 'content-type': 'application/json', ...auth(key) },
+      body: JSON.stringify({ ...body, stream: true }), signal: AbortSignal.timeout(20000),
+    });
+    let raw = '';
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body) {
+      raw += decoder.decode(chunk, { stream: true });
+      if (raw.includes('\n\n')) seen();
+    }
+    seen();
+    return { status: res.status, raw, events: parseSse(raw) };
+  })();
+  return { first, done };
+}
+
+// A close drops the whole socket, every lane in flight with it (the soak's close_after_events faults
+// do this to their neighbours, bench/soak.mjs). Only a response nothing of which reached its client
+// may go again: a neighbour already streaming ends with an error event after its own events, none
+// replayed or borrowed; one whose upstream had said nothing yet goes again in full and completes.
+test('a socket dropped during one lane\'s response: a neighbour already streaming gets an error event, one not answered yet goes again', { timeout: 60000 }, async () => {
+  const proxy = await startProxy({ upstream: mock.base, args: ['--max-conns-per-key', '1'] });
+  try {
+    await mock.reset();
+    const key = 'sk-lanes-drop';
+    const body = (text, fault) => ({ model: 'gpt-5.5', store: false, input: [{ role: 'user', content: text }],
+      ...(fault ? { metadata: { mock_fault: fault } } : {}) });
+    // two turns one after the other: the second names a lane, whose echo lets lanes run at once
+    for (const text of ['drop warm-up 1', 'drop warm-up 2']) {
+      const w = await httpJson('POST', proxy.base + '/responses', body(text), auth(key), { timeoutMs: 20000 });
+      assert.equal(w.status, 200, w.text);
+    }
+    const b = streamed(proxy, key, body('drop B streams', 'slow_ms=400')); // its first events reach its client
+    await b.first;
+    const c = streamed(proxy, key, body('drop C waits', 'first_event_delay_ms=1500')); // nothing reaches its client
+    await waitFor(async () => (await wsLog()).some((e) => e.fault && e.fault.first_event_delay_ms === 1500), { timeoutMs: 10000 });
+    // A's response drops the socket after its first event; once (its retry is answered)
+    await mock.fault({ close_after_events: 1, count: 1 });
+    const a = await httpJson('POST', proxy.base + '/responses', body('drop A'), auth(key), { timeoutMs: 20000 });
+    assert.equal(a.status, 200, `A's client had nothing yet: it went again (${a.text})`);
+    const [rb, rc] = await Promise.all([b.done, c.done]);
+    const log = await wsLog();
+    const of = (text) => log.filter((e) => JSON.stringify(e.full_input ?? '').includes(text));
+    const [eb, ec, ea] = [of('drop B streams'), of('drop C waits'), of('drop A')];
+    assert.equal(ea[0].conn, eb[0].conn, 'A and B on one socket');
+    assert.equal(ec[0].conn, eb[0].conn, 'C on it too');
+    assert.equal(new Set([ea[0].stream_id, eb[0].stream_id, ec[0].stream_id]).size, 3, 'on three lanes');
+
+    // B: its own events, then the error event; never replayed
+    assert.equal(rb.status, 200);
+    assert.equal(eb.length, 1, 'B did not go again: part of it had reached its client');
+    const last = rb.events.at(-1);
+    assert.equal(last.event, 'error', rb.raw);
+    assert.match(last.data.message, /upstream connection lost/);
+    const before = rb.events.slice(0, -1);
+    assert.ok(before.length >= 1 && before.every((e) => e.event !== 'response.completed'), rb.raw);
+    before.forEach((e, i) => assert.equal(e.data.sequence_number, i, 'in order, none missing'));
+    assert.equal(last.data.sequence_number, before.length, 'the error event numbered after them');
+    for (const e of before.filter((x) => x.data.response)) assert.equal(e.data.response.id, eb[0].response_id, "B's own response");
+    assert.ok(!rb.raw.includes('stream_id'));
+
+    // C: nothing of its first try reached its client: it went again in full on a new socket
+    assert.equal(rc.status, 200);
+    assert.equal(ec.length, 2, 'C went again');
+    assert.notEqual(ec[1].conn, eb[0].conn, 'on a new socket');
+    assert.equal(ec[1].previous_response_id, null);
+    assert.equal(rc.events.at(-1).event, 'response.completed', rc.raw);
+    rc.events.forEach((e, i) => assert.equal(e.data.sequence_number, i, 'one response, from its start'));
+    assert.equal(rc.events.at(-1).data.response.id, ec[1].response_id);
+  } finally {
+    await proxy.stop();
   }
 });
