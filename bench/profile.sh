@@ -15,11 +15,12 @@ mkdir -p "$OUT"
 [ -d "$B" ] || meson setup "$B" --buildtype=release >/dev/null
 ninja -C "$B" proxy/deltawire bench/wsecho >/dev/null
 command -v perf >/dev/null && command -v wrk >/dev/null || { echo "profile.sh: needs perf (linux-perf) and wrk" >&2; exit 1; }
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+# On exit, the jobs still running (or not yet reaped): a pid killed and reaped earlier in the run may
+# belong to someone else's process by now (pids wrap), so no list of our own is kept.
+cleanup() { local j; j=$(jobs -p); [ -z "$j" ] || kill $j 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT
 start() { # LOG CMD...: waits (max 5 s) for "listening on 127.0.0.1:PORT"; sets PORT and PID
-  local log=$1; shift; : >"$log"; "$@" 2>"$log" & PID=$!; PIDS+=("$PID")
+  local log=$1; shift; : >"$log"; "$@" 2>"$log" & PID=$!
   for _ in $(seq 50); do PORT=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$log" | head -1 | cut -d: -f2) || true
     [ -n "$PORT" ] && return 0; sleep 0.1; done
   echo "profile.sh: $* did not start" >&2; cat "$log" >&2; exit 1

@@ -31,9 +31,10 @@ rm -f "$OUT"/*.tsv "$OUT"/*.txt
 ninja -C "$B" proxy/deltawire mock/deltawire-mock bench/dwbench bench/wsecho bench/linkemu >/dev/null
 DWBENCH=$B/bench/dwbench WSECHO=$B/bench/wsecho
 
-# ---- processes: every one is killed on exit, by pid ----
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+# ---- processes: every one still running is killed on exit ----
+# On exit, the jobs still running (or not yet reaped): a pid killed and reaped earlier in the run may
+# belong to someone else's process by now (pids wrap), so no list of our own is kept.
+cleanup() { local j; j=$(jobs -p); [ -z "$j" ] || kill $j 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
 # start NAME LOGFILE CMD...: runs CMD in the background, waits (max 5 s) for "listening on" and sets
@@ -42,7 +43,7 @@ start() {
   local log=$1; shift
   : >"$log" # emptied here: the child truncates it only once it runs, after a stale port could be read
   "$@" 2>"$log" &
-  PID=$!; PIDS+=("$PID")
+  PID=$!
   for _ in $(seq 50); do
     PORT=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$log" | head -1 | cut -d: -f2) || true
     [ -n "$PORT" ] && return 0
@@ -116,7 +117,7 @@ http {
 }
 EOF
   nginx -p "$ROOT/$conf" -c "$ROOT/$conf/nginx.conf" -g 'daemon off;' 2>"$OUT/nginx.log" &
-  master=$!; PIDS+=("$master")
+  master=$!
   for _ in $(seq 50); do worker=$(pgrep -P "$master" | head -1) || true; [ -n "$worker" ] && break; sleep 0.1; done
   [ -n "$worker" ] || { echo "run.sh: nginx did not start:" >&2; cat "$OUT/nginx.log" >&2; exit 1; }
   echo "events: $n samples per shape (direct, nginx $(nginx -v 2>&1 | cut -d/ -f2), deltawire)" >&2
