@@ -9,11 +9,12 @@ pkgs=(
   ca-certificates curl openssl
 )
 # tests and benchmarks: real clients run on Node.js; curl speaks HTTP/2; gnuplot draws the plots;
+# perf profiles the proxy (bench/profile.sh);
 # nginx and HAProxy run the deploy/ configurations (as the tests' own processes); headless Chromium
 # renders the status page; Prometheus evaluates the Grafana dashboard's queries; debootstrap and
 # podman (with runc) build and run the container image without pulling a base image; clang and its
 # sanitizer runtime run the unit tests under clang's ASan+UBSan
-pkgs_test=(nodejs npm gnuplot-nox wrk nghttp2-client valgrind systemd util-linux python3-yaml iproute2 zstd
+pkgs_test=(nodejs npm gnuplot-nox wrk linux-perf nghttp2-client valgrind systemd util-linux python3-yaml iproute2 zstd
   nginx-light haproxy chromium fonts-dejavu-core prometheus debootstrap podman runc clang libclang-rt-14-dev)
 
 missing=()
