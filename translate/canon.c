@@ -311,8 +311,10 @@ static int form_of_object(const json_t *item, dw_form_t *f)
 
 /* ---- long strings: hashed before jansson sees them ---------------------- */
 
-/* Raw bytes from which a string value is stood in for by its digest. jansson reads and writes
- * strings at 10-20 ns a byte; a 40 KB answer cost about 1 ms per response (bench/RESULTS.md). */
+/* Decoded bytes from which a string value is stood in for by its digest. jansson reads and writes
+ * strings at 10-20 ns a byte; a 40 KB answer cost about 1 ms per response (bench/RESULTS.md). The
+ * length decoded, not as spelled: a value written raw by one client and escaped past the threshold
+ * by another (Go's \u003c for '<', Python's \u00e9 for an accent) keeps one form. */
 #define LONG_STRING 256
 
 static int is_ws(char c)
@@ -320,31 +322,46 @@ static int is_ws(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-/* The stand-in for the string value s: "\u0000" and the hex SHA-256 of its decoded bytes. Equal
- * for equal values however escaped, different for different ones; no value left as it is starts
- * with U+0000 (those are stood in for too), so a stand-in equals only another stand-in. Returns 0,
- * or -1 when s is not a valid string or memory ran out. */
-static int stand_in(dw_span_t s, dw_buf_t *out)
+typedef struct {
+    dw_digest_ctx_t c;
+    size_t n; /* decoded bytes hashed */
+} decoded_t;
+
+static int hash_decoded(const char *buf, size_t n, void *ud)
+{
+    decoded_t *d = ud;
+    dw_digest_update(&d->c, buf, n);
+    d->n += n;
+    return 0;
+}
+
+/* The stand-in for the string value s, if it gets one: "\u0000" and the hex SHA-256 of its decoded
+ * bytes (STAND_IN bytes, quotes included, into out), for a value of LONG_STRING decoded bytes or
+ * more, or one that starts with U+0000 (nul). Equal for equal values however escaped, different for
+ * different ones; no value left as it is starts with U+0000, so a stand-in equals only another
+ * stand-in. Returns 1, 0 for a short value (left as it is), or -1 when s is not a valid string. */
+#define STAND_IN (8 + 2 * sizeof(dw_digest_t))
+static int stand_in(dw_span_t s, int nul, char out[STAND_IN])
 {
     size_t off;
-    dw_digest_ctx_t c;
-    dw_digest_t d;
-    char hex[2 * sizeof d.b];
+    decoded_t d = {.n = 0};
+    dw_digest_t h;
     if (dw_json_validate(s.p, s.n, &off) != 0)
         return -1; /* the value as jansson would refuse it: the item fails as it would have */
-    dw_digest_init(&c);
-    if (dw_json_string_each(s, hash_chunk, &c) != 0)
+    dw_digest_init(&d.c);
+    if (dw_json_string_each(s, hash_decoded, &d) != 0)
         return -1;
-    dw_digest_final(&c, &d);
+    if (d.n < LONG_STRING && !nul)
+        return 0;
+    dw_digest_final(&d.c, &h);
     static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < sizeof d.b; i++) {
-        hex[2 * i] = digits[d.b[i] >> 4];
-        hex[2 * i + 1] = digits[d.b[i] & 15];
+    memcpy(out, "\"\\u0000", 7);
+    for (size_t i = 0; i < sizeof h.b; i++) {
+        out[7 + 2 * i] = digits[h.b[i] >> 4];
+        out[7 + 2 * i + 1] = digits[h.b[i] & 15];
     }
-    return dw_buf_append(out, "\"\\u0000", 7) || dw_buf_append(out, hex, 2 * sizeof d.b) ||
-                   dw_buf_append(out, "\"", 1)
-               ? -1
-               : 0;
+    out[STAND_IN - 1] = '"';
+    return 1;
 }
 
 /* raw with every long string value (and every one that starts with U+0000) stood in for by
@@ -352,7 +369,8 @@ static int stand_in(dw_span_t s, dw_buf_t *out)
  * (raw is used as it is), -1 on malformed input or no memory. */
 static int stand_in_long_strings(const char *raw, size_t n, dw_buf_t *out)
 {
-    if (n < LONG_STRING && memmem(raw, n, "\\u0000", 6) == NULL)
+    /* spelled in fewer raw bytes (quotes included), a value decodes to fewer than LONG_STRING */
+    if (n < LONG_STRING + 2 && memmem(raw, n, "\\u0000", 6) == NULL)
         return 0;
     size_t copied = 0, i = 0;
     int any = 0;
@@ -371,9 +389,12 @@ static int stand_in_long_strings(const char *raw, size_t n, dw_buf_t *out)
             k++;
         int key = k < n && raw[k] == ':';
         int nul = to - from >= 8 && memcmp(raw + from, "\"\\u0000", 7) == 0;
-        if (!key && (to - from >= LONG_STRING || nul)) {
-            if (dw_buf_append(out, raw + copied, from - copied) != 0 ||
-                stand_in((dw_span_t){raw + from, to - from}, out) != 0)
+        char s[STAND_IN];
+        int rc = !key && (to - from >= LONG_STRING + 2 || nul) ? stand_in((dw_span_t){raw + from, to - from}, nul, s) : 0;
+        if (rc < 0)
+            return -1;
+        if (rc == 1) {
+            if (dw_buf_append(out, raw + copied, from - copied) != 0 || dw_buf_append(out, s, sizeof s) != 0)
                 return -1;
             copied = to;
             any = 1;

@@ -742,6 +742,37 @@ Test(canon_long_strings, equal_values_however_escaped)
     free(b);
 }
 
+/* The threshold is on the value, not its spelling: a value one client writes raw in fewer than 256
+ * bytes and another escapes past them (Go's encoding/json writes <, > and & as \u003c..., Python's
+ * json.dumps writes non-ASCII as \uXXXX) has one form. */
+Test(canon_long_strings, equal_values_on_either_side_of_the_threshold)
+{
+    char raw[300], escaped[500], *p = raw, *q = escaped;
+    for (int i = 0; i < 200; i++)
+        *p++ = *q++ = 'x';
+    for (int i = 0; i < 10; i++) { /* 5 bytes decoded each: 250 in all, 252 raw with the quotes */
+        p += sprintf(p, "<&> .");
+        q += sprintf(q, "\\u003c\\u0026\\u003e\\u0020.");
+    }
+    *p = *q = '\0';
+    char *a = long_message(raw, 0), *b = long_message(escaped, 0);
+    assert_same(a, b);
+    free(a);
+    free(b);
+    /* non-ASCII: 60 e-acutes are 120 bytes raw, 360 escaped */
+    char accents[200], uescapes[400];
+    for (int i = 0; i < 60; i++) {
+        memcpy(accents + 2 * i, "\xc3\xa9", 2);
+        memcpy(uescapes + 6 * i, "\\u00e9", 6);
+    }
+    accents[120] = uescapes[360] = '\0';
+    a = long_message(accents, 0);
+    b = long_message(uescapes, 0);
+    assert_same(a, b);
+    free(a);
+    free(b);
+}
+
 Test(canon_long_strings, one_byte_apart_differ)
 {
     char *a = long_message("the end.", 40), *b = long_message("the end!", 40), *c = long_message("the end.", 41);
