@@ -354,7 +354,8 @@ done:
 static void *serve(void *arg)
 {
     int fd = (int)(intptr_t)arg;
-    unsigned char hdr[14], *msg = NULL;
+    unsigned char hdr[14], *msg = NULL, *fr = NULL;
+    size_t mlen = 0;
     char req[16384];
     size_t len = 0;
     out_t out = {0};
@@ -371,6 +372,10 @@ static void *serve(void *arg)
     }
     if (handshake(fd, req) != 0)
         goto done;
+    /* A message may come in several frames (lws sends a compressed one in pieces of its deflate
+     * buffer): its first frame's opcode and RSV1, then continuations up to FIN; control frames may
+     * come between them. */
+    int mop = 0, mrsv1 = 0;
     for (;;) {
         uint64_t n;
         if (read_n(fd, hdr, 2))
@@ -382,34 +387,46 @@ static void *serve(void *arg)
         else if (n == 127 && !read_n(fd, hdr + 2, 8))
             for (int i = 0, v = 0; i < 8; i++, v = 1)
                 n = (v ? n << 8 : 0) | hdr[2 + i];
-        if (n > MAX_MSG || read_n(fd, hdr + 10, 4) || !(msg = realloc(msg, n + 1)) || read_n(fd, msg, n))
+        if (n > MAX_MSG || read_n(fd, hdr + 10, 4) || !(fr = realloc(fr, n + 1)) || read_n(fd, fr, n))
             break;
         if (opcode == 8)
             break;
         for (uint64_t i = 0; i < n; i++)
-            msg[i] ^= hdr[10 + i % 4];
-        msg[n] = '\0';
-        if ((hdr[0] & 0x40) && rx_z) {
-            if (!(msg = realloc(msg, n + 4)))
+            fr[i] ^= hdr[10 + i % 4];
+        out.len = 0;
+        if (opcode == 9) {
+            frame(&out, 10, (char *)fr, n);
+            if (write_all(fd, out.p, out.len))
                 break;
-            memcpy(msg + n, "\x00\x00\xff\xff", 4);
-            if (zrun(rx_z, 0, msg, n + 4) != 0 || !(msg = realloc(msg, zbuf.len + 1)))
+            continue;
+        }
+        if (opcode >= 8)
+            continue;
+        if (opcode != 0) {
+            mop = opcode;
+            mrsv1 = (hdr[0] & 0x40) != 0;
+            mlen = 0;
+        }
+        if (mlen + n > MAX_MSG || !(msg = realloc(msg, mlen + n + 4)))
+            break;
+        memcpy(msg + mlen, fr, n);
+        mlen += n;
+        if (!(hdr[0] & 0x80))
+            continue;
+        if (mrsv1 && rx_z) {
+            memcpy(msg + mlen, "\x00\x00\xff\xff", 4);
+            if (zrun(rx_z, 0, msg, mlen + 4) != 0 || !(msg = realloc(msg, zbuf.len + 1)))
                 break;
             memcpy(msg, zbuf.p, zbuf.len);
-            n = zbuf.len;
-            msg[n] = '\0';
+            mlen = zbuf.len;
             if (rx_fresh)
                 inflateReset(rx_z);
         }
-        out.len = 0;
-        if (opcode == 9)
-            frame(&out, 10, (char *)msg, n);
-        else if (opcode == 1 && (hdr[0] & 0x80)) {
-            take_lane((char *)msg);
-            respond(&out, emit_ws, (char *)msg);
-        }
-        else
-            continue; /* the proxy sends whole text messages; anything else is not a request */
+        msg[mlen] = '\0';
+        if (mop != 1)
+            continue; /* the proxy sends text messages; anything else is not a request */
+        take_lane((char *)msg);
+        respond(&out, emit_ws, (char *)msg);
         if (write_all(fd, out.p, out.len))
             break;
     }
@@ -422,6 +439,7 @@ done:
     free(rx_z);
     free(zbuf.p);
     free(msg);
+    free(fr);
     free(out.p);
     close(fd);
     return NULL;
