@@ -92,9 +92,13 @@ static int is_required(const char *type, const char *key)
 
 /* ---- normalisation ------------------------------------------------------- */
 
+/* The member's string, or NULL unless it is a string without U+0000 (which a C string would cut:
+ * "item_reference\u0000" is not "item_reference"). */
 static const char *str_member(const json_t *o, const char *key)
 {
-    return json_string_value(json_object_get(o, key)); /* NULL unless a string */
+    const json_t *v = json_object_get(o, key);
+    const char *s = json_string_value(v);
+    return s != NULL && strlen(s) == json_string_length(v) ? s : NULL;
 }
 
 /* Free-form JSON, where null is a value like any other (rule 2). */
@@ -365,14 +369,16 @@ static int stand_in(dw_span_t s, int nul, char out[STAND_IN])
 }
 
 /* raw with every long string value (and every one that starts with U+0000) stood in for by
- * stand_in, into out. Keys stay. Returns 1 if out holds the result, 0 if nothing was stood in for
- * (raw is used as it is), -1 on malformed input or no memory. */
+ * stand_in, into out. Keys stay, and so do the values of "id" members: the item's id is read from
+ * the parsed item (dw_canon_t.id, references), and a member's values are either always stood in for
+ * or never, so equality holds either way. Returns 1 if out holds the result, 0 if nothing was stood
+ * in for (raw is used as it is), -1 on malformed input or no memory. */
 static int stand_in_long_strings(const char *raw, size_t n, dw_buf_t *out)
 {
     /* spelled in fewer raw bytes (quotes included), a value decodes to fewer than LONG_STRING */
     if (n < LONG_STRING + 2 && memmem(raw, n, "\\u0000", 6) == NULL)
         return 0;
-    size_t copied = 0, i = 0;
+    size_t copied = 0, i = 0, id_value = (size_t)-1; /* where the value of an "id" member starts */
     int any = 0;
     while (i < n) {
         const char *q = memchr(raw + i, '"', n - i);
@@ -388,9 +394,15 @@ static int stand_in_long_strings(const char *raw, size_t n, dw_buf_t *out)
         while (k < n && is_ws(raw[k]))
             k++;
         int key = k < n && raw[k] == ':';
+        if (key && dw_json_key_eq((dw_span_t){raw + from + 1, to - from - 2}, "id")) {
+            id_value = k + 1;
+            while (id_value < n && is_ws(raw[id_value]))
+                id_value++;
+        }
         int nul = to - from >= 8 && memcmp(raw + from, "\"\\u0000", 7) == 0;
         char s[STAND_IN];
-        int rc = !key && (to - from >= LONG_STRING + 2 || nul) ? stand_in((dw_span_t){raw + from, to - from}, nul, s) : 0;
+        int candidate = !key && from != id_value && (to - from >= LONG_STRING + 2 || nul);
+        int rc = candidate ? stand_in((dw_span_t){raw + from, to - from}, nul, s) : 0;
         if (rc < 0)
             return -1;
         if (rc == 1) {

@@ -172,6 +172,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
 
         const char *type = json_string_value(json_object_get(j, "type"));
+        if (type != NULL && strlen(type) != json_string_length(json_object_get(j, "type")))
+            type = NULL; /* "item_reference\u0000" is another type */
         json_t *id = json_object_get(j, "id");
         size_t present = 0; /* members that are not null */
         json_object_foreach(j, key, v)

@@ -727,6 +727,8 @@ static char *long_message(const char *text, int pad)
 {
     size_t cap = strlen(text) + (size_t)pad * 12 + 128;
     char *m = malloc(cap), *p = m;
+    if (m == NULL)
+        abort();
     p += sprintf(p, "{\"type\":\"message\",\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"");
     for (int i = 0; i < pad; i++)
         p += sprintf(p, "lorem ipsum ");

@@ -1,4 +1,5 @@
 /* What the fuzz targets (tests/fuzz) found, each kept as a test next to its fix. */
+#include <stdio.h>
 #include <string.h>
 #include <criterion/criterion.h>
 #include "translate/canon.h"
@@ -89,4 +90,39 @@ Test(fuzz_findings, bare_id_is_an_item_reference)
     cr_assert(dw_digest_eq(&a.form.core, &core));
     dw_canon_clear(&a);
     dw_canon_clear(&b);
+}
+
+/* fuzz_canon: an "id" of 256 bytes or more was stood in for by its digest (translate/canon.c, long
+ * strings) and so no longer exposed as the item's id, which references are resolved by. */
+Test(fuzz_findings, a_long_id_is_still_the_id)
+{
+    char item[700], id[400];
+    memset(id, 'a', sizeof(id) - 1);
+    id[sizeof(id) - 1] = '\0';
+    snprintf(item, sizeof(item), "{\"type\":\"custom_tool_call_output\",\"id\":\"%s\",\"call_id\":\"c\",\"output\":\"x\"}", id);
+    dw_canon_t c;
+    cr_assert_eq(dw_canon_item(item, strlen(item), &c), 0);
+    cr_assert_not_null(c.id);
+    cr_assert_str_eq(c.id, id);
+    dw_canon_clear(&c);
+    /* with its key escaped too */
+    snprintf(item, sizeof(item), "{\"type\":\"item_reference\",\"i\\u0064\" : \"%s\"}", id);
+    cr_assert_eq(dw_canon_item(item, strlen(item), &c), 0);
+    cr_assert_not_null(c.id);
+    cr_assert_str_eq(c.id, id);
+    dw_digest_t ref;
+    dw_canon_ref_core(c.id, &ref);
+    cr_assert(dw_digest_eq(&ref, &c.form.core), "a long reference's core is dw_canon_ref_core's");
+    dw_canon_clear(&c);
+}
+
+/* fuzz_canon: a type with U+0000 in it was read as a C string, so "item_reference\u0000" counted as
+ * an item_reference, whose core then differed from dw_canon_ref_core's. It is another type. */
+Test(fuzz_findings, a_type_with_u0000_is_another_type)
+{
+    const char *item = "{\"type\":\"item_reference\\u0000\",\"id\":\"b\"}";
+    dw_canon_t c;
+    cr_assert_eq(dw_canon_item(item, strlen(item), &c), 0);
+    cr_assert_not(c.form.is_reference);
+    dw_canon_clear(&c);
 }
