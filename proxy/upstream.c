@@ -171,7 +171,8 @@ static dw_lane_t *route(dw_upconn_t *c, char *m, size_t *n, dw_event_t *ev, int 
         return &c->lanes[0];
     dw_lane_t *sole = sole_lease(c);
     if (sole != NULL) {
-        if (ev != NULL && !is_error)
+        /* a response's event, not one about the connection (codex.rate_limits comes unnamed) */
+        if (ev != NULL && ev->type.n > 10 && memcmp(ev->type.p, "\"response.", 10) == 0)
             heard_lanes(c, 0);
         return sole;
     }
