@@ -128,15 +128,10 @@ static void heard_lanes(dw_upconn_t *c, int echoed)
 /* The one leased lane, or NULL when none or several are. */
 static dw_lane_t *sole_lease(dw_upconn_t *c)
 {
-    dw_lane_t *sole = NULL;
-    for (int i = 0; i <= DW_LANE_NAMES; i++) {
-        if (c->lanes[i].leased) {
-            if (sole != NULL)
-                return NULL;
-            sole = &c->lanes[i];
-        }
-    }
-    return sole;
+    for (int i = 0; c->inflight == 1 && i <= DW_LANE_NAMES; i++)
+        if (c->lanes[i].leased)
+            return &c->lanes[i];
+    return NULL;
 }
 
 /* The leased lane a message is for: the one its stream_id names; without one, the named lane that

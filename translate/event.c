@@ -19,17 +19,7 @@ static long span_index(dw_span_t v)
     return *end == '\0' && errno == 0 ? x : -1;
 }
 
-/* dw_json_key_eq with the common cases first: a key as long as the literal is compared as bytes (an
- * escape only makes the raw key longer than what it decodes to), a shorter one cannot match, and a
- * longer one only through an escape. */
-static int key_is(dw_span_t key, const char *lit, size_t litn)
-{
-    if (key.n == litn)
-        return memcmp(key.p, lit, litn) == 0;
-    return key.n > litn && memchr(key.p, '\\', key.n) != NULL && dw_json_key_eq(key, lit);
-}
-
-#define KEY_IS(key, lit) key_is(key, lit, sizeof(lit) - 1)
+#define KEY_IS(key, lit) dw_json_key_eqn(key, lit, sizeof(lit) - 1)
 
 int dw_event_scan(const char *p, size_t n, dw_event_t *ev)
 {

@@ -540,8 +540,6 @@ int dw_json_array_elems(dw_span_t arr, dw_spans_t *out)
     return walk(arr, '[', ']', collect_elem, out);
 }
 
-static int key_eq(dw_span_t raw_key, const char *lit, size_t litn);
-
 struct get_state {
     const char *key;
     size_t key_len;
@@ -552,7 +550,7 @@ struct get_state {
 static int match_member(void *ud, dw_span_t key, dw_span_t value)
 {
     struct get_state *g = ud;
-    if (!key_eq(key, g->key, g->key_len))
+    if (!dw_json_key_eqn(key, g->key, g->key_len))
         return 0;
     *g->val = value;
     return 1;
@@ -618,11 +616,11 @@ static int decode_escape(const char **pp, const char *end, char *out)
     return 4;
 }
 
-/* dw_json_key_eq of a literal of litn bytes. The common cases first, without a pass over the key:
- * a raw key as long as the literal holds no escape that matches (an escape is longer than what it
- * decodes to), and a shorter one cannot match. */
-static int key_eq(dw_span_t raw_key, const char *lit, size_t litn)
+int dw_json_key_eqn(dw_span_t raw_key, const char *lit, size_t litn)
 {
+    /* the common cases first, without a pass over the key: a raw key as long as the literal holds
+     * no escape that matches (an escape is longer than what it decodes to), a shorter one cannot
+     * match, and a longer one only through an escape */
     if (raw_key.n <= litn)
         return raw_key.n == litn && (litn == 0 || memcmp(raw_key.p, lit, litn) == 0);
     const char *p = raw_key.p, *end = raw_key.p + raw_key.n;
@@ -649,7 +647,7 @@ static int key_eq(dw_span_t raw_key, const char *lit, size_t litn)
 
 int dw_json_key_eq(dw_span_t raw_key, const char *lit)
 {
-    return key_eq(raw_key, lit, strlen(lit));
+    return dw_json_key_eqn(raw_key, lit, strlen(lit));
 }
 
 /* The span without surrounding whitespace. An empty span may be {NULL, 0} (an absent member), and

@@ -94,6 +94,8 @@ int dw_json_object_get(dw_span_t obj, const char *key, dw_span_t *val);
 /* 1 if the raw (escaped) key bytes decode to the NUL-terminated literal, which holds no backslash
  * (a key name as the API spells it). */
 int dw_json_key_eq(dw_span_t raw_key, const char *lit);
+/* The same for a literal of litn bytes (its length known, e.g. sizeof - 1 of a string literal). */
+int dw_json_key_eqn(dw_span_t raw_key, const char *lit, size_t litn);
 
 /* Decoded copy of a validated string value (span includes the quotes).
  * Returns a malloc'd NUL-terminated string the caller frees, or NULL if the
