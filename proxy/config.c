@@ -12,7 +12,7 @@
 
 /* Every flag, once: its name (the environment twin is DELTAWIRE_<NAME>, '-' as '_'), how its value
  * is read, where it lands in dw_config_t, its default (parsed like any value) and its help. */
-enum kind { K_LISTEN, K_ADMIN_LISTEN, K_STRING, K_SIZE, K_SECONDS, K_ENUM, K_LOG_LEVEL, K_NAME };
+enum kind { K_LISTEN, K_ADMIN_LISTEN, K_STRING, K_SIZE, K_SIZE0, K_SECONDS, K_ENUM, K_LOG_LEVEL, K_NAME };
 
 typedef struct {
     const char *name;
@@ -85,6 +85,9 @@ static const flag_t flags[] = {
     F("max-items", K_SIZE, max_items, "100000", "N",
       "input items a request may have to go as a delta; above it the request goes over plain HTTP unchanged"),
     F("max-conversations", K_SIZE, max_conversations, "65536", "N", "tracked responses, least recently used out"),
+    F("body-memory", K_SIZE0, body_memory, "268435456", "BYTES",
+      "recent request bodies over 256 KiB kept (least recently used out, or unused for --idle-timeout), so that "
+      "the next turn's repeated items are known by comparing bytes instead of hashing them again; 0 keeps none"),
     F("tls-cert", K_STRING, tls_cert, NULL, "FILE",
       "serve TLS to clients with this certificate chain (PEM), with HTTP/2 over ALPN; needs --tls-key"),
     F("tls-key", K_STRING, tls_key, NULL, "FILE", "the private key for --tls-cert (PEM)"),
@@ -164,11 +167,12 @@ static int parse_listen(char *host, size_t cap, int *port_out, const char *v)
     return 0;
 }
 
-static int parse_size(size_t *out, const char *v)
+/* zero: 0 is a value (K_SIZE0), else an error */
+static int parse_size(size_t *out, const char *v, int zero)
 {
     char *end;
     unsigned long long x = strtoull(v, &end, 10);
-    if (end == v || *end != '\0' || x == 0)
+    if (end == v || *end != '\0' || v[0] == '-' || (x == 0 && !zero))
         return -1;
     *out = (size_t)x;
     return 0;
@@ -282,7 +286,8 @@ static int apply(dw_config_t *cfg, const flag_t *f, const char *v, const char *o
         rc = copy_path(field, f->size, v);
         break;
     case K_SIZE:
-        rc = parse_size(field, v);
+    case K_SIZE0:
+        rc = parse_size(field, v, f->kind == K_SIZE0);
         break;
     case K_SECONDS:
         rc = parse_seconds(field, v);

@@ -41,6 +41,7 @@ typedef struct {
     double queue_timeout;   /* seconds a request may wait for a connection */
     size_t max_items;       /* input items a request may have to go as a delta; above it plain HTTP */
     size_t max_conversations;
+    size_t body_memory;     /* bytes of recent large bodies kept to key the next turn by comparison */
     char tls_cert[1024];    /* front-end TLS (HTTP/2 over ALPN), both or neither */
     char tls_key[1024];
     int log_level;          /* DW_LOG_* */

@@ -167,7 +167,7 @@ int dw_exchange_start_as(dw_proxy_t *px, h2o_req_t *req, const char *mode_body, 
      * else is served meanwhile */
     if (body.base != NULL && body.len > DW_OFFLOAD_MIN_BYTES && body.len <= px->cfg->max_body &&
         (ex->off = dw_offload_start(px->loop, body.base, body.len, px->cfg->max_body, px->cfg->max_items,
-                                    on_checked_off_loop, ex)) != NULL) {
+                                    px->bodies, &ex->creds.digest, on_checked_off_loop, ex)) != NULL) {
         ex->up = DW_UP_CHECKING;
         px->checking++;
         return 0;
@@ -184,8 +184,11 @@ static void on_forms_known(dw_offload_t *o)
     enter(ex);
     ex->px->checking--;
     ex->up = DW_UP_IDLE;
-    if (o->has_forms)
+    if (o->has_forms) {
         dw_forms_remember(&o->forms, ex->px->transcripts);
+        ex->px->metrics.items_keyed_by_comparison += o->keyed;
+        dw_offload_keep(o, &ex->rq.items, uv_now(ex->px->loop));
+    }
     if (ex->client.state == DW_CLIENT_GONE)
         ex->up = DW_UP_DONE; /* the client left while its body was digested */
     else if (route(ex, o->rc, &o->err, o->has_forms ? &o->forms : NULL) != 0)

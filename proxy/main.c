@@ -19,6 +19,7 @@ typedef struct {
     dw_frontend_t *fe;
     uv_signal_t sigterm, sigint;
     uv_timer_t drain;
+    uv_timer_t bodies_sweep;
     int stopping;
     uint64_t drain_started_ms;
 } dw_main_t;
@@ -40,6 +41,12 @@ static void on_drain_tick(uv_timer_t *t)
     dw_upstream_shutdown(m->px.upstream);
     /* let lws and h2o run their close callbacks before the loop stops */
     uv_timer_start(t, on_stop_timer, 50, 0);
+}
+
+static void on_bodies_sweep(uv_timer_t *t)
+{
+    dw_main_t *m = t->data;
+    dw_bodies_sweep(m->px.bodies, uv_now(t->loop));
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -78,8 +85,13 @@ int main(int argc, char **argv)
     m.px.upstream = dw_upstream_new(loop, cfg.up_tls, cfg.up_host, cfg.up_port, ws_path, cfg.upstream_ca,
                                      cfg.upstream_deflate);
     m.px.transcripts = dw_transcripts_new(cfg.max_conversations, DW_MAX_ITEMS_CACHED, DW_MAX_ALIASES);
-    if (m.px.upstream == NULL || m.px.transcripts == NULL)
+    m.px.bodies = dw_bodies_new(cfg.body_memory, (uint64_t)(cfg.idle_timeout * 1000));
+    if (m.px.upstream == NULL || m.px.transcripts == NULL || m.px.bodies == NULL)
         return 1;
+    uv_timer_init(loop, &m.bodies_sweep);
+    m.bodies_sweep.data = &m;
+    uv_timer_start(&m.bodies_sweep, on_bodies_sweep, 10000, 10000);
+    uv_unref((uv_handle_t *)&m.bodies_sweep);
     dw_upstream_keepalive(m.px.upstream, cfg.upstream_ping_interval, cfg.upstream_pong_timeout);
     m.px.pool = dw_pool_new(loop, &cfg, m.px.upstream, dw_proxy_conn_closed, &m.px);
     if (m.px.pool == NULL)
@@ -113,5 +125,6 @@ int main(int argc, char **argv)
     dw_pool_free(m.px.pool);
     dw_upstream_free(m.px.upstream);
     dw_transcripts_free(m.px.transcripts);
+    dw_bodies_free(m.px.bodies);
     return 0;
 }

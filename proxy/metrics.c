@@ -82,6 +82,9 @@ int dw_metrics_prometheus(dw_buf_t *out, const dw_metrics_t *m, const dw_gauges_
         {"deltawire_saved_bytes_total", "Request bytes that did not have to go upstream.", m->bytes_saved},
         {"deltawire_items_total", "Input items received.", m->items_total},
         {"deltawire_items_elided_total", "Input items not re-sent because the upstream held them.", m->items_elided},
+        {"deltawire_items_keyed_by_comparison_total",
+         "Items of large bodies whose cache key came from comparing bytes with a kept earlier body, not hashing.",
+         m->items_keyed_by_comparison},
         {"deltawire_upstream_connects_total", "Upstream WebSocket connections opened.", m->connects},
     };
     for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]) && rc == 0; i++) {
@@ -117,6 +120,11 @@ int dw_metrics_prometheus(dw_buf_t *out, const dw_metrics_t *m, const dw_gauges_
              head(out, "deltawire_bodies_checking", "gauge",
                   "Large request bodies being checked and digested on the thread pool.") ||
              appendf(out, "deltawire_bodies_checking %zu\n", g->checking) ||
+             head(out, "deltawire_bodies_kept", "gauge",
+                  "Recent large request bodies kept to key the next turn by comparison (--body-memory).") ||
+             appendf(out, "deltawire_bodies_kept %zu\n", g->bodies_kept) ||
+             head(out, "deltawire_bodies_kept_bytes", "gauge", "Bytes those bodies take (with their item tables).") ||
+             appendf(out, "deltawire_bodies_kept_bytes %zu\n", g->bodies_kept_bytes) ||
              head(out, "deltawire_client_buffered_bytes", "gauge",
                   "Answer bytes waiting for slow clients (bounded per client by --client-buffer).") ||
              appendf(out, "deltawire_client_buffered_bytes %zu\n", g->client_buffered) ||

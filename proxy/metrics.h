@@ -38,6 +38,7 @@ typedef struct {
     uint64_t wire_to_upstream, wire_from_upstream, bytes_from_upstream;
     uint64_t items_total;
     uint64_t items_elided;
+    uint64_t items_keyed_by_comparison; /* items of large bodies keyed from a kept body, not hashed */
     uint64_t connects;
     uint64_t handshake_failures[DW_HS_N];
     uint64_t recoveries[DW_REC_N];
@@ -50,6 +51,7 @@ typedef struct {
     size_t conns_open, conns_busy, conns_connecting, queued, inflight, transcripts, items_cached, transcript_bytes;
     uint64_t items_canonicalised;
     size_t checking; /* large bodies being checked and digested off the loop */
+    size_t bodies_kept, bodies_kept_bytes; /* state/bodies.h */
     size_t client_buffered; /* bytes rendered for clients that their connections have not taken */
     int draining;
     const char *instance; /* the replica's name (--instance), borrowed */

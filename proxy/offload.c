@@ -13,7 +13,7 @@ static void on_work(uv_work_t *w)
     dw_offload_t *o = w->data;
     o->rc = dw_request_parse(&o->rq, o->body, o->n, o->max_body, &o->err);
     if (o->rc == 0 && !o->rq.verbatim && !o->rq.background && o->rq.items.n <= o->max_items) {
-        dw_forms_keys(&o->forms, &o->rq.items);
+        o->keyed = dw_forms_keys(&o->forms, &o->rq.items, o->cand, o->ncand, &o->replaces);
         o->has_forms = 1;
     }
 }
@@ -64,7 +64,7 @@ int dw_offload_fill(dw_offload_t *o, uv_loop_t *loop, const dw_spans_t *items, d
 }
 
 dw_offload_t *dw_offload_start(uv_loop_t *loop, const char *body, size_t n, size_t max_body, size_t max_items,
-                               dw_offload_cb done, void *data)
+                               dw_bodies_t *bodies, const dw_digest_t *cred, dw_offload_cb done, void *data)
 {
     dw_offload_t *o = calloc(1, sizeof(*o));
     if (o == NULL)
@@ -80,11 +80,40 @@ dw_offload_t *dw_offload_start(uv_loop_t *loop, const char *body, size_t n, size
     o->max_items = max_items;
     o->done = done;
     o->data = data;
+    o->bodies = bodies;
+    o->cred = *cred;
+    if (bodies != NULL)
+        o->ncand = dw_bodies_pick(bodies, cred, o->cand, DW_OFFLOAD_CANDIDATES);
     o->work.data = o;
     o->copier.data = o;
     uv_idle_init(loop, &o->copier);
     uv_idle_start(&o->copier, on_copy);
     return o;
+}
+
+static void drop_candidates(dw_offload_t *o)
+{
+    for (size_t i = 0; i < o->ncand; i++)
+        dw_bodies_unref(o->cand[i]);
+    o->ncand = 0;
+    o->replaces = NULL;
+}
+
+void dw_offload_keep(dw_offload_t *o, const dw_spans_t *items, uint64_t now_ms)
+{
+    int all_keyed = o->has_forms && o->forms.keys != NULL && o->forms.n == items->n && items->n > 0;
+    dw_span_t *v = o->bodies != NULL && all_keyed ? malloc(items->n * sizeof(*v)) : NULL;
+    if (v != NULL) {
+        memcpy(v, items->v, items->n * sizeof(*v));
+        o->kept = dw_bodies_put(o->bodies, &o->cred, o->body, o->n, v, o->forms.keys, items->n, o->replaces, now_ms);
+        if (o->kept != NULL) {
+            o->body = NULL;       /* the kept body owns the copy now */
+            o->forms.keys = NULL; /* and the keys */
+        } else {
+            free(v);
+        }
+    }
+    drop_candidates(o);
 }
 
 void dw_offload_release(dw_offload_t *o)
@@ -104,5 +133,8 @@ void dw_offload_free(dw_offload_t *o)
 {
     dw_request_free(&o->rq);
     dw_forms_free(&o->forms);
+    drop_candidates(o);
+    if (o->kept != NULL)
+        dw_bodies_unref(o->kept);
     uv_close((uv_handle_t *)&o->copier, on_copier_closed);
 }

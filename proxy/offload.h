@@ -22,6 +22,10 @@
  * hand-over would save. */
 #define DW_OFFLOAD_MIN_BYTES (256 * 1024)
 
+/* Kept bodies of the same credentials compared with a new one: a conversation continues the last
+ * but one; more are tried when one key runs several conversations at once. */
+#define DW_OFFLOAD_CANDIDATES 16
+
 typedef struct dw_offload dw_offload_t;
 typedef void (*dw_offload_cb)(dw_offload_t *o);
 
@@ -40,16 +44,29 @@ struct dw_offload {
     int has_forms;          /* keys computed: a candidate for a delta (array input, at most max_items) */
     dw_forms_t forms;
     dw_spans_t rq_items;    /* dw_offload_fill's items (borrowed) */
+    dw_bodies_t *bodies;    /* where the body is kept afterwards (borrowed; NULL: nowhere) */
+    dw_digest_t cred;
+    dw_body_t *cand[DW_OFFLOAD_CANDIDATES]; /* kept bodies compared with this one (references) */
+    size_t ncand;
+    dw_body_t *replaces;    /* the candidate this body makes useless, or NULL */
+    dw_body_t *kept;        /* this body, once kept (a reference; it owns the copy then) */
+    size_t keyed;           /* items keyed by comparison with a candidate */
     dw_offload_cb done;
     void *data;
 };
 
 /* Starts the check of body[0..n) (borrowed until done, or until dw_offload_release): copied on the
- * loop a chunk at a time, then checked on loop's thread pool. done(o) runs on the loop once it is
- * through, always (also after dw_offload_release: rc -1). Returns the job, or NULL (no memory:
+ * loop a chunk at a time, then checked on loop's thread pool, its items keyed by comparison with the
+ * bodies of cred kept in `bodies` (may be NULL) where they have them. done(o) runs on the loop once
+ * it is through, always (also after dw_offload_release: rc -1). Returns the job, or NULL (no memory:
  * done is never called). */
 dw_offload_t *dw_offload_start(uv_loop_t *loop, const char *body, size_t n, size_t max_body, size_t max_items,
-                               dw_offload_cb done, void *data);
+                               dw_bodies_t *bodies, const dw_digest_t *cred, dw_offload_cb done, void *data);
+
+/* After done, with every item keyed (has_forms, forms.ok): keeps the copy in `bodies` for the next
+ * turn (items: its items, spans into the copy, borrowed; now_ms: loop time), dropping the candidate it
+ * replaces. The copy stays readable until dw_offload_free. Without memory nothing is kept. */
+void dw_offload_keep(dw_offload_t *o, const dw_spans_t *items, uint64_t now_ms);
 
 /* After done: canonicalises the items of `items` (borrowed; spans into o's copy) whose forms
  * o->forms lacks, on the thread pool, then done(o) on the loop. Returns 0, or a libuv error (done

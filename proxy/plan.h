@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "state/bodies.h"
 #include "state/transcripts.h"
 #include "translate/frame.h"
 #include "translate/request.h"
@@ -39,7 +40,9 @@ typedef struct {
 /* The canonical forms of a request's input items, computed ahead of the plan for a large body, so
  * that per turn only the items the item cache does not know yet are canonicalised (work scales
  * with the new bytes), and that on a worker thread when they are many:
- *   dw_forms_keys    any thread: every item's cache key (a hash of its raw bytes)
+ *   dw_forms_keys    any thread: every item's cache key (a hash of its raw bytes), copied from a
+ *                    kept earlier body of the same credentials for the items it has byte for byte
+ *                    (state/bodies.h), hashed for the others
  *   dw_forms_lookup  the loop: the forms the cache knows; returns the bytes of the others
  *   dw_forms_fill    any thread: canonicalises the others (translate/canon only)
  *   dw_forms_remember the loop: caches what dw_forms_fill computed
@@ -53,7 +56,10 @@ typedef struct {
     int ok;
 } dw_forms_t;
 
-void dw_forms_keys(dw_forms_t *f, const dw_spans_t *items);
+/* cand[0..nc): kept bodies (borrowed; may be none); *replaces as dw_bodies_reuse. Returns the items
+ * keyed by comparison. */
+size_t dw_forms_keys(dw_forms_t *f, const dw_spans_t *items, dw_body_t *const *cand, size_t nc,
+                     dw_body_t **replaces);
 size_t dw_forms_lookup(dw_forms_t *f, dw_transcripts_t *t, const dw_spans_t *items);
 void dw_forms_fill(dw_forms_t *f, const dw_spans_t *items);
 void dw_forms_remember(const dw_forms_t *f, dw_transcripts_t *t);

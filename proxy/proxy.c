@@ -71,6 +71,7 @@ void dw_proxy_gauges(dw_proxy_t *px, dw_gauges_t *g)
     g->items_cached = tc.items_cached;
     g->transcript_bytes = tc.bytes;
     g->items_canonicalised = tc.canonicalised;
+    dw_bodies_counts(px->bodies, &g->bodies_kept, &g->bodies_kept_bytes);
     g->draining = px->draining;
     g->instance = px->cfg->instance;
 }

@@ -9,6 +9,7 @@
 #include "proxy/metrics.h"
 #include "proxy/pool.h"
 #include "proxy/upstream.h"
+#include "state/bodies.h"
 #include "state/transcripts.h"
 
 typedef struct {
@@ -17,6 +18,7 @@ typedef struct {
     dw_upstream_t *upstream;
     dw_pool_t *pool;
     dw_transcripts_t *transcripts;
+    dw_bodies_t *bodies;      /* recent large bodies (offload.c keys the next turn's items with them) */
     size_t inflight;
     size_t checking;          /* large bodies on the thread pool (offload.c) */
     int draining;

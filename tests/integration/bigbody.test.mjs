@@ -115,5 +115,42 @@ test('the next turn of a large history canonicalises only its new items, and goe
   const last = (await mock.log()).at(-1);
   assert.notEqual(last.previous_response_id, null, 'turn 2 is a delta');
   assert.deepEqual(canonicalItems(last.full_input), canonicalItems(next));
+  // turn 1's body was kept: turn 2's repeated items were keyed by comparing bytes, and turn 2's body
+  // replaced it
+  const keyed2 = await gauge(proxy, 'deltawire_items_keyed_by_comparison_total');
+  assert.equal(keyed2, history.length, 'every item of turn 1 was found by comparison');
+  assert.equal(await gauge(proxy, 'deltawire_bodies_kept'), 1);
+
+  // one byte changed in item 7: items 0-6 are keyed by comparison, the rest are hashed, and the
+  // changed history goes in full, as sent
+  const edited = next.map((it, i) => (i === 7 ? { ...it, content: it.content.replace('item 7', 'item 8') } : it));
+  const r3 = await httpJson('POST', proxy.base + '/responses', { ...body, input: edited }, auth('sk-history'));
+  assert.equal(r3.status, 200, r3.text);
+  assert.equal((await gauge(proxy, 'deltawire_items_keyed_by_comparison_total')) - keyed2, 7);
+  const third = (await mock.log()).at(-1);
+  assert.equal(third.previous_response_id, null, 'an edited history is no continuation');
+  assert.deepEqual(canonicalItems(third.full_input), canonicalItems(edited));
+  assert.equal(await gauge(proxy, 'deltawire_bodies_kept'), 2, 'turn 2 is not replaced by an edit of it');
+
+  // another key never compares with these bodies
+  const other = await httpJson('POST', proxy.base + '/responses', { ...body, input: next }, auth('sk-other'));
+  assert.equal(other.status, 200, other.text);
+  assert.equal((await gauge(proxy, 'deltawire_items_keyed_by_comparison_total')) - keyed2, 7);
+  await proxy.stop();
+});
+
+test('--body-memory 0 keeps no body, and the next turn still goes as a delta', async () => {
+  const proxy = await startProxy({ upstream: mock.base, args: ['--body-memory', '0'] });
+  const history = Array.from({ length: 3000 }, (_, i) =>
+    ({ type: 'message', role: 'user', content: `item ${i}: ${'z'.repeat(100)}` }));
+  const body = { model: 'gpt-5.5', store: false, input: history };
+  const r1 = await httpJson('POST', proxy.base + '/responses', body, auth('sk-nomemory'));
+  assert.equal(r1.status, 200, r1.text);
+  const next = [...history, ...r1.json.output, { role: 'user', content: 'and now?' }];
+  const r2 = await httpJson('POST', proxy.base + '/responses', { ...body, input: next }, auth('sk-nomemory'));
+  assert.equal(r2.status, 200, r2.text);
+  assert.equal(await gauge(proxy, 'deltawire_bodies_kept'), 0);
+  assert.equal(await gauge(proxy, 'deltawire_items_keyed_by_comparison_total'), 0);
+  assert.notEqual((await mock.log()).at(-1).previous_response_id, null, 'turn 2 is a delta');
   await proxy.stop();
 });

@@ -1,0 +1,78 @@
+/*
+ * Recent large request bodies, kept per credential digest, so that the next turn of a conversation
+ * keys its repeated items by comparing bytes instead of hashing them again (issue 16: history CPU
+ * per turn scales with the new bytes).
+ *
+ * An item's key in the item cache is the SHA-256 of its raw bytes (dw_transcripts_item_key). An
+ * item of a new body whose bytes are, byte for byte, those of an item of a kept body (same offset
+ * from the first item, same length, inside the two bodies' common prefix from their first items)
+ * has that item's key: equal bytes, equal hash. Nothing else is inferred, so any kept body of the
+ * same credentials is a safe candidate; choosing well only saves work.
+ *
+ * Budget: the bytes of the bodies plus 48 per item; least recently used out, and a body unused for
+ * ttl is dropped by dw_bodies_sweep. A kept body is immutable. Entries are reference counted: a
+ * worker thread may read the ones picked for it (dw_bodies_reuse) while the loop evicts them. Every
+ * other call: the loop thread only.
+ */
+#ifndef DW_STATE_BODIES_H
+#define DW_STATE_BODIES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "translate/digest.h"
+#include "translate/json_scan.h"
+
+typedef struct dw_bodies dw_bodies_t;
+typedef struct dw_body dw_body_t;
+
+struct dw_body {
+    /* read-only */
+    char *p;                   /* the body (owned) */
+    size_t n;
+    dw_span_t *items;          /* the input items, spans into p (owned array) */
+    dw_digest_t *keys;         /* keys[i]: item i's item-cache key (owned array) */
+    size_t nitems;
+    /* private */
+    dw_digest_t cred;
+    uint64_t used_ms;
+    unsigned refs;             /* the store's (while listed) and each picker's */
+    int listed;
+    dw_body_t *prev, *next;    /* most recently used first */
+};
+
+/* budget: bytes (0 keeps nothing); ttl_ms: an unused body's life. NULL without memory. */
+dw_bodies_t *dw_bodies_new(size_t budget, uint64_t ttl_ms);
+/* Frees the store; bodies still referenced by pickers are freed by their last dw_bodies_unref. */
+void dw_bodies_free(dw_bodies_t *b);
+
+/* Up to max bodies kept for cred, most recently used first, each with a reference the caller gives
+ * back with dw_bodies_unref. Returns how many. */
+size_t dw_bodies_pick(dw_bodies_t *b, const dw_digest_t *cred, dw_body_t **out, size_t max);
+/* Gives back a reference; the body is freed with its last one. Any thread that holds no lock on b
+ * must not call it: loop thread only. */
+void dw_bodies_unref(dw_body_t *e);
+
+/* Keeps body p[0..n) with its items (spans into p) and their keys, for cred, as the most recently
+ * used; on success takes p, items and keys (all malloc'd) and returns the entry with a reference for
+ * the caller (dw_bodies_unref). `replaces`: a kept body this one makes useless (every item of it
+ * recurs here), dropped now; may be NULL. Returns NULL, taking nothing, when the body alone is over
+ * the budget or memory ran out. Evicts least recently used bodies to stay within the budget. */
+dw_body_t *dw_bodies_put(dw_bodies_t *b, const dw_digest_t *cred, char *p, size_t n, dw_span_t *items,
+                         dw_digest_t *keys, size_t nitems, dw_body_t *replaces, uint64_t now_ms);
+
+/* Drops the bodies unused for longer than ttl. */
+void dw_bodies_sweep(dw_bodies_t *b, uint64_t now_ms);
+
+/* Bodies and bytes (as budgeted) kept now; b may be NULL (none). */
+void dw_bodies_counts(const dw_bodies_t *b, size_t *bodies, size_t *bytes);
+
+/* Pure (any thread; reads the picked bodies only). For the items of a new body (spans into it, in
+ * order), copies keys[i] from the candidate that shares most bytes with it and sets have[i] = 1 for
+ * every item i equal to that candidate's item i byte for byte, as described above. The candidate is
+ * the first of cand[0..nc) whose last item recurs at its offset (a continuation), else cand[0].
+ * *replaces: that candidate when every item of it recurs, else NULL. Returns the items keyed. */
+size_t dw_bodies_reuse(dw_body_t *const *cand, size_t nc, const dw_spans_t *items, dw_digest_t *keys,
+                       uint8_t *have, dw_body_t **replaces);
+
+#endif

@@ -1,0 +1,170 @@
+/* state/bodies: kept bodies key a new body's items only where the bytes are the same. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "state/bodies.h"
+#include "state/transcripts.h"
+#include "translate/request.h"
+
+static dw_digest_t cred_a = {{1}}, cred_b = {{2}};
+
+/* A body kept the way offload.c keeps one: parsed, every item hashed. */
+static dw_body_t *keep(dw_bodies_t *b, const dw_digest_t *cred, const char *json, dw_body_t *replaces, uint64_t now)
+{
+    size_t n = strlen(json);
+    char *p = malloc(n);
+    memcpy(p, json, n);
+    dw_request_t rq;
+    dw_request_err_t err;
+    cr_assert_eq(dw_request_parse(&rq, p, n, 1 << 20, &err), 0, "%s", err.message);
+    dw_span_t *items = malloc(rq.items.n * sizeof(*items));
+    dw_digest_t *keys = malloc(rq.items.n * sizeof(*keys));
+    memcpy(items, rq.items.v, rq.items.n * sizeof(*items));
+    for (size_t i = 0; i < rq.items.n; i++)
+        dw_transcripts_item_key(items[i].p, items[i].n, &keys[i]);
+    dw_body_t *e = dw_bodies_put(b, cred, p, n, items, keys, rq.items.n, replaces, now);
+    size_t nitems = rq.items.n;
+    dw_request_free(&rq);
+    if (e == NULL) {
+        free(p);
+        free(items);
+        free(keys);
+    } else {
+        cr_assert_eq(e->nitems, nitems);
+    }
+    return e;
+}
+
+/* Keys a new body against cand[0..nc): checks every key given is the item's hash, returns the
+ * `have` flags as a string ("110..."). */
+static void reuse(dw_body_t *const *cand, size_t nc, const char *json, char *flags, dw_body_t **replaces)
+{
+    dw_request_t rq;
+    dw_request_err_t err;
+    cr_assert_eq(dw_request_parse(&rq, json, strlen(json), 1 << 20, &err), 0, "%s", err.message);
+    dw_digest_t keys[16];
+    uint8_t have[16] = {0};
+    cr_assert(rq.items.n <= 16);
+    size_t keyed = dw_bodies_reuse(cand, nc, &rq.items, keys, have, replaces);
+    size_t count = 0;
+    for (size_t i = 0; i < rq.items.n; i++) {
+        flags[i] = have[i] ? '1' : '0';
+        if (have[i]) {
+            dw_digest_t d;
+            dw_transcripts_item_key(rq.items.v[i].p, rq.items.v[i].n, &d);
+            cr_assert(dw_digest_eq(&d, &keys[i]), "item %zu: a reused key is that item's hash", i);
+            count++;
+        }
+    }
+    flags[rq.items.n] = '\0';
+    cr_assert_eq(keyed, count);
+    dw_request_free(&rq);
+}
+
+#define T1 "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"assistant\",\"content\":\"b\"}]}"
+
+Test(bodies, a_continuation_reuses_every_earlier_key_and_replaces_its_body)
+{
+    dw_bodies_t *b = dw_bodies_new(1 << 20, 1000);
+    dw_bodies_unref(keep(b, &cred_a, T1, NULL, 0));
+    dw_body_t *cand[4];
+    cr_assert_eq(dw_bodies_pick(b, &cred_a, cand, 4), 1);
+    char flags[17];
+    dw_body_t *replaces;
+    /* other top-level members before `input` move it: offsets count from the first item */
+    reuse(cand, 1,
+          "{\"model\":\"m\",\"instructions\":\"longer\",\"input\":[{\"role\":\"user\",\"content\":\"a\"},"
+          "{\"role\":\"assistant\",\"content\":\"b\"},{\"role\":\"user\",\"content\":\"c\"}]}",
+          flags, &replaces);
+    cr_assert_str_eq(flags, "110");
+    cr_assert_eq(replaces, cand[0]);
+    dw_bodies_unref(cand[0]);
+    dw_bodies_free(b);
+}
+
+Test(bodies, a_changed_byte_unkeys_its_item_and_everything_after_it)
+{
+    dw_bodies_t *b = dw_bodies_new(1 << 20, 1000);
+    dw_bodies_unref(keep(b, &cred_a,
+                         "{\"input\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"user\",\"content\":\"b\"},"
+                         "{\"role\":\"user\",\"content\":\"c\"}]}",
+                         NULL, 0));
+    dw_body_t *cand[4];
+    cr_assert_eq(dw_bodies_pick(b, &cred_a, cand, 4), 1);
+    char flags[17];
+    dw_body_t *replaces;
+    reuse(cand, 1,
+          "{\"input\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"user\",\"content\":\"B\"},"
+          "{\"role\":\"user\",\"content\":\"c\"}]}",
+          flags, &replaces);
+    cr_assert_str_eq(flags, "100", "the third item has the same bytes but is past the common prefix");
+    cr_assert_null(replaces);
+    /* the same value spelled another way is other bytes: hashed, not reused */
+    reuse(cand, 1, "{\"input\":[{\"role\":\"user\",\"content\":\"\\u0061\"}]}", flags, &replaces);
+    cr_assert_str_eq(flags, "0");
+    /* whitespace between items shifts the offsets: only the items before it are reused */
+    reuse(cand, 1,
+          "{\"input\":[{\"role\":\"user\",\"content\":\"a\"}, {\"role\":\"user\",\"content\":\"b\"}]}", flags,
+          &replaces);
+    cr_assert_str_eq(flags, "10");
+    /* an item cut short inside the prefix has another length */
+    reuse(cand, 1, "{\"input\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"user\"}]}", flags, &replaces);
+    cr_assert_str_eq(flags, "10");
+    dw_bodies_unref(cand[0]);
+    dw_bodies_free(b);
+}
+
+Test(bodies, the_continued_conversation_is_found_among_several_of_one_key)
+{
+    dw_bodies_t *b = dw_bodies_new(1 << 20, 1000);
+    dw_bodies_unref(keep(b, &cred_a, "{\"input\":[{\"role\":\"user\",\"content\":\"s\"},{\"role\":\"user\",\"content\":\"x1\"}]}", NULL, 0));
+    dw_bodies_unref(keep(b, &cred_a, "{\"input\":[{\"role\":\"user\",\"content\":\"s\"},{\"role\":\"user\",\"content\":\"y22\"}]}", NULL, 1));
+    dw_bodies_unref(keep(b, &cred_b, "{\"input\":[{\"role\":\"user\",\"content\":\"s\"},{\"role\":\"user\",\"content\":\"x1\"},{\"role\":\"user\",\"content\":\"z\"}]}", NULL, 2));
+    dw_body_t *cand[4];
+    size_t nc = dw_bodies_pick(b, &cred_a, cand, 4);
+    cr_assert_eq(nc, 2, "another key's body is never a candidate");
+    char flags[17];
+    dw_body_t *replaces;
+    reuse(cand, nc,
+          "{\"input\":[{\"role\":\"user\",\"content\":\"s\"},{\"role\":\"user\",\"content\":\"x1\"},{\"role\":\"user\",\"content\":\"z\"}]}",
+          flags, &replaces);
+    cr_assert_str_eq(flags, "110", "the older body of the key continues here, not the most recent");
+    cr_assert_eq(replaces, cand[1]);
+    /* nothing continues: the most recent is compared, and shares the first item */
+    reuse(cand, nc, "{\"input\":[{\"role\":\"user\",\"content\":\"s\"},{\"role\":\"user\",\"content\":\"q\"}]}", flags,
+          &replaces);
+    cr_assert_str_eq(flags, "10");
+    cr_assert_null(replaces);
+    for (size_t i = 0; i < nc; i++)
+        dw_bodies_unref(cand[i]);
+    dw_bodies_free(b);
+}
+
+Test(bodies, the_budget_and_the_ttl_drop_the_least_recently_used_while_pickers_keep_reading)
+{
+    size_t one = strlen(T1) + 2 * (sizeof(dw_span_t) + sizeof(dw_digest_t));
+    dw_bodies_t *b = dw_bodies_new(2 * one, 100);
+    dw_bodies_unref(keep(b, &cred_a, T1, NULL, 0));
+    dw_body_t *held;
+    cr_assert_eq(dw_bodies_pick(b, &cred_a, &held, 1), 1);
+    dw_bodies_unref(keep(b, &cred_a, T1, NULL, 10));
+    dw_bodies_unref(keep(b, &cred_a, T1, NULL, 20)); /* the first goes: over the budget */
+    size_t n, bytes;
+    dw_bodies_counts(b, &n, &bytes);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(bytes, 2 * one);
+    cr_assert(memcmp(held->p, T1, strlen(T1)) == 0, "a picked body stays readable after it is dropped");
+    dw_bodies_unref(held); /* freed here (ASan and valgrind check) */
+    dw_bodies_sweep(b, 115);
+    dw_bodies_counts(b, &n, &bytes);
+    cr_assert_eq(n, 1, "the one unused for over 100 ms is gone");
+    dw_bodies_sweep(b, 121);
+    dw_bodies_counts(b, &n, &bytes);
+    cr_assert_eq(n, 0);
+    cr_assert_eq(bytes, 0);
+    dw_bodies_t *none = dw_bodies_new(0, 100);
+    cr_assert_null(keep(none, &cred_a, T1, NULL, 0), "a budget of 0 keeps nothing");
+    dw_bodies_free(none);
+    dw_bodies_free(b);
+}
