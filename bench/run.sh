@@ -9,6 +9,9 @@
 #   bench/run.sh --sockets      (only the memory per idle upstream socket, each --upstream-deflate mode)
 #   bench/run.sh --events       (only table 6: per-event cost and latency, direct vs nginx vs deltawire,
 #                                all in front of bench/wsecho; issue 16; DW_BENCH_SAMPLES, DW_BENCH_SHAPES)
+#   bench/run.sh --history      (only the history path: proxy CPU per history byte over 1 MB and 4 MB
+#                                sessions, with kept bodies (--body-memory default) and without
+#                                (--body-memory 0); DW_BENCH_HISTORY_TURNS, default 30)
 #   bench/run.sh --link         (only table 7: the 100-turn Codex-like and 1 MB sessions over bench/linkemu,
 #                                direct vs deltawire as a client-side sidecar; DW_BENCH_LINK sets the link,
 #                                default "--up-mbit 20 --down-mbit 100 --rtt-ms 40"; DW_BENCH_LINK_SESSIONS)
@@ -16,12 +19,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD B=build-bench OUT=bench/out
-QUICK=0 SESSIONS_ONLY=0 SOCKETS_ONLY=0 EVENTS_ONLY=0 LINK_ONLY=0
+QUICK=0 SESSIONS_ONLY=0 SOCKETS_ONLY=0 EVENTS_ONLY=0 LINK_ONLY=0 HISTORY_ONLY=0
 [ "${1:-}" = "--quick" ] && QUICK=1
 [ "${1:-}" = "--sessions" ] && SESSIONS_ONLY=1
 [ "${1:-}" = "--sockets" ] && SOCKETS_ONLY=1
 [ "${1:-}" = "--events" ] && EVENTS_ONLY=1
 [ "${1:-}" = "--link" ] && LINK_ONLY=1
+[ "${1:-}" = "--history" ] && HISTORY_ONLY=1
 CMD="bench/run.sh${1:+ $1}"
 mkdir -p "$OUT"
 rm -f "$OUT"/*.tsv "$OUT"/*.txt
@@ -166,6 +170,33 @@ link() {
     kill "$px_pid" "$lpid" "$lpid2"
   done
 }
+# ---- proxy CPU per history byte (issue 16): "large" sessions whose last body is 1 MB / 4 MB, a fresh
+# proxy per run, CPU summed over the turns and divided by the bodies' bytes ----
+history() {
+  local turns=${DW_BENCH_HISTORY_TURNS:-30} bytes memory px px_pid
+  printf 'history_bytes\tbody_memory\tturns\tmean_body\tproxy_cpu_ns\tns_per_byte\tms_per_turn\n' >"$OUT/history.tsv"
+  for bytes in 1048576 4194304; do
+    for memory in default 0; do
+      local extra=(); [ $memory = 0 ] && extra=(--body-memory 0)
+      start "$OUT/proxy-history.log" "$B/proxy/deltawire" "${PROXY_ARGS[@]}" --upstream "http://127.0.0.1:$MOCK/v1" "${extra[@]}"
+      px=$PORT px_pid=$PID
+      echo "history: $bytes-byte session, --body-memory $memory" >&2
+      timeout 900 "$DWBENCH" session --direct "$DIRECT_URL" --proxy "http://127.0.0.1:$px/v1/responses" \
+        --mock "http://127.0.0.1:$MOCK/" --proxy-pid "$px_pid" --shape large --turns "$turns" --target-bytes "$bytes" \
+        --out "$OUT/history-$bytes-$memory.tsv" >/dev/null
+      awk -F'\t' -v b="$bytes" -v m="$memory" 'NR==1 {for (i=1;i<=NF;i++) c[$i]=i; next}
+        $c["proxy_cpu_ns"] > 0 {cpu+=$c["proxy_cpu_ns"]; body+=$c["direct_bytes"]; t++}
+        END {printf "%s\t%s\t%d\t%.0f\t%.0f\t%.2f\t%.2f\n", b, m, t, body/t, cpu, cpu/body, cpu/t/1e6}' \
+        "$OUT/history-$bytes-$memory.tsv" >>"$OUT/history.tsv"
+      kill "$px_pid"; wait "$px_pid" 2>/dev/null || true
+    done
+  done
+  column -t -s $'\t' "$OUT/history.tsv"
+}
+if [ $HISTORY_ONLY = 1 ]; then
+  history
+  exit 0
+fi
 LINK_ARGS=${DW_BENCH_LINK:---up-mbit 20 --down-mbit 100 --rtt-ms 40}
 if [ $LINK_ONLY = 1 ]; then
   link
