@@ -242,6 +242,29 @@ static int tx_next(dw_upconn_t *c)
     return 1;
 }
 
+/* Writes the message in tx. Returns 0, or -1 when the socket failed (tx freed; the connection must
+ * close). lws sends what the kernel does not take at once itself, later. */
+static int tx_write(dw_upconn_t *c, struct lws *wsi)
+{
+    size_t n = c->tx.len - c->tx_headroom;
+    int w = lws_write(wsi, (unsigned char *)c->tx.p + c->tx_headroom, n, LWS_WRITE_TEXT);
+    if (w < (int)n) {
+        dw_buf_free(&c->tx);
+        return -1;
+    }
+    if (!c->deflate) {
+        count_tx(c, n);
+        if (tx_next(c))
+            lws_callback_on_writable(wsi);
+    } else {
+        /* the compressor reads the message from tx fragment by fragment, on later writeable
+         * turns: keep it until lws hands the socket back to us */
+        c->tx_written = 1;
+        lws_callback_on_writable(wsi);
+    }
+    return 0;
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
     (void)user;
@@ -284,22 +307,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             if (tx_next(c))
                 lws_callback_on_writable(wsi);
         } else if (c->tx.len > c->tx_headroom) {
-            size_t n = c->tx.len - c->tx_headroom;
-            int w = lws_write(wsi, (unsigned char *)c->tx.p + c->tx_headroom, n, LWS_WRITE_TEXT);
-            if (w < (int)n) {
-                dw_buf_free(&c->tx);
-                return -1;
-            }
-            if (!c->deflate) {
-                count_tx(c, n);
-                if (tx_next(c))
-                    lws_callback_on_writable(wsi);
-            } else {
-                /* the compressor reads the message from tx fragment by fragment, on later
-                 * writeable turns: keep it until lws hands the socket back to us */
-                c->tx_written = 1;
-                lws_callback_on_writable(wsi);
-            }
+            return tx_write(c, wsi);
         }
         return 0;
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
@@ -547,14 +555,22 @@ int dw_lane_send(dw_lane_t *l, dw_buf_t *frame)
     if (c->tx.len == 0 && !c->tx_written) {
         c->tx = *frame;
         c->tx_lane = l;
-    } else {
-        struct dw_txq *q = malloc(sizeof(*q));
-        if (q == NULL)
-            return DW_UPCONN_EBUSY;
-        *q = (struct dw_txq){*frame, l, NULL};
-        *c->txq_tail = q;
-        c->txq_tail = &q->next;
+        memset(frame, 0, sizeof(*frame));
+        /* nothing is going out (lws holds no unsent bytes either): written now, not on a writeable
+         * callback, which costs two poll re-arms and a loop pass before the request leaves (issue
+         * 16). A failed socket closes as on any write error; the lane hears of it from the close. */
+        if (c->closing || lws_partial_buffered(c->wsi))
+            lws_callback_on_writable(c->wsi);
+        else if (tx_write(c, c->wsi) != 0)
+            lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        return 0;
     }
+    struct dw_txq *q = malloc(sizeof(*q));
+    if (q == NULL)
+        return DW_UPCONN_EBUSY;
+    *q = (struct dw_txq){*frame, l, NULL};
+    *c->txq_tail = q;
+    c->txq_tail = &q->next;
     memset(frame, 0, sizeof(*frame));
     lws_callback_on_writable(c->wsi);
     return 0;
