@@ -172,7 +172,7 @@ static int parse_size(size_t *out, const char *v, int zero)
 {
     char *end;
     unsigned long long x = strtoull(v, &end, 10);
-    if (end == v || *end != '\0' || v[0] == '-' || (x == 0 && !zero))
+    if (v[0] < '0' || v[0] > '9' || *end != '\0' || (x == 0 && !zero))
         return -1;
     *out = (size_t)x;
     return 0;

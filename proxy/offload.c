@@ -13,7 +13,7 @@ static void on_work(uv_work_t *w)
     dw_offload_t *o = w->data;
     o->rc = dw_request_parse(&o->rq, o->body, o->n, o->max_body, &o->err);
     if (o->rc == 0 && !o->rq.verbatim && !o->rq.background && o->rq.items.n <= o->max_items) {
-        o->keyed = dw_forms_keys(&o->forms, &o->rq.items, o->cand, o->ncand, &o->replaces);
+        o->keyed = dw_forms_keys(&o->forms, &o->rq.items, o->cand, o->ncand, &o->chosen, &o->replaces);
         o->has_forms = 1;
     }
 }
@@ -96,11 +96,13 @@ static void drop_candidates(dw_offload_t *o)
     for (size_t i = 0; i < o->ncand; i++)
         dw_bodies_unref(o->cand[i]);
     o->ncand = 0;
-    o->replaces = NULL;
+    o->chosen = o->replaces = NULL;
 }
 
 void dw_offload_keep(dw_offload_t *o, const dw_spans_t *items, uint64_t now_ms)
 {
+    if (o->chosen != NULL && o->chosen != o->replaces && o->bodies != NULL)
+        dw_bodies_touch(o->bodies, o->chosen, now_ms); /* before this body: the newest stays first */
     int all_keyed = o->has_forms && o->forms.keys != NULL && o->forms.n == items->n && items->n > 0;
     dw_span_t *v = o->bodies != NULL && all_keyed ? malloc(items->n * sizeof(*v)) : NULL;
     if (v != NULL) {

@@ -48,6 +48,7 @@ struct dw_offload {
     dw_digest_t cred;
     dw_body_t *cand[DW_OFFLOAD_CANDIDATES]; /* kept bodies compared with this one (references) */
     size_t ncand;
+    dw_body_t *chosen;      /* the candidate compared with, or NULL */
     dw_body_t *replaces;    /* the candidate this body makes useless, or NULL */
     dw_body_t *kept;        /* this body, once kept (a reference; it owns the copy then) */
     size_t keyed;           /* items keyed by comparison with a candidate */
@@ -63,9 +64,10 @@ struct dw_offload {
 dw_offload_t *dw_offload_start(uv_loop_t *loop, const char *body, size_t n, size_t max_body, size_t max_items,
                                dw_bodies_t *bodies, const dw_digest_t *cred, dw_offload_cb done, void *data);
 
-/* After done, with every item keyed (has_forms, forms.ok): keeps the copy in `bodies` for the next
- * turn (items: its items, spans into the copy, borrowed; now_ms: loop time), dropping the candidate it
- * replaces. The copy stays readable until dw_offload_free. Without memory nothing is kept. */
+/* After done: gives the candidates back (the one compared with counts as used), and when every item
+ * was keyed (has_forms) keeps the copy in `bodies` for the next turn (items: its items, spans into
+ * the copy, borrowed; now_ms: loop time), dropping the candidate it replaces. The copy stays
+ * readable until dw_offload_free. Without memory nothing is kept. */
 void dw_offload_keep(dw_offload_t *o, const dw_spans_t *items, uint64_t now_ms);
 
 /* After done: canonicalises the items of `items` (borrowed; spans into o's copy) whose forms

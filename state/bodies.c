@@ -104,6 +104,15 @@ dw_body_t *dw_bodies_put(dw_bodies_t *b, const dw_digest_t *cred, char *p, size_
     return e;
 }
 
+void dw_bodies_touch(dw_bodies_t *b, dw_body_t *e, uint64_t now_ms)
+{
+    if (!e->listed)
+        return;
+    e->used_ms = now_ms;
+    unlink_body(b, e);
+    push_front(b, e);
+}
+
 void dw_bodies_sweep(dw_bodies_t *b, uint64_t now_ms)
 {
     while (b->tail != NULL && now_ms - b->tail->used_ms > b->ttl_ms)
@@ -145,18 +154,19 @@ static int continues(const dw_body_t *c, dw_span_t run)
 }
 
 size_t dw_bodies_reuse(dw_body_t *const *cand, size_t nc, const dw_spans_t *items, dw_digest_t *keys,
-                       uint8_t *have, dw_body_t **replaces)
+                       uint8_t *have, dw_body_t **chosen, dw_body_t **replaces)
 {
-    *replaces = NULL;
+    *chosen = *replaces = NULL;
     if (nc == 0 || items->n == 0)
         return 0;
     dw_span_t run = run_of(items->v, items->n);
-    const dw_body_t *c = cand[0];
+    dw_body_t *c = cand[0];
     for (size_t j = 0; j < nc; j++)
         if (continues(cand[j], run)) {
             c = cand[j];
             break;
         }
+    *chosen = c;
     if (c->nitems == 0)
         return 0;
     dw_span_t old = run_of(c->items, c->nitems);
@@ -173,6 +183,6 @@ size_t dw_bodies_reuse(dw_body_t *const *cand, size_t nc, const dw_spans_t *item
         }
     }
     if (keyed == c->nitems)
-        *replaces = (dw_body_t *)c;
+        *replaces = c;
     return keyed;
 }

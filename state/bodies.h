@@ -68,11 +68,14 @@ void dw_bodies_sweep(dw_bodies_t *b, uint64_t now_ms);
 void dw_bodies_counts(const dw_bodies_t *b, size_t *bodies, size_t *bytes);
 
 /* Pure (any thread; reads the picked bodies only). For the items of a new body (spans into it, in
- * order), copies keys[i] from the candidate that shares most bytes with it and sets have[i] = 1 for
- * every item i equal to that candidate's item i byte for byte, as described above. The candidate is
- * the first of cand[0..nc) whose last item recurs at its offset (a continuation), else cand[0].
- * *replaces: that candidate when every item of it recurs, else NULL. Returns the items keyed. */
+ * order), copies keys[i] from one candidate and sets have[i] = 1 for every item i equal to that
+ * candidate's item i byte for byte, as described above. The candidate is the first of cand[0..nc)
+ * whose last item recurs at its offset (a continuation), else cand[0]; *chosen: it (NULL when none).
+ * *replaces: it when every item of it recurs, else NULL. Returns the items keyed. */
 size_t dw_bodies_reuse(dw_body_t *const *cand, size_t nc, const dw_spans_t *items, dw_digest_t *keys,
-                       uint8_t *have, dw_body_t **replaces);
+                       uint8_t *have, dw_body_t **chosen, dw_body_t **replaces);
+
+/* A kept body was compared with (loop thread): most recently used now. */
+void dw_bodies_touch(dw_bodies_t *b, dw_body_t *e, uint64_t now_ms);
 
 #endif

@@ -46,7 +46,9 @@ static void reuse(dw_body_t *const *cand, size_t nc, const char *json, char *fla
     dw_digest_t keys[16];
     uint8_t have[16] = {0};
     cr_assert(rq.items.n <= 16);
-    size_t keyed = dw_bodies_reuse(cand, nc, &rq.items, keys, have, replaces);
+    dw_body_t *chosen;
+    size_t keyed = dw_bodies_reuse(cand, nc, &rq.items, keys, have, &chosen, replaces);
+    cr_assert(*replaces == NULL || *replaces == chosen);
     size_t count = 0;
     for (size_t i = 0; i < rq.items.n; i++) {
         flags[i] = have[i] ? '1' : '0';
@@ -166,5 +168,27 @@ Test(bodies, the_budget_and_the_ttl_drop_the_least_recently_used_while_pickers_k
     dw_bodies_t *none = dw_bodies_new(0, 100);
     cr_assert_null(keep(none, &cred_a, T1, NULL, 0), "a budget of 0 keeps nothing");
     dw_bodies_free(none);
+    dw_bodies_free(b);
+}
+
+Test(bodies, a_body_compared_with_is_used_and_outlives_one_only_put_before_it)
+{
+    size_t one = strlen(T1) + 2 * (sizeof(dw_span_t) + sizeof(dw_digest_t));
+    dw_bodies_t *b = dw_bodies_new(2 * one, 100);
+    dw_body_t *first = keep(b, &cred_a, T1, NULL, 0);
+    dw_bodies_unref(keep(b, &cred_a, T1, NULL, 10));
+    dw_bodies_touch(b, first, 20); /* compared with: the second is now the least recently used */
+    dw_bodies_unref(keep(b, &cred_a, T1, NULL, 30));
+    dw_body_t *cand[4];
+    size_t nc = dw_bodies_pick(b, &cred_a, cand, 4);
+    cr_assert_eq(nc, 2);
+    cr_assert_eq(cand[1], first, "the touched body stayed, behind the newest");
+    for (size_t i = 0; i < nc; i++)
+        dw_bodies_unref(cand[i]);
+    dw_bodies_sweep(b, 125);
+    size_t n, bytes;
+    dw_bodies_counts(b, &n, &bytes);
+    cr_assert_eq(n, 1, "touched at 20, it is unused for over 100 ms at 125; the newest (30) is not");
+    dw_bodies_unref(first);
     dw_bodies_free(b);
 }
