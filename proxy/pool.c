@@ -306,12 +306,13 @@ int dw_pool_caches(dw_pool_t *p, const dw_digest_t *key, dw_sock_cache_t **out, 
     return 0;
 }
 
-/* A free lane of key on a connection with room: one that caches nothing if there is one (the
- * default lane first: a lone conversation sends no stream_id), else the least recently used (its
- * cached conversation is the least likely to come back). */
-static dw_lane_t *find_free(dw_pool_t *p, const dw_digest_t *key, int empty_only)
+/* A free lane of key on a connection with room that caches nothing (the default lane first: a lone
+ * conversation sends no stream_id), or NULL with *lru the least recently used free lane (its cached
+ * conversation is the least likely to come back; NULL when none). One pass: with every lane caching
+ * something, as under many short conversations, there are hundreds. */
+static dw_lane_t *find_free(dw_pool_t *p, const dw_digest_t *key, dw_lane_t **lru)
 {
-    dw_lane_t *lru = NULL;
+    *lru = NULL;
     int names = lane_names(p);
     for (dw_slot_t *s = p->slots; s; s = s->next) {
         if (!has_room(s) || !dw_digest_eq(&s->key, key))
@@ -322,11 +323,11 @@ static dw_lane_t *find_free(dw_pool_t *p, const dw_digest_t *key, int empty_only
                 continue;
             if (l->cached.resp_id[0] == '\0')
                 return l;
-            if (lru == NULL || l->idle_since_ms < lru->idle_since_ms)
-                lru = l;
+            if (*lru == NULL || l->idle_since_ms < (*lru)->idle_since_ms)
+                *lru = l;
         }
     }
-    return empty_only ? NULL : lru;
+    return NULL;
 }
 
 /* The lane lane_id of key if it is free. *full is set when it is free but its connection has no
@@ -475,11 +476,11 @@ static dw_lane_t *pick(dw_pool_t *p, const dw_creds_t *cr, uint64_t want, const 
 {
     *opened = *failed = 0;
     int full;
-    dw_lane_t *s = find_wanted(p, &cr->key, want, &full);
+    dw_lane_t *s = find_wanted(p, &cr->key, want, &full), *lru = NULL;
     if (s == NULL && full)
         return NULL;
     if (s == NULL)
-        s = find_free(p, &cr->key, 1);
+        s = find_free(p, &cr->key, &lru);
     if (s != NULL)
         return s;
     if (lanes_coming(p, &cr->key))
@@ -491,10 +492,9 @@ static dw_lane_t *pick(dw_pool_t *p, const dw_creds_t *cr, uint64_t want, const 
             *failed = 1;
         return NULL;
     }
-    s = find_free(p, &cr->key, 0);
-    if (s == NULL)
+    if (lru == NULL)
         room_for_new(p, cr, 1); /* an idle connection we cannot lease closes; its close serves us */
-    return s;
+    return lru;
 }
 
 int dw_pool_connect(dw_pool_t *p, const dw_creds_t *cr, uint64_t want_lane, const dw_lane_cb_t *ucb, void *data,
