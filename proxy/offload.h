@@ -22,8 +22,8 @@
  * hand-over would save. */
 #define DW_OFFLOAD_MIN_BYTES (256 * 1024)
 
-/* Kept bodies of the same credentials compared with a new one: a conversation continues the last
- * but one; more are tried when one key runs several conversations at once. */
+/* Kept bodies of the same credentials offered to a new one (most recently used first): one key
+ * may run many conversations at once, and each continues its own last body. */
 #define DW_OFFLOAD_CANDIDATES 16
 
 typedef struct dw_offload dw_offload_t;
