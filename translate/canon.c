@@ -321,11 +321,6 @@ static int form_of_object(const json_t *item, dw_form_t *f)
  * by another (Go's \u003c for '<', Python's \u00e9 for an accent) keeps one form. */
 #define LONG_STRING 256
 
-static int is_ws(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
 typedef struct {
     dw_digest_ctx_t c;
     size_t n; /* decoded bytes hashed */
@@ -390,14 +385,10 @@ static int stand_in_long_strings(const char *raw, size_t n, dw_buf_t *out)
         if (to >= n)
             return -1;
         to++; /* past the closing quote */
-        size_t k = to;
-        while (k < n && is_ws(raw[k]))
-            k++;
+        size_t k = (size_t)(dw_json_skip_ws(raw + to, raw + n) - raw);
         int key = k < n && raw[k] == ':';
         if (key && dw_json_key_eq((dw_span_t){raw + from + 1, to - from - 2}, "id")) {
-            id_value = k + 1;
-            while (id_value < n && is_ws(raw[id_value]))
-                id_value++;
+            id_value = (size_t)(dw_json_skip_ws(raw + k + 1, raw + n) - raw);
         }
         int nul = to - from >= 8 && memcmp(raw + from, "\"\\u0000", 7) == 0;
         char s[STAND_IN];

@@ -65,18 +65,6 @@ void dw_spans_free(dw_spans_t *s)
 
 /* ---- shared helpers ----------------------------------------------------- */
 
-static int is_ws(unsigned char c)
-{
-    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
-}
-
-static const char *skip_ws(const char *p, const char *end)
-{
-    while (p < end && is_ws((unsigned char)*p))
-        p++;
-    return p;
-}
-
 static int hexval(unsigned char c)
 {
     if (c >= '0' && c <= '9')
@@ -285,7 +273,7 @@ static const char *scan_array(scanner_t *s, const char *p, int depth, dw_spans_t
     const char *end = s->end;
     if (depth > DW_JSON_MAX_DEPTH)
         return fail(s, p);
-    p = skip_ws(p + 1, end);
+    p = dw_json_skip_ws(p + 1, end);
     if (p < end && *p == ']')
         return p + 1;
     for (;;) {
@@ -297,14 +285,14 @@ static const char *scan_array(scanner_t *s, const char *p, int depth, dw_spans_t
             s->nomem = 1;
             return fail(s, v);
         }
-        p = skip_ws(p, end);
+        p = dw_json_skip_ws(p, end);
         if (p >= end)
             return fail(s, p);
         if (*p == ']')
             return p + 1;
         if (*p != ',')
             return fail(s, p);
-        p = skip_ws(p + 1, end);
+        p = dw_json_skip_ws(p + 1, end);
     }
 }
 
@@ -316,7 +304,7 @@ static const char *scan_object(scanner_t *s, const char *p, int depth, dw_member
     const char *end = s->end;
     if (depth > DW_JSON_MAX_DEPTH)
         return fail(s, p);
-    p = skip_ws(p + 1, end);
+    p = dw_json_skip_ws(p + 1, end);
     if (p < end && *p == '}')
         return p + 1;
     for (;;) {
@@ -327,10 +315,10 @@ static const char *scan_object(scanner_t *s, const char *p, int depth, dw_member
         if (p == NULL)
             return NULL;
         dw_span_t key = {k, (size_t)(p - 1 - k)};
-        p = skip_ws(p, end);
+        p = dw_json_skip_ws(p, end);
         if (p >= end || *p != ':')
             return fail(s, p);
-        p = skip_ws(p + 1, end);
+        p = dw_json_skip_ws(p + 1, end);
         const char *v = p;
         if (array_key && p < end && *p == '[' && dw_json_key_eq(key, array_key))
             p = scan_array(s, p, depth + 1, elems);
@@ -342,14 +330,14 @@ static const char *scan_object(scanner_t *s, const char *p, int depth, dw_member
             s->nomem = 1;
             return fail(s, v);
         }
-        p = skip_ws(p, end);
+        p = dw_json_skip_ws(p, end);
         if (p >= end)
             return fail(s, p);
         if (*p == '}')
             return p + 1;
         if (*p != ',')
             return fail(s, p);
-        p = skip_ws(p + 1, end);
+        p = dw_json_skip_ws(p + 1, end);
     }
 }
 
@@ -372,7 +360,7 @@ static const char *scan_value(scanner_t *s, const char *p, int depth)
 /* Whitespace, then nothing: the end of a valid document. */
 static int scan_tail(scanner_t *s, const char *p)
 {
-    p = skip_ws(p, s->end);
+    p = dw_json_skip_ws(p, s->end);
     if (p != s->end) {
         s->err = p;
         return -1;
@@ -387,7 +375,7 @@ int dw_json_validate(const char *p, size_t n, size_t *err_off)
         return DW_JSON_ESYNTAX;
     }
     scanner_t s = {.end = p + n};
-    const char *q = scan_value(&s, skip_ws(p, s.end), 0);
+    const char *q = scan_value(&s, dw_json_skip_ws(p, s.end), 0);
     if (q == NULL || scan_tail(&s, q) != 0) {
         *err_off = (size_t)(s.err - p);
         return DW_JSON_ESYNTAX;
@@ -403,7 +391,7 @@ int dw_json_scan_object(const char *p, size_t n, const char *array_key,
         return DW_JSON_ESYNTAX;
     }
     scanner_t s = {.end = p + n};
-    const char *q = skip_ws(p, s.end);
+    const char *q = dw_json_skip_ws(p, s.end);
     int is_object = q < s.end && *q == '{';
 
     if (is_object)
@@ -450,7 +438,7 @@ static const char *skip_value(const char *p, const char *end)
     if (*p == '"')
         return skip_string(p + 1, end);
     if (*p != '{' && *p != '[') {
-        while (p < end && !is_ws((unsigned char)*p) && *p != ',' && *p != '}' && *p != ']')
+        while (p < end && !dw_json_is_ws(*p) && *p != ',' && *p != '}' && *p != ']')
             p++;
         return p;
     }
@@ -484,10 +472,10 @@ static int walk(dw_span_t v, char open, char close, walk_cb cb, void *ud)
     if (v.n == 0) /* before any arithmetic: the span may be {NULL, 0} */
         return DW_JSON_ENOTOBJECT;
     const char *end = v.p + v.n;
-    const char *p = skip_ws(v.p, end);
+    const char *p = dw_json_skip_ws(v.p, end);
     if (p >= end || *p != open)
         return DW_JSON_ENOTOBJECT;
-    p = skip_ws(p + 1, end);
+    p = dw_json_skip_ws(p + 1, end);
     if (p < end && *p == close)
         return 0;
     for (;;) {
@@ -499,10 +487,10 @@ static int walk(dw_span_t v, char open, char close, walk_cb cb, void *ud)
             if (q == NULL)
                 return DW_JSON_ESYNTAX;
             key = (dw_span_t){p + 1, (size_t)(q - 1 - (p + 1))};
-            p = skip_ws(q, end);
+            p = dw_json_skip_ws(q, end);
             if (p >= end || *p != ':')
                 return DW_JSON_ESYNTAX;
-            p = skip_ws(p + 1, end);
+            p = dw_json_skip_ws(p + 1, end);
         }
         const char *q = skip_value(p, end);
         if (q == NULL || q == p)
@@ -510,12 +498,12 @@ static int walk(dw_span_t v, char open, char close, walk_cb cb, void *ud)
         int rc = cb(ud, key, (dw_span_t){p, (size_t)(q - p)});
         if (rc != 0)
             return rc;
-        p = skip_ws(q, end);
+        p = dw_json_skip_ws(q, end);
         if (p < end && *p == close)
             return 0;
         if (p >= end || *p != ',')
             return DW_JSON_ESYNTAX;
-        p = skip_ws(p + 1, end);
+        p = dw_json_skip_ws(p + 1, end);
     }
 }
 
@@ -656,8 +644,8 @@ static dw_span_t trim(dw_span_t v)
 {
     if (v.n == 0)
         return v;
-    const char *p = skip_ws(v.p, v.p + v.n), *end = v.p + v.n;
-    while (end > p && is_ws((unsigned char)end[-1]))
+    const char *p = dw_json_skip_ws(v.p, v.p + v.n), *end = v.p + v.n;
+    while (end > p && dw_json_is_ws(end[-1]))
         end--;
     return (dw_span_t){p, (size_t)(end - p)};
 }

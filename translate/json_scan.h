@@ -27,6 +27,20 @@
 #define DW_JSON_ENOTOBJECT (-2)
 #define DW_JSON_ENOMEM     (-3)
 
+/* JSON whitespace (RFC 8259 section 2: space, tab, LF, CR). Inline: the scanner's hottest test. */
+static inline int dw_json_is_ws(char c)
+{
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+/* The first byte of [p, end) that is not JSON whitespace, or end. */
+static inline const char *dw_json_skip_ws(const char *p, const char *end)
+{
+    while (p < end && dw_json_is_ws(*p))
+        p++;
+    return p;
+}
+
 /* Bytes inside a caller-owned buffer. */
 typedef struct {
     const char *p;
