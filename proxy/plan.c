@@ -106,7 +106,7 @@ void dw_forms_remember(const dw_forms_t *f, dw_transcripts_t *t)
 {
     for (size_t i = 0; f->ok && i < f->n; i++)
         if (f->have[i] == 2)
-            dw_transcripts_item_remember(t, &f->keys[i], &f->v[i]);
+            (void)dw_transcripts_item_remember(t, &f->keys[i], &f->v[i]); /* uncached: canonicalised again */
 }
 
 void dw_forms_free(dw_forms_t *f)

@@ -57,12 +57,14 @@ int dw_transcripts_item_cached(dw_transcripts_t *t, const dw_digest_t *key, dw_f
     return 1;
 }
 
-void dw_transcripts_item_remember(dw_transcripts_t *t, const dw_digest_t *key, const dw_form_t *form)
+int dw_transcripts_item_remember(dw_transcripts_t *t, const dw_digest_t *key, const dw_form_t *form)
 {
-    dw_form_t *v = dw_dmap_put(t->items, key);
-    if (v != NULL)
-        *v = *form;
     t->canonicalised++;
+    dw_form_t *v = dw_dmap_put(t->items, key);
+    if (v == NULL)
+        return -1;
+    *v = *form;
+    return 0;
 }
 
 int dw_transcripts_item(dw_transcripts_t *t, const char *raw, size_t n, dw_form_t *form)
@@ -74,14 +76,9 @@ int dw_transcripts_item(dw_transcripts_t *t, const char *raw, size_t n, dw_form_
     dw_canon_t c;
     if (dw_canon_item(raw, n, &c) != 0)
         return -1;
-    t->canonicalised++;
     *form = c.form;
     dw_canon_clear(&c);
-    dw_form_t *v = dw_dmap_put(t->items, &key);
-    if (v == NULL)
-        return -1;
-    *v = *form;
-    return 0;
+    return dw_transcripts_item_remember(t, &key, form);
 }
 
 int dw_transcripts_item_digest(dw_transcripts_t *t, const char *raw, size_t n, dw_digest_t *out)

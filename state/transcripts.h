@@ -58,8 +58,9 @@ int dw_transcripts_item(dw_transcripts_t *t, const char *raw, size_t n, dw_form_
 void dw_transcripts_item_key(const char *raw, size_t n, dw_digest_t *key);
 /* The cached form under key: 1 and *form filled, else 0. */
 int dw_transcripts_item_cached(dw_transcripts_t *t, const dw_digest_t *key, dw_form_t *form);
-/* Caches form under key (computed elsewhere, e.g. off the loop). Without memory it is not cached. */
-void dw_transcripts_item_remember(dw_transcripts_t *t, const dw_digest_t *key, const dw_form_t *form);
+/* Caches form under key (computed elsewhere, e.g. off the loop) and counts it canonicalised.
+ * Returns 0, or -1 when memory ran out (not cached). */
+int dw_transcripts_item_remember(dw_transcripts_t *t, const dw_digest_t *key, const dw_form_t *form);
 
 /* Just the identity digest of dw_transcripts_item. */
 int dw_transcripts_item_digest(dw_transcripts_t *t, const char *raw, size_t n, dw_digest_t *out);
