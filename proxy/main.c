@@ -46,7 +46,7 @@ static void on_drain_tick(uv_timer_t *t)
 
 /* Every 10 s: kept bodies unused for --idle-timeout go, and the heap's free pages go back to the
  * system (see the mallopt calls in main): the blocks that growing tables leave behind, and the
- * bodies of turns that are over. A walk of the free lists, well under a millisecond. */
+ * bodies of turns that are over. */
 static void on_memory_sweep(uv_timer_t *t)
 {
     dw_main_t *m = t->data;
@@ -81,7 +81,7 @@ int main(int argc, char **argv)
     dw_log_level = cfg.log_level;
     /* Each turn brings a body of up to megabytes, read by h2o and copied for the thread pool. Served
      * from mmap, as glibc does above 128 KiB, every page of each is a fresh page fault (18% of the
-     * CPU of a 4 MB history turn, bench/profile.sh); from the heap they reuse the last turn's pages.
+     * CPU of a 4 MB history turn under perf); from the heap they reuse the last turn's pages.
      * 32 MiB is glibc's largest threshold. Free memory at the heap's top beyond 32 MiB goes back at
      * once, the rest within 10 s (on_memory_sweep). */
     mallopt(M_MMAP_THRESHOLD, 32 << 20);

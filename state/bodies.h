@@ -49,8 +49,7 @@ void dw_bodies_free(dw_bodies_t *b);
 /* Up to max bodies kept for cred, most recently used first, each with a reference the caller gives
  * back with dw_bodies_unref. Returns how many. */
 size_t dw_bodies_pick(dw_bodies_t *b, const dw_digest_t *cred, dw_body_t **out, size_t max);
-/* Gives back a reference; the body is freed with its last one. Any thread that holds no lock on b
- * must not call it: loop thread only. */
+/* Gives back a reference; the body is freed with its last one. Loop thread only. */
 void dw_bodies_unref(dw_body_t *e);
 
 /* Keeps body p[0..n) with its items (spans into p) and their keys, for cred, as the most recently
