@@ -99,6 +99,23 @@ Test(event, numbers_that_are_not_small_integers)
     }
 }
 
+/* Keys are read decoded: an escape that spells a member's name is that member, and a raw key one
+ * byte off is not (the scan compares raw bytes unless the key holds an escape). */
+Test(event, escaped_keys_are_decoded)
+{
+    const char *f = "{\"\\u0074ype\":\"response.output_item.done\",\"output_\\u0069ndex\":2,"
+                    "\"st\\u0072eam_id\":\"dw3\",\"itemx\":{},\"sequence_number\":4}";
+    dw_event_t ev;
+    cr_assert_eq(scan(f, &ev), 0);
+    cr_assert(span_is(ev.type, "\"response.output_item.done\""));
+    cr_assert_eq(ev.output_index, 2);
+    cr_assert(span_is(ev.stream_id, "\"dw3\""));
+    cr_assert_null(ev.item.p, "\"itemx\" is not \"item\"");
+    const char *g = "{\"type\":\"x\",\"\\u0069tem\\u0078\":{},\"\\u0069tem\":{\"a\":1}}";
+    cr_assert_eq(scan(g, &ev), 0);
+    cr_assert(span_is(ev.item, "{\"a\":1}"));
+}
+
 Test(event, rejects_what_is_not_an_event)
 {
     const char *bad[] = {
