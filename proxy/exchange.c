@@ -315,12 +315,9 @@ static int decode_body(dw_exchange_t *ex, h2o_req_t *req, h2o_iovec_t *body)
 /* The delta decision, from what each connection of these credentials caches now. */
 static void plan(dw_exchange_t *ex, const dw_forms_t *forms)
 {
-    dw_sock_cache_t *socks = NULL;
-    size_t n = 0;
-    if (dw_pool_caches(ex->px->pool, &ex->creds.key, &socks, &n) != 0)
-        n = 0; /* without the table nothing provably caches anything: full input */
-    dw_plan_make(&ex->plan, ex->px->transcripts, &ex->creds.digest, &ex->rq, forms, socks, n);
-    free(socks);
+    dw_pool_view_t lanes;
+    dw_pool_view(ex->px->pool, &ex->creds.key, &lanes);
+    dw_plan_make(&ex->plan, ex->px->transcripts, &ex->creds.digest, &ex->rq, forms, &lanes.view);
 }
 
 /* --- a connection for it, and the frame goes out ---------------------------------------------- */

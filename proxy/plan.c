@@ -5,13 +5,10 @@
 
 #include "state/chain.h"
 
-/* What socks says connection conn_id caches, or NULL when it is not open. */
-static const char *cached_on(const dw_sock_cache_t *socks, size_t n, uint64_t conn_id)
+/* What lane conn_id caches, or NULL when it is not open. */
+static const char *cached_on(const dw_lanes_view_t *lanes, uint64_t conn_id)
 {
-    for (size_t i = 0; i < n; i++)
-        if (socks[i].conn_id == conn_id)
-            return socks[i].resp_id;
-    return NULL;
+    return lanes != NULL ? lanes->cached_on(lanes, conn_id) : NULL;
 }
 
 /* Connection conn_id (open, caching cached) still holds resp_id. */
@@ -146,17 +143,16 @@ static int chain_items(dw_plan_t *pl, dw_transcripts_t *t, const dw_digest_t *cr
 }
 
 void dw_plan_make(dw_plan_t *pl, dw_transcripts_t *t, const dw_digest_t *cred, const dw_request_t *rq,
-                  const dw_forms_t *forms, const dw_sock_cache_t *socks, size_t n)
+                  const dw_forms_t *forms, const dw_lanes_view_t *lanes)
 {
     memset(pl, 0, sizeof(*pl));
     if (rq->verbatim) {
         pl->kind = DW_PLAN_VERBATIM;
-        if (rq->has_prev) {
+        if (rq->has_prev && lanes != NULL) {
             /* the connection that caches the named response, if one does */
             char *id = dw_json_string_dup(rq->prev);
-            for (size_t i = 0; id != NULL && i < n && pl->want_conn == 0; i++)
-                if (strcmp(socks[i].resp_id, id) == 0)
-                    pl->want_conn = socks[i].conn_id;
+            if (id != NULL && id[0] != '\0')
+                pl->want_conn = lanes->caching(lanes, id);
             free(id);
         }
         if (rq->string_chain)
@@ -174,7 +170,7 @@ void dw_plan_make(dw_plan_t *pl, dw_transcripts_t *t, const dw_digest_t *cred, c
     size_t upto = items;
     dw_match_t m;
     while (upto > 0 && dw_transcripts_match(t, links, upto, &m)) {
-        const char *cached = cached_on(socks, n, m.rec->conn_id);
+        const char *cached = cached_on(lanes, m.rec->conn_id);
         int still = holds(m.rec->conn_id, cached, m.rec->conn_id, m.rec->id);
         if (still || m.rec->store) {
             /* cached on its connection; or stored upstream, which any connection can load */

@@ -1,6 +1,6 @@
 /* The delta decision: what goes upstream for one request, and on which connection. A pure
- * function of the scanned request, the transcript index and what each upstream connection caches
- * now (a table the caller reads from the pool); no I/O.
+ * function of the scanned request, the transcript index and what each upstream lane caches now
+ * (asked through a dw_lanes_view_t, which the pool answers); no I/O.
  *
  * FULL: every input item, no previous_response_id. DELTA: the items from delta_from on, chained to
  * prev_id, which the upstream holds on connection want_conn (or anywhere when it stored it).
@@ -17,11 +17,17 @@
 #include "translate/frame.h"
 #include "translate/request.h"
 
-/* What one open upstream connection caches: the response a delta on it may chain from. */
-typedef struct {
-    uint64_t conn_id;
-    const char *resp_id; /* "" when nothing */
-} dw_sock_cache_t;
+/* What the upstream lanes of the request's pool key cache: the response a delta on each may chain
+ * from. Asked per lane, so that the plan costs what its matches cost, not a pass over every lane
+ * (16 connections of 33 lanes each under many short conversations). Implementations embed it as
+ * their first member (proxy/pool.h: dw_pool_view_t). Strings are borrowed until the caller's next
+ * return to the loop. */
+typedef struct dw_lanes_view {
+    /* what lane lane_id caches ("" nothing), or NULL when it is not an open lane of the key */
+    const char *(*cached_on)(const struct dw_lanes_view *v, uint64_t lane_id);
+    /* an open lane of the key that caches resp_id (NUL-terminated, not ""), or 0 for none */
+    uint64_t (*caching)(const struct dw_lanes_view *v, const char *resp_id);
+} dw_lanes_view_t;
 
 enum dw_plan_kind { DW_PLAN_FULL, DW_PLAN_DELTA, DW_PLAN_VERBATIM };
 
@@ -65,13 +71,13 @@ void dw_forms_fill(dw_forms_t *f, const dw_spans_t *items);
 void dw_forms_remember(const dw_forms_t *f, dw_transcripts_t *t);
 void dw_forms_free(dw_forms_t *f);
 
-/* Plans rq (items digested and chained under cred in t) given socks[0..n), the connections of
- * cred that are open now. forms: the items' forms, all known (dw_forms_fill; borrowed), or NULL to
+/* Plans rq (items digested and chained under cred in t) given what the open lanes of its pool key
+ * cache now (lanes, borrowed; NULL when none is open). forms: the items' forms, all known (dw_forms_fill; borrowed), or NULL to
  * canonicalise them here through t's item cache. The longest recorded prefix whose response is
  * still cached (or stored) gives a DELTA; anything not provably equal gives FULL. Never fails:
  * without memory it plans FULL, unchained. Free with dw_plan_free. */
 void dw_plan_make(dw_plan_t *pl, dw_transcripts_t *t, const dw_digest_t *cred, const dw_request_t *rq,
-                  const dw_forms_t *forms, const dw_sock_cache_t *socks, size_t n);
+                  const dw_forms_t *forms, const dw_lanes_view_t *lanes);
 
 /* 1 if pl can go as it is on the connection conn_id that caches cached_resp_id ("" for nothing).
  * The one place that asks "is the response to chain from still there?". */

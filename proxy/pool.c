@@ -290,20 +290,45 @@ void dw_pool_free(dw_pool_t *p)
     uv_close((uv_handle_t *)&p->sweep, on_sweep_closed);
 }
 
-int dw_pool_caches(dw_pool_t *p, const dw_digest_t *key, dw_sock_cache_t **out, size_t *n)
+/* The lane lane_id of key and its slot, or NULL. Lane ids are consecutive per connection. */
+static dw_lane_t *lane_of(dw_pool_t *p, const dw_digest_t *key, uint64_t lane_id, dw_slot_t **slot)
 {
-    *n = 0;
-    *out = malloc((p->n_slots ? p->n_slots : 1) * (1 + DW_LANE_NAMES) * sizeof(**out));
-    if (*out == NULL)
-        return -1;
-    for (dw_slot_t *s = p->slots; s; s = s->next) {
-        if (!s->c->open || !dw_digest_eq(&s->key, key))
+    for (dw_slot_t *s = p->slots; s && lane_id != 0; s = s->next) {
+        uint64_t first = s->c->lanes[0].id;
+        if (lane_id < first || lane_id > first + DW_LANE_NAMES)
+            continue;
+        if (!dw_digest_eq(&s->key, key))
+            return NULL;
+        *slot = s;
+        return &s->c->lanes[lane_id - first];
+    }
+    return NULL;
+}
+
+static const char *view_cached_on(const dw_lanes_view_t *v, uint64_t lane_id)
+{
+    const dw_pool_view_t *pv = (const dw_pool_view_t *)v;
+    dw_slot_t *s;
+    dw_lane_t *l = lane_of(pv->pool, pv->key, lane_id, &s);
+    return l != NULL && s->c->open ? l->cached.resp_id : NULL;
+}
+
+static uint64_t view_caching(const dw_lanes_view_t *v, const char *resp_id)
+{
+    const dw_pool_view_t *pv = (const dw_pool_view_t *)v;
+    for (dw_slot_t *s = pv->pool->slots; s; s = s->next) {
+        if (!s->c->open || !dw_digest_eq(&s->key, pv->key))
             continue;
         for (int i = 0; i <= DW_LANE_NAMES; i++)
-            if (s->c->lanes[i].cached.resp_id[0] != '\0')
-                (*out)[(*n)++] = (dw_sock_cache_t){s->c->lanes[i].id, s->c->lanes[i].cached.resp_id};
+            if (strcmp(s->c->lanes[i].cached.resp_id, resp_id) == 0)
+                return s->c->lanes[i].id;
     }
     return 0;
+}
+
+void dw_pool_view(dw_pool_t *p, const dw_digest_t *key, dw_pool_view_t *view)
+{
+    *view = (dw_pool_view_t){{view_cached_on, view_caching}, p, key};
 }
 
 /* A free lane of key on a connection with room that caches nothing (the default lane first: a lone
@@ -335,18 +360,13 @@ static dw_lane_t *find_free(dw_pool_t *p, const dw_digest_t *key, dw_lane_t **lr
 static dw_lane_t *find_wanted(dw_pool_t *p, const dw_digest_t *key, uint64_t lane_id, int *full)
 {
     *full = 0;
-    for (dw_slot_t *s = p->slots; s && lane_id != 0; s = s->next) {
-        uint64_t first = s->c->lanes[0].id;
-        if (lane_id < first || lane_id > first + DW_LANE_NAMES || !dw_digest_eq(&s->key, key))
-            continue;
-        dw_lane_t *l = &s->c->lanes[lane_id - first];
-        if (l->leased || (l->name > lane_names(p)))
-            return NULL;
-        if (has_room(s))
-            return l;
-        *full = s->c->open && !s->c->closing && !s->retire;
+    dw_slot_t *s;
+    dw_lane_t *l = lane_of(p, key, lane_id, &s);
+    if (l == NULL || l->leased || l->name > lane_names(p))
         return NULL;
-    }
+    if (has_room(s))
+        return l;
+    *full = s->c->open && !s->c->closing && !s->retire;
     return NULL;
 }
 

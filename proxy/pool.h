@@ -38,10 +38,14 @@ dw_pool_t *dw_pool_new(uv_loop_t *loop, const dw_config_t *cfg, dw_upstream_t *u
 /* Closes every connection; no callback is called any more. Frees the pool. */
 void dw_pool_free(dw_pool_t *p);
 
-/* What the lanes of the open connections of the pool key (dw_creds_t.key) cache (conn_id: the
- * lane's id): *out (malloc'd, free it) gets *n entries, one per lane that caches a response, whose
- * resp_id strings are borrowed until the pool next runs. Returns 0 or -1 (no memory). */
-int dw_pool_caches(dw_pool_t *p, const dw_digest_t *key, dw_sock_cache_t **out, size_t *n);
+/* What the lanes of the open connections of the pool key (dw_creds_t.key) cache, for dw_plan_make:
+ * view is filled in place and borrows p and key, valid while both are and the loop does not run. */
+typedef struct {
+    dw_lanes_view_t view;
+    dw_pool_t *pool;
+    const dw_digest_t *key;
+} dw_pool_view_t;
+void dw_pool_view(dw_pool_t *p, const dw_digest_t *key, dw_pool_view_t *view);
 
 enum {
     DW_POOL_READY = 0,

@@ -27,6 +27,38 @@ static void record_after(size_t n, const char *resp_id, uint64_t conn_id, int st
     cr_assert_not_null(dw_transcripts_record(t, &link, resp_id, conn_id, store));
 }
 
+/* What lanes cache, as a table: the pool's view (proxy/pool.c) stood in for. */
+typedef struct {
+    uint64_t lane_id;
+    const char *resp_id; /* "" when nothing */
+} lane_cache_t;
+
+typedef struct {
+    dw_lanes_view_t view;
+    const lane_cache_t *v;
+    size_t n;
+} table_t;
+
+static const char *table_cached_on(const dw_lanes_view_t *view, uint64_t lane_id)
+{
+    const table_t *tb = (const table_t *)view;
+    for (size_t i = 0; i < tb->n; i++)
+        if (tb->v[i].lane_id == lane_id)
+            return tb->v[i].resp_id;
+    return NULL;
+}
+
+static uint64_t table_caching(const dw_lanes_view_t *view, const char *resp_id)
+{
+    const table_t *tb = (const table_t *)view;
+    for (size_t i = 0; i < tb->n; i++)
+        if (strcmp(tb->v[i].resp_id, resp_id) == 0)
+            return tb->v[i].lane_id;
+    return 0;
+}
+
+#define TABLE(a) (&(table_t){{table_cached_on, table_caching}, a, sizeof(a) / sizeof(a[0])}.view)
+
 static void setup(void)
 {
     t = dw_transcripts_new(16, 64, 64);
@@ -46,7 +78,7 @@ TestSuite(plan, .init = setup, .fini = teardown);
 Test(plan, nothing_recorded_is_full_and_chained)
 {
     dw_plan_t pl;
-    dw_plan_make(&pl, t, &cred, &rq, NULL, NULL, 0);
+    dw_plan_make(&pl, t, &cred, &rq, NULL, NULL);
     cr_assert_eq(pl.kind, DW_PLAN_FULL);
     cr_assert_eq(pl.chained, 1, "recorded on completion");
     cr_assert_eq(dw_plan_items_sent(&pl, &rq), 3);
@@ -56,9 +88,9 @@ Test(plan, nothing_recorded_is_full_and_chained)
 Test(plan, a_cached_prefix_is_a_delta_on_its_connection)
 {
     record_after(2, "resp_1", 7, 0);
-    dw_sock_cache_t socks[] = {{3, ""}, {7, "resp_1"}};
+    lane_cache_t lanes[] = {{3, ""}, {7, "resp_1"}};
     dw_plan_t pl;
-    dw_plan_make(&pl, t, &cred, &rq, NULL, socks, 2);
+    dw_plan_make(&pl, t, &cred, &rq, NULL, TABLE(lanes));
     cr_assert_eq(pl.kind, DW_PLAN_DELTA);
     cr_assert_eq(pl.want_conn, 7);
     cr_assert_eq(pl.delta_from, 2);
@@ -75,9 +107,9 @@ Test(plan, a_cached_prefix_is_a_delta_on_its_connection)
 Test(plan, a_connection_that_moved_on_gives_full)
 {
     record_after(2, "resp_1", 7, 0);
-    dw_sock_cache_t socks[] = {{7, "resp_2"}};
+    lane_cache_t lanes[] = {{7, "resp_2"}};
     dw_plan_t pl;
-    dw_plan_make(&pl, t, &cred, &rq, NULL, socks, 1);
+    dw_plan_make(&pl, t, &cred, &rq, NULL, TABLE(lanes));
     cr_assert_eq(pl.kind, DW_PLAN_FULL);
     dw_plan_free(&pl);
 }
@@ -85,9 +117,9 @@ Test(plan, a_connection_that_moved_on_gives_full)
 Test(plan, a_closed_connection_gives_full)
 {
     record_after(2, "resp_1", 7, 0);
-    dw_sock_cache_t socks[] = {{8, "resp_1"}};
+    lane_cache_t lanes[] = {{8, "resp_1"}};
     dw_plan_t pl;
-    dw_plan_make(&pl, t, &cred, &rq, NULL, socks, 1);
+    dw_plan_make(&pl, t, &cred, &rq, NULL, TABLE(lanes));
     cr_assert_eq(pl.kind, DW_PLAN_FULL, "the same id on another connection is not the cache");
     dw_plan_free(&pl);
 }
@@ -96,7 +128,7 @@ Test(plan, a_stored_response_chains_from_any_connection)
 {
     record_after(2, "resp_1", 7, 1);
     dw_plan_t pl;
-    dw_plan_make(&pl, t, &cred, &rq, NULL, NULL, 0);
+    dw_plan_make(&pl, t, &cred, &rq, NULL, NULL);
     cr_assert_eq(pl.kind, DW_PLAN_DELTA);
     cr_assert_eq(pl.any_conn, 1);
     cr_assert_eq(pl.want_conn, 0);
@@ -108,9 +140,9 @@ Test(plan, a_shorter_cached_prefix_when_the_longer_is_gone)
 {
     record_after(1, "resp_0", 5, 0);
     record_after(2, "resp_1", 7, 0);
-    dw_sock_cache_t socks[] = {{5, "resp_0"}};
+    lane_cache_t lanes[] = {{5, "resp_0"}};
     dw_plan_t pl;
-    dw_plan_make(&pl, t, &cred, &rq, NULL, socks, 1);
+    dw_plan_make(&pl, t, &cred, &rq, NULL, TABLE(lanes));
     cr_assert_eq(pl.kind, DW_PLAN_DELTA);
     cr_assert_eq(pl.delta_from, 1);
     cr_assert_str_eq(pl.prev_id, "resp_0");
@@ -121,9 +153,9 @@ Test(plan, a_shorter_cached_prefix_when_the_longer_is_gone)
 Test(plan, fits_and_settle)
 {
     record_after(2, "resp_1", 7, 0);
-    dw_sock_cache_t socks[] = {{7, "resp_1"}};
+    lane_cache_t lanes[] = {{7, "resp_1"}};
     dw_plan_t pl;
-    dw_plan_make(&pl, t, &cred, &rq, NULL, socks, 1);
+    dw_plan_make(&pl, t, &cred, &rq, NULL, TABLE(lanes));
     cr_assert(dw_plan_fits(&pl, 7, "resp_1"));
     cr_assert_not(dw_plan_fits(&pl, 8, "resp_1"), "another connection");
     cr_assert_not(dw_plan_fits(&pl, 7, "resp_9"), "ours moved on while we waited");
@@ -143,7 +175,7 @@ Test(plan, a_retry_is_full)
 {
     record_after(2, "resp_1", 7, 1);
     dw_plan_t pl;
-    dw_plan_make(&pl, t, &cred, &rq, NULL, NULL, 0);
+    dw_plan_make(&pl, t, &cred, &rq, NULL, NULL);
     dw_plan_full(&pl);
     cr_assert_eq(pl.kind, DW_PLAN_FULL);
     dw_plan_free(&pl);
@@ -155,9 +187,9 @@ Test(plan, verbatim_prefers_the_connection_that_caches_the_named_response)
     dw_request_t v;
     dw_request_err_t err;
     cr_assert_eq(dw_request_parse(&v, vb, strlen(vb), 1 << 20, &err), 0);
-    dw_sock_cache_t socks[] = {{4, "resp_0"}, {6, "resp_1"}};
+    lane_cache_t lanes[] = {{4, "resp_0"}, {6, "resp_1"}};
     dw_plan_t pl;
-    dw_plan_make(&pl, t, &cred, &v, NULL, socks, 2);
+    dw_plan_make(&pl, t, &cred, &v, NULL, TABLE(lanes));
     cr_assert_eq(pl.kind, DW_PLAN_VERBATIM);
     cr_assert_eq(pl.want_conn, 6);
     cr_assert_eq(pl.chained, 0, "the upstream holds the context: nothing to record");
@@ -177,7 +209,7 @@ Test(plan, a_string_input_is_chained_as_one_user_item)
     dw_request_err_t err;
     cr_assert_eq(dw_request_parse(&s, sb, strlen(sb), 1 << 20, &err), 0);
     dw_plan_t pl;
-    dw_plan_make(&pl, t, &cred, &s, NULL, NULL, 0);
+    dw_plan_make(&pl, t, &cred, &s, NULL, NULL);
     cr_assert_eq(pl.kind, DW_PLAN_VERBATIM);
     cr_assert_eq(pl.chained, 1);
     dw_plan_free(&pl);
@@ -194,7 +226,7 @@ Test(plan, an_empty_input_array)
     cr_assert_eq(dw_request_parse(&e, eb, strlen(eb), 1 << 20, &err), 0);
     cr_assert_null(e.items.v);
     dw_plan_t pl;
-    dw_plan_make(&pl, t, &cred, &e, NULL, NULL, 0);
+    dw_plan_make(&pl, t, &cred, &e, NULL, NULL);
     cr_assert_eq(pl.kind, DW_PLAN_FULL);
     cr_assert_eq(dw_plan_items_sent(&pl, &e), 0);
     dw_frame_spec_t spec;
@@ -213,9 +245,9 @@ Test(plan, an_empty_input_array)
 Test(plan, a_delta_frame_sends_the_items_after_the_prefix)
 {
     record_after(2, "resp_1", 7, 0);
-    dw_sock_cache_t socks[] = {{7, "resp_1"}};
+    lane_cache_t lanes[] = {{7, "resp_1"}};
     dw_plan_t pl;
-    dw_plan_make(&pl, t, &cred, &rq, NULL, socks, 1);
+    dw_plan_make(&pl, t, &cred, &rq, NULL, TABLE(lanes));
     cr_assert_eq(pl.kind, DW_PLAN_DELTA);
     dw_frame_spec_t spec;
     dw_plan_frame_spec(&pl, &rq, &spec);
@@ -232,14 +264,14 @@ Test(plan, a_delta_frame_sends_the_items_after_the_prefix)
 Test(plan, forms_computed_ahead_plan_as_the_item_cache_does)
 {
     record_after(2, "resp_1", 7, 0);
-    dw_sock_cache_t socks[] = {{7, "resp_1"}};
+    lane_cache_t lanes[] = {{7, "resp_1"}};
     dw_forms_t forms;
     dw_forms_keys(&forms, &rq.items, NULL, 0, &unused, &unused);
     dw_forms_fill(&forms, &rq.items);
     cr_assert_eq(forms.ok, 1);
     dw_plan_t a, b;
-    dw_plan_make(&a, t, &cred, &rq, &forms, socks, 1);
-    dw_plan_make(&b, t, &cred, &rq, NULL, socks, 1);
+    dw_plan_make(&a, t, &cred, &rq, &forms, TABLE(lanes));
+    dw_plan_make(&b, t, &cred, &rq, NULL, TABLE(lanes));
     cr_assert_eq(a.kind, DW_PLAN_DELTA);
     cr_assert_eq(a.delta_from, b.delta_from);
     cr_assert_str_eq(a.prev_id, b.prev_id);
@@ -261,7 +293,7 @@ Test(plan, an_item_that_cannot_be_canonicalised_ahead_gives_full_unchained)
     dw_forms_fill(&forms, &r.items);
     cr_assert_eq(forms.ok, 0);
     dw_plan_t pl;
-    dw_plan_make(&pl, t, &cred, &r, &forms, NULL, 0);
+    dw_plan_make(&pl, t, &cred, &r, &forms, NULL);
     cr_assert_eq(pl.kind, DW_PLAN_FULL);
     cr_assert_eq(pl.chained, 0, "nothing is recorded");
     dw_plan_free(&pl);
