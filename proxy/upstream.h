@@ -72,6 +72,8 @@ struct dw_lane {
     void *owner;     /* while leased */
     const dw_lane_cb_t *cb;
     uint64_t idle_since_ms;
+    struct dw_lane *older, *newer; /* pool.c: free and caching, among its connection's, by release */
+    int in_lru;                    /* pool.c: on that list */
     uint64_t wire_tx, wire_rx, payload_rx; /* this lane's share of its connection's counters */
     dw_upconn_cache_t cached; /* written by record.c only */
 };
