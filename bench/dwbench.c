@@ -41,7 +41,7 @@
  *     socket run. Prints how many turns succeeded.
  *
  *   dwbench events --direct URL --nginx URL --proxy URL --proxy-pid PID --nginx-pid PID
- *                  --upstream-pid PID --shapes N:B,... --samples S --size BYTES --out FILE
+ *                  --upstream-pid PID --shapes N:B,... --samples S --size BYTES [--warmup W] --out FILE
  *     Per-event cost against what users would run instead (issue 16): one-turn requests of about
  *     BYTES (store=false, a new conversation each) to bench/wsecho straight (direct), through nginx
  *     (a plain streaming reverse proxy) and through deltawire (WebSocket upstream), alternating the
@@ -49,7 +49,10 @@
  *     N-3 of them text deltas of B bytes. Per request: first/last byte times, response bytes, the
  *     CPU of the arm's middle process (deltawire's or nginx's worker: its CPU clock read at the
  *     start of each of its requests, so the difference is one whole request, tail included) and
- *     the upstream's CPU (read around the request).
+ *     the upstream's CPU (read around the request). W warm-up rounds (default 1) go first, unmeasured:
+ *     deltawire opens another upstream connection whenever a new conversation finds every lane of
+ *     its connections caching one (33 lanes each, up to --max-conns-per-key, 16), a handshake on
+ *     that request's path; bench/run.sh warms past those 528 conversations to measure the steady state.
  *
  * Output: tab-separated rows, one per turn or sample, header first.
  */
@@ -578,7 +581,7 @@ typedef struct {
     target_t direct, proxy, mock, nginx;
     int have_pid, have_nginx_pid, have_upstream_pid;
     const char *shape, *out, *api, *shapes;
-    int turns, samples;
+    int turns, samples, warmup;
     size_t target_bytes, size;
 } opts_t;
 
@@ -614,6 +617,8 @@ static void parse_opts(opts_t *o, int argc, char **argv)
             o->turns = atoi(v);
         else if (!strcmp(k, "--samples"))
             o->samples = atoi(v);
+        else if (!strcmp(k, "--warmup"))
+            o->warmup = atoi(v);
         else if (!strcmp(k, "--target-bytes"))
             o->target_bytes = strtoul(v, NULL, 10);
         else if (!strcmp(k, "--size"))
@@ -860,8 +865,9 @@ static int cmd_events(opts_t *o)
     buf_t body = {0};
     reply_t r = {0};
     FILE *f = fopen(o->out, "w");
-    if (!f || o->samples < 1 || o->samples > 1000000)
-        die("bad --out or --samples");
+    int warmup = o->warmup ? o->warmup : 1;
+    if (!f || o->samples < 1 || o->samples > 1000000 || warmup < 1 || warmup > 1000000)
+        die("bad --out, --samples or --warmup");
     size_t size = o->size ? o->size : 1024;
     fprintf(f, "events\tdelta_bytes\tsample\tarm\treq_bytes\tresp_bytes\tttfb_ns\tttlb_ns\tmid_cpu_ns\tupstream_cpu_ns\n");
     unsigned seed = (unsigned)now_ns();
@@ -874,9 +880,11 @@ static int cmd_events(opts_t *o)
         size_t pending_len[ARMS] = {0};
         uint64_t pending_f[ARMS] = {0}, pending_l[ARMS] = {0};
         int pending[ARMS] = {0};
-        /* one warm-up round per arm (connections, upstream socket), then samples + 1 rounds: the
-         * last round only closes the previous one's CPU reading */
-        for (int s = -1; s <= o->samples; s++) {
+        /* warm-up rounds (connections, upstream sockets: all of them before the first shape, one
+         * before each later one), then samples + 1 rounds: the last round only closes the previous
+         * one's CPU reading */
+        int w = sh == o->shapes ? warmup : 1;
+        for (int s = -w; s <= o->samples; s++) {
             for (int a = 0; a < ARMS; a++) {
                 uint64_t mid = clk[a] ? cpu_ns(*clk[a]) : 0;
                 if (pending[a])

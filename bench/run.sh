@@ -86,7 +86,10 @@ sockets() {
 }
 # ---- per-event cost and latency against nginx (issue 16): bench/wsecho answers plain HTTP SSE to the
 # direct and nginx arms and WebSocket to deltawire, the same events; nginx is Debian's, one worker,
-# a plain streaming reverse proxy (buffering off, keep-alive upstream), as a user would put it there ----
+# a plain streaming reverse proxy (buffering off, keep-alive upstream), as a user would put it there.
+# 600 warm-up rounds first: every new conversation here is one more cached lane, and deltawire opens
+# a connection (a handshake on that request's path) each time its lanes are all caching one, up to
+# 16 connections of 33 lanes; the samples measure the steady state after that ----
 events() {
   local n=$1 conf=$OUT/nginx ngx master worker=
   start "$OUT/wsecho-events.log" "$WSECHO" 0
@@ -127,7 +130,7 @@ EOF
   echo "events: $n samples per shape (direct, nginx $(nginx -v 2>&1 | cut -d/ -f2), deltawire)" >&2
   timeout 900 "$DWBENCH" events --direct "http://127.0.0.1:$up/v1/responses" --nginx "http://127.0.0.1:$ngx/v1/responses" \
     --proxy "http://127.0.0.1:$px/v1/responses" --proxy-pid "$px_pid" --nginx-pid "$worker" --upstream-pid "$up_pid" \
-    --shapes "${DW_BENCH_SHAPES:-25:8,250:8,2500:8,83:500}" --samples "$n" --size 1024 --out "$OUT/events.tsv"
+    --shapes "${DW_BENCH_SHAPES:-25:8,250:8,2500:8,83:500}" --samples "$n" --size 1024 --warmup 600 --out "$OUT/events.tsv"
   # the plot's rows: mean middle-process CPU (µs) per response by events, 8 B deltas
   awk -F'\t' 'NR>1 && $2==8 && $4!="direct" {k=$1; if(!(k in s)) o[++n]=k; s[k]=1; c[k,$4]+=$9; m[k,$4]++}
     END{print "events\tnginx_us\tdeltawire_us"; for(i=1;i<=n;i++){k=o[i]; printf "%s\t%.1f\t%.1f\n", k, c[k,"nginx"]/m[k,"nginx"]/1000, c[k,"deltawire"]/m[k,"deltawire"]/1000}}' \
