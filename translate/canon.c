@@ -5,7 +5,9 @@
  * optional field into its own. Only items never seen before come here; the
  * state layer caches the result by the item's raw bytes.
  */
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
@@ -409,7 +411,485 @@ static int stand_in_long_strings(const char *raw, size_t n, dw_buf_t *out)
     return dw_buf_append(out, raw + copied, n - copied) == 0 ? 1 : -1;
 }
 
-int dw_canon_item(const char *raw, size_t n, dw_canon_t *out)
+/* ---- the same form without a DOM ----------------------------------------- */
+
+/* jansson costs ~8 µs for a 200-byte item (parse, then dump per field), and an item is
+ * canonicalised on the path of every request that brings a new one and of every response
+ * (bench/RESULTS.md, session 5). The scan path below writes the very bytes jansson's dump would,
+ * from the scanner's spans, for items whose every number is an integer jansson keeps as spelled;
+ * anything else (a real, "-0", an integer beyond 64 bits, a duplicate key, a key with U+0000)
+ * returns SCAN_NO and the DOM path above decides. dw_canon_item_dom is the reference it is
+ * checked against (tests/unit/test_canon.c, tests/fuzz/fuzz_canon.c). */
+enum { SCAN_NOMEM = -1, SCAN_OK = 0, SCAN_NO = 1 };
+
+/* One object member, its key decoded (NUL-terminated, in its object's key buffer). */
+typedef struct {
+    char *key;
+    size_t key_n;
+    dw_span_t value;
+} scan_member_t;
+
+typedef struct {
+    scan_member_t *v;
+    size_t n;
+    char *keys; /* every key, decoded, one allocation */
+} scan_members_t;
+
+static void scan_members_free(scan_members_t *m)
+{
+    free(m->v);
+    free(m->keys);
+    m->v = NULL;
+    m->keys = NULL;
+    m->n = 0;
+}
+
+typedef struct {
+    char *p;
+    size_t n;
+} sink_t;
+
+static int append_decoded(const char *p, size_t n, void *ud)
+{
+    sink_t *k = ud;
+    memcpy(k->p + k->n, p, n); /* a string decodes to at most its raw length */
+    k->n += n;
+    return 0;
+}
+
+/* jansson's comparison of keys: bytes, then the shorter first. */
+static int cmp_member(const scan_member_t *x, const scan_member_t *y)
+{
+    int c = memcmp(x->key, y->key, x->key_n < y->key_n ? x->key_n : y->key_n);
+    return c != 0 ? c : (x->key_n > y->key_n) - (x->key_n < y->key_n);
+}
+
+/* The members of object span obj, keys decoded, sorted (insertion: an item's objects have a few
+ * members); SCAN_NO on a duplicate key or one with U+0000 (jansson refuses both). */
+static int scan_members(dw_span_t obj, scan_members_t *out)
+{
+    dw_members_t m = {0};
+    *out = (scan_members_t){0};
+    int got = dw_json_object_members(obj, &m);
+    if (got != 0) {
+        dw_members_free(&m);
+        return got == DW_JSON_ENOMEM ? SCAN_NOMEM : SCAN_NO;
+    }
+    size_t room = 0;
+    for (size_t i = 0; i < m.n; i++)
+        room += m.v[i].key.n + 1;
+    int rc = SCAN_OK;
+    if (m.n > 0 && ((out->v = malloc(m.n * sizeof(*out->v))) == NULL || (out->keys = malloc(room)) == NULL))
+        rc = SCAN_NOMEM;
+    sink_t k = {out->keys, 0};
+    for (size_t i = 0; rc == SCAN_OK && i < m.n; i++) {
+        dw_span_t key = m.v[i].key;
+        char *at = k.p + k.n;
+        if (memchr(key.p, '\\', key.n) == NULL) {
+            memcpy(at, key.p, key.n);
+            k.n += key.n;
+        } else if (dw_json_string_each((dw_span_t){key.p - 1, key.n + 2}, append_decoded, &k) != 0) {
+            rc = SCAN_NO;
+            break;
+        }
+        scan_member_t mb = {at, (size_t)(k.p + k.n - at), m.v[i].value};
+        k.p[k.n++] = '\0';
+        if (memchr(mb.key, '\0', mb.key_n) != NULL) {
+            rc = SCAN_NO;
+            break;
+        }
+        size_t j = out->n;
+        for (; j > 0; j--) {
+            int c = cmp_member(&out->v[j - 1], &mb);
+            if (c == 0)
+                rc = SCAN_NO;
+            if (c <= 0)
+                break;
+            out->v[j] = out->v[j - 1];
+        }
+        out->v[j] = mb;
+        out->n++;
+    }
+    dw_members_free(&m);
+    if (rc != SCAN_OK)
+        scan_members_free(out);
+    return rc;
+}
+
+static int append_buf(const char *p, size_t n, void *ud)
+{
+    return dw_buf_append(ud, p, n) == 0 ? 0 : SCAN_NOMEM;
+}
+
+/* The decoded bytes of the string span s, into out (NUL-terminated, not counted). */
+static int decode(dw_span_t s, dw_buf_t *out)
+{
+    dw_buf_reset(out);
+    int rc = dw_json_string_each(s, append_buf, out);
+    if (rc != 0)
+        return rc == SCAN_NOMEM ? SCAN_NOMEM : SCAN_NO;
+    return dw_buf_append(out, "", 1) == 0 ? (out->len--, SCAN_OK) : SCAN_NOMEM;
+}
+
+static const scan_member_t *find_member(const scan_members_t *m, const char *key)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (strcmp(m->v[i].key, key) == 0 && m->v[i].key_n == strlen(key))
+            return &m->v[i];
+    return NULL;
+}
+
+/* The decoded string of member key of m, if it is a string without U+0000 (str_member's rule),
+ * into buf; else NULL. */
+static const char *scan_str_member(const scan_members_t *m, const char *key, dw_buf_t *buf)
+{
+    const scan_member_t *mb = find_member(m, key);
+    if (mb == NULL || dw_json_kind(mb->value) != '"' || decode(mb->value, buf) != SCAN_OK ||
+        memchr(buf->p, '\0', buf->len) != NULL)
+        return NULL;
+    return buf->p;
+}
+
+/* Decoded UTF-8 bytes as jansson dumps them with JSON_ENSURE_ASCII. */
+static int enc_bytes(const char *p, size_t n, dw_buf_t *out)
+{
+    if (dw_buf_append(out, "\"", 1) != 0)
+        return SCAN_NOMEM;
+    size_t run = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)p[i];
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            i++;
+            continue;
+        }
+        if (dw_buf_append(out, p + run, i - run) != 0)
+            return SCAN_NOMEM;
+        char seq[16];
+        const char *text = seq;
+        size_t len = 2;
+        uint32_t cp = c;
+        size_t step = 1;
+        if (c >= 0x80) { /* valid UTF-8: the scanner checked it */
+            step = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+            cp = c & (step == 4 ? 0x07 : step == 3 ? 0x0F : 0x1F);
+            for (size_t j = 1; j < step; j++)
+                cp = cp << 6 | ((unsigned char)p[i + j] & 0x3F);
+        }
+        switch (cp) {
+        case '\\': text = "\\\\"; break;
+        case '"': text = "\\\""; break;
+        case '\b': text = "\\b"; break;
+        case '\f': text = "\\f"; break;
+        case '\n': text = "\\n"; break;
+        case '\r': text = "\\r"; break;
+        case '\t': text = "\\t"; break;
+        default:
+            if (cp < 0x10000) {
+                snprintf(seq, sizeof seq, "\\u%04X", (unsigned)cp);
+                len = 6;
+            } else {
+                cp -= 0x10000;
+                snprintf(seq, sizeof seq, "\\u%04X\\u%04X", (unsigned)(0xD800 | ((cp >> 10) & 0x3FF)),
+                         (unsigned)(0xDC00 | (cp & 0x3FF)));
+                len = 12;
+            }
+        }
+        if (dw_buf_append(out, text, len) != 0)
+            return SCAN_NOMEM;
+        i += step;
+        run = i;
+    }
+    return dw_buf_append(out, p + run, n - run) == 0 && dw_buf_append(out, "\"", 1) == 0 ? SCAN_OK : SCAN_NOMEM;
+}
+
+static int enc_string(dw_span_t s, dw_buf_t *out)
+{
+    /* as spelled when nothing in it is escaped or needs to be */
+    size_t i = 1;
+    while (i + 1 < s.n && (unsigned char)s.p[i] >= 0x20 && (unsigned char)s.p[i] < 0x80 && s.p[i] != '\\')
+        i++;
+    if (i + 1 == s.n)
+        return dw_buf_append(out, s.p, s.n) == 0 ? SCAN_OK : SCAN_NOMEM;
+    dw_buf_t d = {0};
+    int rc = decode(s, &d);
+    if (rc == SCAN_OK)
+        rc = enc_bytes(d.p, d.len, out);
+    dw_buf_free(&d);
+    return rc;
+}
+
+/* An integer as jansson keeps it: as spelled, unless "-0" (read as 0) or beyond 64 bits. */
+static int enc_number(dw_span_t v, dw_buf_t *out)
+{
+    size_t i = v.p[0] == '-';
+    if (v.n - i > 19 || strspn(v.p + i, "0123456789") != v.n - i || (v.n - i == 1 && v.p[i] == '0' && i))
+        return SCAN_NO;
+    if (v.n - i == 19) {
+        char tmp[21];
+        memcpy(tmp, v.p, v.n);
+        tmp[v.n] = '\0';
+        errno = 0;
+        (void)strtoll(tmp, NULL, 10);
+        if (errno != 0)
+            return SCAN_NO;
+    }
+    return dw_buf_append(out, v.p, v.n) == 0 ? SCAN_OK : SCAN_NOMEM;
+}
+
+static int enc_value(dw_span_t v, int opaque, dw_buf_t *out);
+
+/* One member "key":value, and a comma before it unless first. */
+static int enc_member(const scan_member_t *mb, int opaque, int first, dw_buf_t *out)
+{
+    int rc = first || dw_buf_append(out, ",", 1) == 0 ? enc_bytes(mb->key, mb->key_n, out) : SCAN_NOMEM;
+    if (rc == SCAN_OK)
+        rc = dw_buf_append(out, ":", 1) == 0 ? enc_value(mb->value, opaque || is_opaque_key(mb->key), out) : SCAN_NOMEM;
+    return rc;
+}
+
+/* Rule 2 for the members of an object: null members go, except in free-form JSON. */
+static int kept(const scan_member_t *mb, int opaque)
+{
+    return opaque || !dw_json_is_null(mb->value);
+}
+
+static int enc_object(dw_span_t v, int opaque, dw_buf_t *out)
+{
+    scan_members_t m;
+    int rc = scan_members(v, &m);
+    if (rc != SCAN_OK)
+        return rc;
+    rc = dw_buf_append(out, "{", 1) == 0 ? SCAN_OK : SCAN_NOMEM;
+    int first = 1;
+    for (size_t i = 0; rc == SCAN_OK && i < m.n; i++) {
+        if (!kept(&m.v[i], opaque))
+            continue;
+        rc = enc_member(&m.v[i], opaque, first, out);
+        first = 0;
+    }
+    scan_members_free(&m);
+    return rc == SCAN_OK && dw_buf_append(out, "}", 1) != 0 ? SCAN_NOMEM : rc;
+}
+
+static int enc_array(dw_span_t v, int opaque, dw_buf_t *out)
+{
+    dw_spans_t e = {0};
+    int rc = dw_json_array_elems(v, &e) == 0 ? SCAN_OK : SCAN_NOMEM;
+    if (rc == SCAN_OK)
+        rc = dw_buf_append(out, "[", 1) == 0 ? SCAN_OK : SCAN_NOMEM;
+    for (size_t i = 0; rc == SCAN_OK && i < e.n; i++)
+        if ((rc = i > 0 && dw_buf_append(out, ",", 1) != 0 ? SCAN_NOMEM : SCAN_OK) == SCAN_OK)
+            rc = enc_value(e.v[i], opaque, out);
+    dw_spans_free(&e);
+    return rc == SCAN_OK && dw_buf_append(out, "]", 1) != 0 ? SCAN_NOMEM : rc;
+}
+
+static dw_span_t trimmed(dw_span_t v)
+{
+    const char *p = dw_json_skip_ws(v.p, v.p + v.n), *end = v.p + v.n;
+    while (end > p && dw_json_is_ws(end[-1]))
+        end--;
+    return (dw_span_t){p, (size_t)(end - p)};
+}
+
+/* The canonical bytes of a value (rules 1 and 2 below it), as jansson's dump with CANON_FLAGS. */
+static int enc_value(dw_span_t v, int opaque, dw_buf_t *out)
+{
+    v = trimmed(v);
+    switch (dw_json_kind(v)) {
+    case '{': return enc_object(v, opaque, out);
+    case '[': return enc_array(v, opaque, out);
+    case '"': return enc_string(v, out);
+    case '0': return enc_number(v, out);
+    case 't':
+    case 'f':
+    case 'n': return dw_buf_append(out, v.p, v.n) == 0 ? SCAN_OK : SCAN_NOMEM;
+    default: return SCAN_NO;
+    }
+}
+
+/* A message's content part (an object), with rules 4 and 5: "parsed" goes, and so do empty
+ * "annotations" and "logprobs". */
+static int enc_part(dw_span_t v, dw_buf_t *out)
+{
+    scan_members_t m;
+    int rc = scan_members(v, &m);
+    if (rc != SCAN_OK)
+        return rc;
+    rc = dw_buf_append(out, "{", 1) == 0 ? SCAN_OK : SCAN_NOMEM;
+    int first = 1;
+    for (size_t i = 0; rc == SCAN_OK && i < m.n; i++) {
+        const scan_member_t *mb = &m.v[i];
+        dw_span_t t = trimmed(mb->value);
+        int empty = t.n >= 2 && t.p[0] == '[' && dw_json_skip_ws(t.p + 1, t.p + t.n) == t.p + t.n - 1;
+        if (!kept(mb, 0) || strcmp(mb->key, "parsed") == 0 ||
+            (empty && (strcmp(mb->key, "annotations") == 0 || strcmp(mb->key, "logprobs") == 0)))
+            continue;
+        rc = enc_member(mb, 0, first, out);
+        first = 0;
+    }
+    scan_members_free(&m);
+    return rc == SCAN_OK && dw_buf_append(out, "}", 1) != 0 ? SCAN_NOMEM : rc;
+}
+
+static int enc_content(dw_span_t v, dw_buf_t *out)
+{
+    dw_spans_t e = {0};
+    int rc = dw_json_array_elems(trimmed(v), &e) == 0 ? SCAN_OK : SCAN_NOMEM;
+    if (rc == SCAN_OK)
+        rc = dw_buf_append(out, "[", 1) == 0 ? SCAN_OK : SCAN_NOMEM;
+    for (size_t i = 0; rc == SCAN_OK && i < e.n; i++) {
+        if (i > 0 && dw_buf_append(out, ",", 1) != 0)
+            rc = SCAN_NOMEM;
+        else
+            rc = dw_json_kind(e.v[i]) == '{' ? enc_part(e.v[i], out) : enc_value(e.v[i], 0, out);
+    }
+    dw_spans_free(&e);
+    return rc == SCAN_OK && dw_buf_append(out, "]", 1) != 0 ? SCAN_NOMEM : rc;
+}
+
+/* dw_canon_item for raw (stand-ins already in), without a DOM; SCAN_NO when the DOM path must
+ * decide. The rules in the order normalise() applies them. */
+static int form_by_scan(const char *raw, size_t n, dw_canon_t *out)
+{
+    size_t off;
+    dw_span_t item = trimmed((dw_span_t){raw, n});
+    if (dw_json_kind(item) != '{' || dw_json_validate(raw, n, &off) != 0)
+        return SCAN_NO;
+    scan_members_t m;
+    int rc = scan_members(item, &m);
+    if (rc != SCAN_OK)
+        return rc;
+    dw_buf_t type_buf = {0}, role_buf = {0}, id_buf = {0}, v = {0};
+    dw_digest_t *fields = malloc((m.n + 1) * sizeof(*fields));
+    if (fields == NULL || dw_buf_reserve(&v, n + 64) != 0) {
+        free(fields);
+        scan_members_free(&m);
+        return SCAN_NOMEM;
+    }
+    const scan_member_t *type_m = find_member(&m, "type"), *role_m = find_member(&m, "role");
+    int has_type = type_m != NULL && !dw_json_is_null(type_m->value);
+    int has_role = role_m != NULL && !dw_json_is_null(role_m->value);
+    /* rule 5 on the effective type (rule 3), before nulls go */
+    const char *eff = !has_type && has_role ? "message" : scan_str_member(&m, "type", &type_buf);
+    int call = is_call(eff), msg = is_type(eff, "message");
+    const scan_member_t *content = find_member(&m, "content");
+    int stripped = call && find_member(&m, "parsed_arguments") != NULL;
+    if (msg && content != NULL && dw_json_kind(content->value) == '[') {
+        dw_spans_t parts = {0};
+        if (dw_json_array_elems(trimmed(content->value), &parts) != 0)
+            rc = SCAN_NOMEM;
+        for (size_t i = 0; rc == SCAN_OK && i < parts.n; i++) {
+            scan_members_t pm;
+            if (dw_json_kind(parts.v[i]) != '{')
+                continue;
+            if ((rc = scan_members(parts.v[i], &pm)) == SCAN_OK) {
+                stripped |= find_member(&pm, "parsed") != NULL;
+                scan_members_free(&pm);
+            }
+        }
+        dw_spans_free(&parts);
+    }
+    /* what remains after rules 2 and 5 */
+    size_t left = 0;
+    for (size_t i = 0; i < m.n; i++)
+        left += kept(&m.v[i], 0) && !(call && strcmp(m.v[i].key, "parsed_arguments") == 0);
+    /* rule 3: the type an item without one has */
+    const char *type = has_type ? scan_str_member(&m, "type", &type_buf)
+                       : has_role ? "message"
+                       : left == 1 && find_member(&m, "id") != NULL && kept(find_member(&m, "id"), 0) ? "item_reference"
+                                                                                                       : NULL;
+    int synth = !has_type && type != NULL;
+    msg = is_type(type, "message");
+    const char *role = msg ? scan_str_member(&m, "role", &role_buf) : NULL;
+    dw_digest_ctx_t core;
+    dw_digest_init(&core);
+    dw_digest_update(&core, core_domain, sizeof core_domain);
+    dw_digest_update(&core, "{", 1);
+    int core_first = 1;
+    size_t nf = 0;
+    /* the synthesised "type" sorts among the members like any key */
+    scan_member_t synth_m = {(char *)"type", 4, {NULL, 0}};
+    for (size_t i = 0; rc == SCAN_OK && i <= m.n; i++) {
+        const scan_member_t *mb = i < m.n ? &m.v[i] : NULL;
+        if (synth && (mb == NULL || cmp_member(&synth_m, mb) < 0)) {
+            dw_buf_reset(&v);
+            if ((rc = enc_bytes("type", 4, &v)) == SCAN_OK && (rc = dw_buf_append(&v, ":", 1) ? SCAN_NOMEM : SCAN_OK) == SCAN_OK)
+                rc = enc_bytes(type, strlen(type), &v);
+            if (rc == SCAN_OK) {
+                if (!core_first)
+                    dw_digest_update(&core, ",", 1);
+                dw_digest_update(&core, v.p, v.len);
+                core_first = 0;
+            }
+            synth = 0;
+        }
+        if (mb == NULL || rc != SCAN_OK)
+            break;
+        if (!kept(mb, 0) || (call && strcmp(mb->key, "parsed_arguments") == 0))
+            continue;
+        dw_buf_reset(&v);
+        if (msg && strcmp(mb->key, "content") == 0 && dw_json_kind(mb->value) == '"') {
+            /* rule 4: [{"text":content,"type":kind}] */
+            const char *kind = is_type(role, "assistant") ? "output_text" : "input_text";
+            rc = dw_buf_append_str(&v, "[{\"text\":") == 0 ? enc_string(trimmed(mb->value), &v) : SCAN_NOMEM;
+            if (rc == SCAN_OK && (dw_buf_append_str(&v, ",\"type\":\"") != 0 || dw_buf_append_str(&v, kind) != 0 ||
+                                  dw_buf_append_str(&v, "\"}]") != 0))
+                rc = SCAN_NOMEM;
+        } else if (msg && strcmp(mb->key, "content") == 0 && dw_json_kind(mb->value) == '[') {
+            rc = enc_content(mb->value, &v);
+        } else {
+            rc = enc_value(mb->value, is_opaque_key(mb->key), &v);
+        }
+        if (rc != SCAN_OK)
+            break;
+        if (is_required(type, mb->key)) {
+            dw_buf_t kv = {0};
+            if (enc_bytes(mb->key, mb->key_n, &kv) != SCAN_OK || dw_buf_append(&kv, ":", 1) != 0) {
+                dw_buf_free(&kv);
+                rc = SCAN_NOMEM;
+                break;
+            }
+            if (!core_first)
+                dw_digest_update(&core, ",", 1);
+            dw_digest_update(&core, kv.p, kv.len);
+            dw_digest_update(&core, v.p, v.len);
+            dw_buf_free(&kv);
+            core_first = 0;
+        } else {
+            dw_digest_ctx_t c;
+            dw_digest_init(&c);
+            dw_digest_update(&c, field_domain, sizeof field_domain);
+            dw_digest_update(&c, mb->key, mb->key_n + 1);
+            dw_digest_update(&c, v.p, v.len);
+            dw_digest_final(&c, &fields[nf++]);
+        }
+    }
+    if (rc == SCAN_OK) {
+        dw_form_t *f = &out->form;
+        dw_digest_update(&core, "}", 1);
+        dw_digest_final(&core, &f->core);
+        identity_of(f, fields, nf);
+        f->strip = stripped;
+        f->is_reference = is_type(type, "item_reference");
+        const scan_member_t *id = find_member(&m, "id");
+        if (id != NULL && dw_json_kind(id->value) == '"' && decode(id->value, &id_buf) == SCAN_OK &&
+            memchr(id_buf.p, '\0', id_buf.len) == NULL && (out->id = strdup(id_buf.p)) == NULL)
+            rc = SCAN_NOMEM;
+    }
+    free(fields);
+    dw_buf_free(&type_buf);
+    dw_buf_free(&role_buf);
+    dw_buf_free(&id_buf);
+    dw_buf_free(&v);
+    scan_members_free(&m);
+    return rc;
+}
+
+/* paths: SCAN_PATH, DOM_PATH or both (the scan path first). Returns 0, -1, or SCAN_NO when the
+ * scan path alone declines. */
+enum { SCAN_PATH = 1, DOM_PATH = 2 };
+static int canon(const char *raw, size_t n, dw_canon_t *out, int paths)
 {
     memset(out, 0, sizeof *out);
     dw_buf_t shrunk = {0};
@@ -418,7 +898,19 @@ int dw_canon_item(const char *raw, size_t n, dw_canon_t *out)
         dw_buf_free(&shrunk);
         return -1;
     }
-    json_t *item = rc == 1 ? json_loadb(shrunk.p, shrunk.len, PARSE_FLAGS, NULL) : json_loadb(raw, n, PARSE_FLAGS, NULL);
+    if (rc == 1) {
+        raw = shrunk.p;
+        n = shrunk.len;
+    }
+    rc = paths & SCAN_PATH ? form_by_scan(raw, n, out) : SCAN_NO;
+    if (rc != SCAN_NO || !(paths & DOM_PATH)) {
+        dw_buf_free(&shrunk);
+        if (rc != SCAN_OK)
+            dw_canon_clear(out);
+        return rc == SCAN_NOMEM ? -1 : rc;
+    }
+    memset(out, 0, sizeof *out);
+    json_t *item = json_loadb(raw, n, PARSE_FLAGS, NULL);
     dw_buf_free(&shrunk);
     if (item == NULL)
         return -1;
@@ -451,6 +943,21 @@ int dw_canon_item(const char *raw, size_t n, dw_canon_t *out)
     if (rc != 0)
         dw_canon_clear(out);
     return rc;
+}
+
+int dw_canon_item(const char *raw, size_t n, dw_canon_t *out)
+{
+    return canon(raw, n, out, SCAN_PATH | DOM_PATH);
+}
+
+int dw_canon_item_dom(const char *raw, size_t n, dw_canon_t *out)
+{
+    return canon(raw, n, out, DOM_PATH);
+}
+
+int dw_canon_item_scan(const char *raw, size_t n, dw_canon_t *out)
+{
+    return canon(raw, n, out, SCAN_PATH);
 }
 
 void dw_canon_clear(dw_canon_t *c)

@@ -67,6 +67,13 @@ typedef struct {
 /* Fills *out (which owns out->id afterwards). Returns 0, or -1 if raw is
  * not valid JSON jansson can represent, or on allocation failure. */
 int dw_canon_item(const char *raw, size_t n, dw_canon_t *out);
+/* dw_canon_item takes two paths to one result. The scan path writes, from the scanner's spans, the
+ * bytes jansson's dump would; it declines (returns 1, *out zeroed) whatever it does not cover (a
+ * real number, "-0", an integer beyond 64 bits, a duplicate key, a key with U+0000, an item that is
+ * not an object), and the DOM path, jansson, decides. Each alone, for tests and fuzzing, which
+ * check that the two agree on every input the scan path takes. */
+int dw_canon_item_scan(const char *raw, size_t n, dw_canon_t *out);
+int dw_canon_item_dom(const char *raw, size_t n, dw_canon_t *out);
 
 /* Frees out->id and zeroes *c. */
 void dw_canon_clear(dw_canon_t *c);

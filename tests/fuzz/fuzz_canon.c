@@ -11,7 +11,9 @@
  *  - an echo may omit what is optional: without one of its members the
  *    item either has another core (the member was required) or is within
  *    the item (it was optional), never the reverse;
- *  - an item_reference's core is what dw_canon_ref_core gives its id.
+ *  - an item_reference's core is what dw_canon_ref_core gives its id;
+ *  - the scan path and jansson's DOM path agree: whatever dw_canon_item_scan
+ *    takes, dw_canon_item_dom gives the same answer, form and id.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -124,6 +126,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *raw = (const char *)data;
     dw_canon_t a, b;
+    int rs = dw_canon_item_scan(raw, size, &a), rd = dw_canon_item_dom(raw, size, &b);
+    if (rs != 1) {
+        CHECK(rs == rd, "scan path %d, DOM path %d", rs, rd);
+        CHECK(rs != 0 || (memcmp(&a.form, &b.form, sizeof a.form) == 0 && (a.id == NULL) == (b.id == NULL) &&
+                          (a.id == NULL || strcmp(a.id, b.id) == 0)),
+              "the scan path's form is not the DOM path's");
+    }
+    dw_canon_clear(&a);
+    dw_canon_clear(&b);
     int rc = dw_canon_item(raw, size, &a);
     CHECK(dw_canon_item(raw, size, &b) == rc, "two answers");
     if (rc != 0)

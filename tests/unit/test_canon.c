@@ -819,3 +819,105 @@ Test(canon_long_strings, keys_stay_and_bad_values_still_fail)
     cr_assert_eq(dw_canon_item(bad, strlen(bad), &c), -1);
     free(bad);
 }
+
+/* ---- the scan path and the DOM path give one result --------------------------------------- */
+
+/* Both paths on raw: the same answer, and the same form and id when it is 0. Returns 1 if the scan
+ * path took the item, 0 if it declined. */
+static int agree(const char *raw, size_t n)
+{
+    dw_canon_t s, d;
+    int rs = dw_canon_item_scan(raw, n, &s), rd = dw_canon_item_dom(raw, n, &d);
+    cr_assert(rs == 0 || rs == 1 || rs == -1);
+    if (rs != 1) {
+        cr_assert_eq(rs, rd, "scan %d, dom %d: %.*s", rs, rd, (int)n, raw);
+        if (rs == 0) {
+            cr_assert(memcmp(&s.form, &d.form, sizeof s.form) == 0, "forms differ: %.*s", (int)n, raw);
+            cr_assert((s.id == NULL) == (d.id == NULL) && (s.id == NULL || strcmp(s.id, d.id) == 0), "ids differ: %.*s",
+                      (int)n, raw);
+        }
+    }
+    dw_canon_t both;
+    cr_assert_eq(dw_canon_item(raw, n, &both), rd, "%.*s", (int)n, raw);
+    if (rd == 0)
+        cr_assert(memcmp(&both.form, &d.form, sizeof d.form) == 0);
+    dw_canon_clear(&s);
+    dw_canon_clear(&d);
+    dw_canon_clear(&both);
+    return rs != 1;
+}
+
+static int agree_str(const char *raw)
+{
+    return agree(raw, strlen(raw));
+}
+
+Test(canon_scan, agrees_with_the_dom_on_every_captured_item)
+{
+    size_t items = 0, scanned = 0;
+    for (size_t d = 0; d < sizeof http_dirs / sizeof *http_dirs; d++) {
+        int turns = fx_turns(http_dirs[d]);
+        for (int t = 1; t <= turns; t++) {
+            char *body;
+            dw_spans_t v = {0};
+            for (int side = 0; side < 2; side++) {
+                if ((side == 0 ? fx_request : fx_response)(http_dirs[d], t, &body, &v) != 0)
+                    continue;
+                for (size_t i = 0; i < v.n; i++, items++)
+                    scanned += agree(v.v[i].p, v.v[i].n);
+                dw_spans_free(&v);
+                free(body);
+            }
+        }
+    }
+    cr_assert_gt(items, 100);
+    cr_assert_geq(scanned * 10, items * 9, "the scan path took %zu of %zu captured items", scanned, items);
+}
+
+Test(canon_scan, agrees_on_the_rules_and_the_spellings)
+{
+    static const char *const taken[] = {
+        /* rule 3: an item without a type; a null type with a role; a lone id */
+        "{\"role\":\"user\",\"content\":\"hi\"}",
+        "{\"type\":null,\"role\":\"assistant\",\"content\":\"hi\"}",
+        "{\"id\":\"msg_1\"}",
+        "{\"id\":\"msg_1\",\"x\":null}",
+        "{\"id\":null}",
+        /* rule 4: string content, by role; parts' empty annotations/logprobs and parsed */
+        "{\"type\":\"message\",\"role\":\"assistant\",\"content\":\"a\\nb\"}",
+        "{\"type\":\"message\",\"role\":\"user\",\"content\":[{\"type\":\"input_text\",\"text\":\"x\",\"annotations\":[ ],"
+        "\"logprobs\":[],\"parsed\":{\"a\":1}},7,[],{\"annotations\":[null]}]}",
+        "{\"role\":\"u\\u0073er\",\"content\":[{\"parsed\":null}]}",
+        "{\"type\":\"function_call\",\"call_id\":\"c\",\"name\":\"f\",\"arguments\":\"{\\\"a\\\":1}\",\"parsed_arguments\":null}",
+        "{\"type\":\"custom_tool_call\",\"parsed_arguments\":{}}",
+        /* rule 2: nulls go, except in free-form JSON; arrays keep theirs */
+        "{\"type\":\"x\",\"a\":{\"b\":null,\"c\":[null,{\"d\":null}]},\"parameters\":{\"e\":null,\"f\":{\"g\":null}}}",
+        "{\"type\":\"function_call\",\"arguments\":null,\"x\":{\"arguments\":{\"n\":null}}}",
+        /* spellings: escapes, non-ASCII, a surrogate pair, control characters, slashes, DEL */
+        "{\"type\":\"message\",\"role\":\"user\",\"content\":\"caf\\u00e9 caf\xc3\xa9 \\ud83d\\ude00 \xf0\x9f\x98\x80 \\u0001\\t\\/ \x7f \\\"q\\\" \\\\\"}",
+        "{ \"t\\u0079pe\" : \"reasoning\" , \"summary\" : [ ] , \"id\" : \"rs_\\u0031\" }",
+        /* keys: sorted by their bytes, a prefix first; an escaped key sorts by what it decodes to */
+        "{\"type\":\"x\",\"ab\":1,\"a\":2,\"\\u0061c\":3,\"B\":4,\"\xc3\xa9\":5}",
+        /* numbers kept as spelled */
+        "{\"type\":\"x\",\"n\":[0,-1,9223372036854775807,-9223372036854775808,true,false]}",
+        /* unknown types: all but id and status are required */
+        "{\"type\":\"novel\",\"id\":\"n1\",\"status\":\"done\",\"payload\":{\"z\":1,\"y\":2}}",
+        "{\"type\":7,\"id\":\"n1\"}",
+        "{\"type\":\"item_reference\",\"id\":\"msg_9\"}",
+        "{}",
+    };
+    for (size_t i = 0; i < sizeof taken / sizeof *taken; i++)
+        cr_assert(agree_str(taken[i]), "the scan path declined %s", taken[i]);
+    /* long strings (stand-ins), and one that starts with U+0000 */
+    char long_item[1200];
+    snprintf(long_item, sizeof long_item, "{\"type\":\"function_call_output\",\"call_id\":\"c\",\"output\":\"%0900d\\n\"}", 7);
+    cr_assert(agree_str(long_item));
+    cr_assert(agree_str("{\"type\":\"message\",\"role\":\"user\",\"content\":\"\\u0000x\"}"));
+    static const char *const declined[] = {
+        "{\"type\":\"x\",\"n\":1.5}", "{\"type\":\"x\",\"n\":-0}", "{\"type\":\"x\",\"n\":1e3}",
+        "{\"type\":\"x\",\"n\":92233720368547758070}", "{\"type\":\"x\",\"type\":\"y\"}",
+        "{\"type\":\"x\",\"o\":{\"a\":1,\"\\u0061\":2}}", "{\"type\":\"x\",\"\\u0000k\":1}", "[1]", "\"s\"", "{\"a\":",
+    };
+    for (size_t i = 0; i < sizeof declined / sizeof *declined; i++)
+        cr_assert_not(agree_str(declined[i]), "the scan path took %s", declined[i]);
+}
