@@ -708,6 +708,17 @@ static int enc_value(dw_span_t v, int opaque, dw_buf_t *out)
     }
 }
 
+/* A value rule 5 drops (parsed, parsed_arguments) is never written, but jansson still reads it:
+ * an item fails on a duplicate key, a key with U+0000, or a number it cannot hold anywhere in it.
+ * SCAN_OK if the scan path takes the value, else what enc_value says (the DOM path decides). */
+static int enc_dropped(dw_span_t v)
+{
+    dw_buf_t scratch = {0};
+    int rc = enc_value(v, 1, &scratch);
+    dw_buf_free(&scratch);
+    return rc;
+}
+
 /* A message's content part (an object), with rules 4 and 5: "parsed" goes, and so do empty
  * "annotations" and "logprobs". */
 static int enc_part(dw_span_t v, dw_buf_t *out)
@@ -722,8 +733,11 @@ static int enc_part(dw_span_t v, dw_buf_t *out)
         const scan_member_t *mb = &m.v[i];
         dw_span_t t = trimmed(mb->value);
         int empty = t.n >= 2 && t.p[0] == '[' && dw_json_skip_ws(t.p + 1, t.p + t.n) == t.p + t.n - 1;
-        if (!kept(mb, 0) || strcmp(mb->key, "parsed") == 0 ||
-            (empty && (strcmp(mb->key, "annotations") == 0 || strcmp(mb->key, "logprobs") == 0)))
+        if (strcmp(mb->key, "parsed") == 0) {
+            rc = enc_dropped(mb->value);
+            continue;
+        }
+        if (!kept(mb, 0) || (empty && (strcmp(mb->key, "annotations") == 0 || strcmp(mb->key, "logprobs") == 0)))
             continue;
         rc = enc_member(mb, 0, first, out);
         first = 0;
@@ -826,7 +840,11 @@ static int form_by_scan(const char *raw, size_t n, dw_canon_t *out)
         }
         if (mb == NULL || rc != SCAN_OK)
             break;
-        if (!kept(mb, 0) || (call && strcmp(mb->key, "parsed_arguments") == 0))
+        if (call && strcmp(mb->key, "parsed_arguments") == 0) {
+            rc = enc_dropped(mb->value);
+            continue;
+        }
+        if (!kept(mb, 0))
             continue;
         dw_buf_reset(&v);
         if (msg && strcmp(mb->key, "content") == 0 && dw_json_kind(mb->value) == '"') {
