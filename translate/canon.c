@@ -636,6 +636,15 @@ static int enc_number(dw_span_t v, dw_buf_t *out)
     return dw_buf_append(out, v.p, v.n) == 0 ? SCAN_OK : SCAN_NOMEM;
 }
 
+/* v without the whitespace around it. */
+static dw_span_t trimmed(dw_span_t v)
+{
+    const char *p = dw_json_skip_ws(v.p, v.p + v.n), *end = v.p + v.n;
+    while (end > p && dw_json_is_ws(end[-1]))
+        end--;
+    return (dw_span_t){p, (size_t)(end - p)};
+}
+
 static int enc_value(dw_span_t v, int opaque, dw_buf_t *out);
 
 /* One member "key":value, and a comma before it unless first. */
@@ -653,61 +662,6 @@ static int kept(const scan_member_t *mb, int opaque)
     return opaque || !dw_json_is_null(mb->value);
 }
 
-static int enc_object(dw_span_t v, int opaque, dw_buf_t *out)
-{
-    scan_members_t m;
-    int rc = scan_members(v, &m);
-    if (rc != SCAN_OK)
-        return rc;
-    rc = dw_buf_append(out, "{", 1) == 0 ? SCAN_OK : SCAN_NOMEM;
-    int first = 1;
-    for (size_t i = 0; rc == SCAN_OK && i < m.n; i++) {
-        if (!kept(&m.v[i], opaque))
-            continue;
-        rc = enc_member(&m.v[i], opaque, first, out);
-        first = 0;
-    }
-    scan_members_free(&m);
-    return rc == SCAN_OK && dw_buf_append(out, "}", 1) != 0 ? SCAN_NOMEM : rc;
-}
-
-static int enc_array(dw_span_t v, int opaque, dw_buf_t *out)
-{
-    dw_spans_t e = {0};
-    int rc = dw_json_array_elems(v, &e) == 0 ? SCAN_OK : SCAN_NOMEM;
-    if (rc == SCAN_OK)
-        rc = dw_buf_append(out, "[", 1) == 0 ? SCAN_OK : SCAN_NOMEM;
-    for (size_t i = 0; rc == SCAN_OK && i < e.n; i++)
-        if ((rc = i > 0 && dw_buf_append(out, ",", 1) != 0 ? SCAN_NOMEM : SCAN_OK) == SCAN_OK)
-            rc = enc_value(e.v[i], opaque, out);
-    dw_spans_free(&e);
-    return rc == SCAN_OK && dw_buf_append(out, "]", 1) != 0 ? SCAN_NOMEM : rc;
-}
-
-static dw_span_t trimmed(dw_span_t v)
-{
-    const char *p = dw_json_skip_ws(v.p, v.p + v.n), *end = v.p + v.n;
-    while (end > p && dw_json_is_ws(end[-1]))
-        end--;
-    return (dw_span_t){p, (size_t)(end - p)};
-}
-
-/* The canonical bytes of a value (rules 1 and 2 below it), as jansson's dump with CANON_FLAGS. */
-static int enc_value(dw_span_t v, int opaque, dw_buf_t *out)
-{
-    v = trimmed(v);
-    switch (dw_json_kind(v)) {
-    case '{': return enc_object(v, opaque, out);
-    case '[': return enc_array(v, opaque, out);
-    case '"': return enc_string(v, out);
-    case '0': return enc_number(v, out);
-    case 't':
-    case 'f':
-    case 'n': return dw_buf_append(out, v.p, v.n) == 0 ? SCAN_OK : SCAN_NOMEM;
-    default: return SCAN_NO;
-    }
-}
-
 /* A value rule 5 drops (parsed, parsed_arguments) is never written, but jansson still reads it:
  * an item fails on a duplicate key, a key with U+0000, or a number it cannot hold anywhere in it.
  * SCAN_OK if the scan path takes the value, else what enc_value says (the DOM path decides). */
@@ -719,9 +673,16 @@ static int enc_dropped(dw_span_t v)
     return rc;
 }
 
-/* A message's content part (an object), with rules 4 and 5: "parsed" goes, and so do empty
- * "annotations" and "logprobs". */
-static int enc_part(dw_span_t v, dw_buf_t *out)
+/* An empty array: rule 4 drops a part's "annotations" and "logprobs" then. */
+static int is_empty_array(dw_span_t v)
+{
+    dw_span_t t = trimmed(v);
+    return t.n >= 2 && t.p[0] == '[' && dw_json_skip_ws(t.p + 1, t.p + t.n) == t.p + t.n - 1;
+}
+
+/* part: the object is a message's content part, with rules 4 and 5: "parsed" goes (read all the
+ * same), and so do empty "annotations" and "logprobs". */
+static int enc_object(dw_span_t v, int opaque, int part, dw_buf_t *out)
 {
     scan_members_t m;
     int rc = scan_members(v, &m);
@@ -731,35 +692,53 @@ static int enc_part(dw_span_t v, dw_buf_t *out)
     int first = 1;
     for (size_t i = 0; rc == SCAN_OK && i < m.n; i++) {
         const scan_member_t *mb = &m.v[i];
-        dw_span_t t = trimmed(mb->value);
-        int empty = t.n >= 2 && t.p[0] == '[' && dw_json_skip_ws(t.p + 1, t.p + t.n) == t.p + t.n - 1;
-        if (strcmp(mb->key, "parsed") == 0) {
+        if (part && strcmp(mb->key, "parsed") == 0) {
             rc = enc_dropped(mb->value);
             continue;
         }
-        if (!kept(mb, 0) || (empty && (strcmp(mb->key, "annotations") == 0 || strcmp(mb->key, "logprobs") == 0)))
+        if (!kept(mb, opaque) ||
+            (part && is_empty_array(mb->value) && (strcmp(mb->key, "annotations") == 0 || strcmp(mb->key, "logprobs") == 0)))
             continue;
-        rc = enc_member(mb, 0, first, out);
+        rc = enc_member(mb, opaque, first, out);
         first = 0;
     }
     scan_members_free(&m);
     return rc == SCAN_OK && dw_buf_append(out, "}", 1) != 0 ? SCAN_NOMEM : rc;
 }
 
-static int enc_content(dw_span_t v, dw_buf_t *out)
+/* parts: the array is a message's content, whose objects are parts (enc_object). */
+static int enc_array(dw_span_t v, int opaque, int parts, dw_buf_t *out)
 {
     dw_spans_t e = {0};
-    int rc = dw_json_array_elems(trimmed(v), &e) == 0 ? SCAN_OK : SCAN_NOMEM;
+    int rc = dw_json_array_elems(v, &e) == 0 ? SCAN_OK : SCAN_NOMEM;
     if (rc == SCAN_OK)
         rc = dw_buf_append(out, "[", 1) == 0 ? SCAN_OK : SCAN_NOMEM;
     for (size_t i = 0; rc == SCAN_OK && i < e.n; i++) {
         if (i > 0 && dw_buf_append(out, ",", 1) != 0)
             rc = SCAN_NOMEM;
+        else if (parts && dw_json_kind(e.v[i]) == '{')
+            rc = enc_object(trimmed(e.v[i]), 0, 1, out);
         else
-            rc = dw_json_kind(e.v[i]) == '{' ? enc_part(e.v[i], out) : enc_value(e.v[i], 0, out);
+            rc = enc_value(e.v[i], opaque, out);
     }
     dw_spans_free(&e);
     return rc == SCAN_OK && dw_buf_append(out, "]", 1) != 0 ? SCAN_NOMEM : rc;
+}
+
+/* The canonical bytes of a value (rules 1 and 2 below it), as jansson's dump with CANON_FLAGS. */
+static int enc_value(dw_span_t v, int opaque, dw_buf_t *out)
+{
+    v = trimmed(v);
+    switch (dw_json_kind(v)) {
+    case '{': return enc_object(v, opaque, 0, out);
+    case '[': return enc_array(v, opaque, 0, out);
+    case '"': return enc_string(v, out);
+    case '0': return enc_number(v, out);
+    case 't':
+    case 'f':
+    case 'n': return dw_buf_append(out, v.p, v.n) == 0 ? SCAN_OK : SCAN_NOMEM;
+    default: return SCAN_NO;
+    }
 }
 
 /* dw_canon_item for raw (stand-ins already in), without a DOM; SCAN_NO when the DOM path must
@@ -855,7 +834,7 @@ static int form_by_scan(const char *raw, size_t n, dw_canon_t *out)
                                   dw_buf_append_str(&v, "\"}]") != 0))
                 rc = SCAN_NOMEM;
         } else if (msg && strcmp(mb->key, "content") == 0 && dw_json_kind(mb->value) == '[') {
-            rc = enc_content(mb->value, &v);
+            rc = enc_array(trimmed(mb->value), 0, 1, &v);
         } else {
             rc = enc_value(mb->value, is_opaque_key(mb->key), &v);
         }
