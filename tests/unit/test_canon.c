@@ -885,8 +885,8 @@ Test(canon_scan, agrees_on_the_rules_and_the_spellings)
         "{\"id\":null}",
         /* rule 4: string content, by role; parts' empty annotations/logprobs and parsed */
         "{\"type\":\"message\",\"role\":\"assistant\",\"content\":\"a\\nb\"}",
-        "{\"type\":\"message\",\"role\":\"user\",\"content\":[{\"type\":\"input_text\",\"text\":\"x\",\"annotations\":[ ],"
-        "\"logprobs\":[],\"parsed\":{\"a\":1}},7,[],{\"annotations\":[null]}]}",
+        ("{\"type\":\"message\",\"role\":\"user\",\"content\":[{\"type\":\"input_text\",\"text\":\"x\",\"annotations\":[ ],"
+         "\"logprobs\":[],\"parsed\":{\"a\":1}},7,[],{\"annotations\":[null]}]}"),
         "{\"role\":\"u\\u0073er\",\"content\":[{\"parsed\":null}]}",
         "{\"type\":\"function_call\",\"call_id\":\"c\",\"name\":\"f\",\"arguments\":\"{\\\"a\\\":1}\",\"parsed_arguments\":null}",
         "{\"type\":\"custom_tool_call\",\"parsed_arguments\":{}}",
