@@ -680,9 +680,9 @@ static int is_empty_array(dw_span_t v)
     return t.n >= 2 && t.p[0] == '[' && dw_json_skip_ws(t.p + 1, t.p + t.n) == t.p + t.n - 1;
 }
 
-/* part: the object is a message's content part, with rules 4 and 5: "parsed" goes (read all the
- * same), and so do empty "annotations" and "logprobs". */
-static int enc_object(dw_span_t v, int opaque, int part, dw_buf_t *out)
+/* parsed: NULL, or the object is a message's content part, with rules 4 and 5: "parsed" goes (read
+ * all the same; *parsed is set), and so do empty "annotations" and "logprobs". */
+static int enc_object(dw_span_t v, int opaque, int *parsed, dw_buf_t *out)
 {
     scan_members_t m;
     int rc = scan_members(v, &m);
@@ -692,12 +692,13 @@ static int enc_object(dw_span_t v, int opaque, int part, dw_buf_t *out)
     int first = 1;
     for (size_t i = 0; rc == SCAN_OK && i < m.n; i++) {
         const scan_member_t *mb = &m.v[i];
-        if (part && strcmp(mb->key, "parsed") == 0) {
+        if (parsed != NULL && strcmp(mb->key, "parsed") == 0) {
+            *parsed = 1;
             rc = enc_dropped(mb->value);
             continue;
         }
         if (!kept(mb, opaque) ||
-            (part && is_empty_array(mb->value) && (strcmp(mb->key, "annotations") == 0 || strcmp(mb->key, "logprobs") == 0)))
+            (parsed != NULL && is_empty_array(mb->value) && (strcmp(mb->key, "annotations") == 0 || strcmp(mb->key, "logprobs") == 0)))
             continue;
         rc = enc_member(mb, opaque, first, out);
         first = 0;
@@ -706,8 +707,8 @@ static int enc_object(dw_span_t v, int opaque, int part, dw_buf_t *out)
     return rc == SCAN_OK && dw_buf_append(out, "}", 1) != 0 ? SCAN_NOMEM : rc;
 }
 
-/* parts: the array is a message's content, whose objects are parts (enc_object). */
-static int enc_array(dw_span_t v, int opaque, int parts, dw_buf_t *out)
+/* parsed: NULL, or the array is a message's content, whose objects are parts (enc_object). */
+static int enc_array(dw_span_t v, int opaque, int *parsed, dw_buf_t *out)
 {
     dw_spans_t e = {0};
     int rc = dw_json_array_elems(v, &e) == 0 ? SCAN_OK : SCAN_NOMEM;
@@ -716,8 +717,8 @@ static int enc_array(dw_span_t v, int opaque, int parts, dw_buf_t *out)
     for (size_t i = 0; rc == SCAN_OK && i < e.n; i++) {
         if (i > 0 && dw_buf_append(out, ",", 1) != 0)
             rc = SCAN_NOMEM;
-        else if (parts && dw_json_kind(e.v[i]) == '{')
-            rc = enc_object(trimmed(e.v[i]), 0, 1, out);
+        else if (parsed != NULL && dw_json_kind(e.v[i]) == '{')
+            rc = enc_object(trimmed(e.v[i]), 0, parsed, out);
         else
             rc = enc_value(e.v[i], opaque, out);
     }
@@ -730,8 +731,8 @@ static int enc_value(dw_span_t v, int opaque, dw_buf_t *out)
 {
     v = trimmed(v);
     switch (dw_json_kind(v)) {
-    case '{': return enc_object(v, opaque, 0, out);
-    case '[': return enc_array(v, opaque, 0, out);
+    case '{': return enc_object(v, opaque, NULL, out);
+    case '[': return enc_array(v, opaque, NULL, out);
     case '"': return enc_string(v, out);
     case '0': return enc_number(v, out);
     case 't':
@@ -739,6 +740,23 @@ static int enc_value(dw_span_t v, int opaque, dw_buf_t *out)
     case 'n': return dw_buf_append(out, v.p, v.n) == 0 ? SCAN_OK : SCAN_NOMEM;
     default: return SCAN_NO;
     }
+}
+
+/* "key":value (value: its canonical bytes) into the core's digest, after a comma unless it is the
+ * first (*first is cleared). scratch: for the key's bytes. */
+static int core_member(dw_digest_ctx_t *core, int *first, const char *key, size_t key_n, const dw_buf_t *value,
+                       dw_buf_t *scratch)
+{
+    dw_buf_reset(scratch);
+    int rc = enc_bytes(key, key_n, scratch);
+    if (rc != SCAN_OK || dw_buf_append(scratch, ":", 1) != 0)
+        return SCAN_NOMEM;
+    if (!*first)
+        dw_digest_update(core, ",", 1);
+    dw_digest_update(core, scratch->p, scratch->len);
+    dw_digest_update(core, value->p, value->len);
+    *first = 0;
+    return SCAN_OK;
 }
 
 /* dw_canon_item for raw (stand-ins already in), without a DOM; SCAN_NO when the DOM path must
@@ -761,39 +779,21 @@ static int form_by_scan(const char *raw, size_t n, dw_canon_t *out)
         return SCAN_NOMEM;
     }
     const scan_member_t *type_m = find_member(&m, "type"), *role_m = find_member(&m, "role");
+    const scan_member_t *id_m = find_member(&m, "id");
     int has_type = type_m != NULL && !dw_json_is_null(type_m->value);
     int has_role = role_m != NULL && !dw_json_is_null(role_m->value);
-    /* rule 5 on the effective type (rule 3), before nulls go */
-    const char *eff = !has_type && has_role ? "message" : scan_str_member(&m, "type", &type_buf);
-    int call = is_call(eff), msg = is_type(eff, "message");
-    const scan_member_t *content = find_member(&m, "content");
-    int stripped = call && find_member(&m, "parsed_arguments") != NULL;
-    if (msg && content != NULL && dw_json_kind(content->value) == '[') {
-        dw_spans_t parts = {0};
-        if (dw_json_array_elems(trimmed(content->value), &parts) != 0)
-            rc = SCAN_NOMEM;
-        for (size_t i = 0; rc == SCAN_OK && i < parts.n; i++) {
-            scan_members_t pm;
-            if (dw_json_kind(parts.v[i]) != '{')
-                continue;
-            if ((rc = scan_members(parts.v[i], &pm)) == SCAN_OK) {
-                stripped |= find_member(&pm, "parsed") != NULL;
-                scan_members_free(&pm);
-            }
-        }
-        dw_spans_free(&parts);
-    }
-    /* what remains after rules 2 and 5 */
+    /* rule 3: the type an item without one has (a lone id: what is left once nulls go; no
+     * parsed_arguments to drop, as the item is no call). It is also the effective type rule 5
+     * reads before nulls go: "message" for a role and no type, else the type's string. */
     size_t left = 0;
     for (size_t i = 0; i < m.n; i++)
-        left += kept(&m.v[i], 0) && !(call && strcmp(m.v[i].key, "parsed_arguments") == 0);
-    /* rule 3: the type an item without one has */
+        left += kept(&m.v[i], 0);
     const char *type = has_type ? scan_str_member(&m, "type", &type_buf)
                        : has_role ? "message"
-                       : left == 1 && find_member(&m, "id") != NULL && kept(find_member(&m, "id"), 0) ? "item_reference"
-                                                                                                       : NULL;
-    int synth = !has_type && type != NULL;
-    msg = is_type(type, "message");
+                       : left == 1 && id_m != NULL && kept(id_m, 0) ? "item_reference"
+                                                                   : NULL;
+    int synth = !has_type && type != NULL, call = is_call(type), msg = is_type(type, "message");
+    int stripped = call && find_member(&m, "parsed_arguments") != NULL;
     const char *role = msg ? scan_str_member(&m, "role", &role_buf) : NULL;
     dw_digest_ctx_t core;
     dw_digest_init(&core);
@@ -801,20 +801,16 @@ static int form_by_scan(const char *raw, size_t n, dw_canon_t *out)
     dw_digest_update(&core, "{", 1);
     int core_first = 1;
     size_t nf = 0;
+    dw_buf_t key_buf = {0};
     /* the synthesised "type" sorts among the members like any key */
     scan_member_t synth_m = {(char *)"type", 4, {NULL, 0}};
     for (size_t i = 0; rc == SCAN_OK && i <= m.n; i++) {
         const scan_member_t *mb = i < m.n ? &m.v[i] : NULL;
         if (synth && (mb == NULL || cmp_member(&synth_m, mb) < 0)) {
             dw_buf_reset(&v);
-            if ((rc = enc_bytes("type", 4, &v)) == SCAN_OK && (rc = dw_buf_append(&v, ":", 1) ? SCAN_NOMEM : SCAN_OK) == SCAN_OK)
-                rc = enc_bytes(type, strlen(type), &v);
-            if (rc == SCAN_OK) {
-                if (!core_first)
-                    dw_digest_update(&core, ",", 1);
-                dw_digest_update(&core, v.p, v.len);
-                core_first = 0;
-            }
+            rc = enc_bytes(type, strlen(type), &v);
+            if (rc == SCAN_OK)
+                rc = core_member(&core, &core_first, "type", 4, &v, &key_buf);
             synth = 0;
         }
         if (mb == NULL || rc != SCAN_OK)
@@ -834,25 +830,14 @@ static int form_by_scan(const char *raw, size_t n, dw_canon_t *out)
                                   dw_buf_append_str(&v, "\"}]") != 0))
                 rc = SCAN_NOMEM;
         } else if (msg && strcmp(mb->key, "content") == 0 && dw_json_kind(mb->value) == '[') {
-            rc = enc_array(trimmed(mb->value), 0, 1, &v);
+            rc = enc_array(trimmed(mb->value), 0, &stripped, &v);
         } else {
             rc = enc_value(mb->value, is_opaque_key(mb->key), &v);
         }
         if (rc != SCAN_OK)
             break;
         if (is_required(type, mb->key)) {
-            dw_buf_t kv = {0};
-            if (enc_bytes(mb->key, mb->key_n, &kv) != SCAN_OK || dw_buf_append(&kv, ":", 1) != 0) {
-                dw_buf_free(&kv);
-                rc = SCAN_NOMEM;
-                break;
-            }
-            if (!core_first)
-                dw_digest_update(&core, ",", 1);
-            dw_digest_update(&core, kv.p, kv.len);
-            dw_digest_update(&core, v.p, v.len);
-            dw_buf_free(&kv);
-            core_first = 0;
+            rc = core_member(&core, &core_first, mb->key, mb->key_n, &v, &key_buf);
         } else {
             dw_digest_ctx_t c;
             dw_digest_init(&c);
@@ -869,8 +854,7 @@ static int form_by_scan(const char *raw, size_t n, dw_canon_t *out)
         identity_of(f, fields, nf);
         f->strip = stripped;
         f->is_reference = is_type(type, "item_reference");
-        const scan_member_t *id = find_member(&m, "id");
-        if (id != NULL && dw_json_kind(id->value) == '"' && decode(id->value, &id_buf) == SCAN_OK &&
+        if (id_m != NULL && dw_json_kind(id_m->value) == '"' && decode(id_m->value, &id_buf) == SCAN_OK &&
             memchr(id_buf.p, '\0', id_buf.len) == NULL && (out->id = strdup(id_buf.p)) == NULL)
             rc = SCAN_NOMEM;
     }
@@ -878,6 +862,7 @@ static int form_by_scan(const char *raw, size_t n, dw_canon_t *out)
     dw_buf_free(&type_buf);
     dw_buf_free(&role_buf);
     dw_buf_free(&id_buf);
+    dw_buf_free(&key_buf);
     dw_buf_free(&v);
     scan_members_free(&m);
     return rc;
