@@ -72,8 +72,8 @@ void dw_forms_remember(const dw_forms_t *f, dw_transcripts_t *t);
 void dw_forms_free(dw_forms_t *f);
 
 /* Plans rq (items digested and chained under cred in t) given what the open lanes of its pool key
- * cache now (lanes, borrowed; NULL when none is open). forms: the items' forms, all known (dw_forms_fill; borrowed), or NULL to
- * canonicalise them here through t's item cache. The longest recorded prefix whose response is
+ * cache now (lanes, borrowed; NULL when none is open). forms: the items' forms, all known
+ * (dw_forms_fill; borrowed), or NULL to canonicalise them here through t's item cache. The longest recorded prefix whose response is
  * still cached (or stored) gives a DELTA; anything not provably equal gives FULL. Never fails:
  * without memory it plans FULL, unchained. Free with dw_plan_free. */
 void dw_plan_make(dw_plan_t *pl, dw_transcripts_t *t, const dw_digest_t *cred, const dw_request_t *rq,

@@ -96,6 +96,8 @@ static int lane_names(const dw_pool_t *p)
 }
 
 /* The free-lane sets of l's slot (dw_slot_t.empty and .lru), as l stops or starts being free. */
+_Static_assert(DW_LANE_NAMES < 63, "dw_slot_t.empty has a bit per lane");
+
 static void lru_unlink(dw_slot_t *s, dw_lane_t *l)
 {
     if (!l->in_lru)
@@ -378,7 +380,7 @@ static dw_lane_t *find_free(dw_pool_t *p, const dw_digest_t *key, dw_lane_t **lr
 {
     *lru = NULL;
     int names = lane_names(p);
-    uint64_t usable = names >= 63 ? ~0ull : (2ull << names) - 1;
+    uint64_t usable = (2ull << names) - 1;
     for (dw_slot_t *s = p->slots; s; s = s->next) {
         if (!has_room(s) || !dw_digest_eq(&s->key, key))
             continue;
