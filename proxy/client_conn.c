@@ -11,6 +11,10 @@
 /* A request head is at most this long (h2o answers a longer one 400 itself). */
 #define DW_HEAD_MAX (64 * 1024)
 
+/* Input sized ahead of the body's bytes, summed over the connections still waiting for theirs:
+ * heads alone, sent without bodies, reserve no more address space than this. */
+#define DW_PRESIZE_BUDGET ((size_t)256 << 20)
+
 typedef struct dw_watch {
     uv_tcp_t tcp; /* first: the handle h2o's socket wraps is this struct */
     dw_client_conn_t *cc;
@@ -22,6 +26,7 @@ typedef struct dw_watch {
     int closed, cut;
     int expect_head;   /* the next bytes h2o parses start an HTTP/1 request head */
     int next_bad;      /* the head read last has conflicting lengths */
+    size_t presized;   /* bytes of input sized for a request not yet handed to the handler */
     struct dw_watch *prev, *next;
 } dw_watch_t;
 
@@ -33,6 +38,9 @@ struct dw_client_conn {
     dw_watch_t *head;
     dw_watch_t **by_fd; /* the watched connection of each descriptor */
     size_t n_fd;
+    size_t max_body;   /* h2o's max_request_entity_size: it answers a longer body 413 */
+    size_t presized;   /* the connections' presized, summed */
+    h2o_socket_cb http1_read; /* the read callback of h2o's HTTP/1 layer, once a plain connection showed it */
 };
 
 static void on_read(h2o_socket_t *sock, const char *err);
@@ -68,18 +76,50 @@ static void on_sweep(uv_timer_t *t)
 
 /* ------------------------------------------------------------------ HTTP/1 framing */
 
-/* Reads the head at offset `from` of the socket's input, once it is whole. */
-static void scan_head(dw_watch_t *w, size_t from)
+/* Gives the input room for the whole request at once, where h2o would grow it by doubling as the
+ * body arrives (a 1 MB body was copied ~1 MB more on its way in; issue 16). Moving the input is
+ * safe only while h2o holds no pointer into it: h2o's HTTP/1 layer reads the connection (not
+ * HTTP/2's, not a TLS handshake's), no request is in flight, and the read being delivered
+ * completed the head (h2o parses a head in the read that completes it, after us; `fresh` is that
+ * read's bytes, h2o_socket_t.bytes_read). Within h2o's own limit, and never as far as h2o's
+ * file-backed buffers (from mmap_settings' threshold on h2o allocates a file: a head alone must
+ * not make it do so). */
+static void presize(dw_watch_t *w, size_t head_len, size_t body_len, size_t fresh)
+{
+    h2o_buffer_t *in = w->sock->input;
+    dw_client_conn_t *cc = w->cc;
+    if (cc->http1_read == NULL || w->h2o_read != cc->http1_read || w->inflight != 0 || head_len <= in->size - fresh || body_len > cc->max_body ||
+        body_len > SIZE_MAX - head_len)
+        return;
+    size_t len = head_len + body_len;
+    if (len <= in->size || len >= h2o_socket_buffer_mmap_settings.threshold / 2 || len > DW_PRESIZE_BUDGET - cc->presized)
+        return;
+    h2o_buffer_reserve(&w->sock->input, len - in->size);
+    cc->presized += len;
+    w->presized = len;
+}
+
+static void presized_done(dw_watch_t *w)
+{
+    w->cc->presized -= w->presized;
+    w->presized = 0;
+}
+
+/* Reads the head at offset `from` of the socket's input, once it is whole. From a read (fresh: its
+ * bytes, else 0), a head at the start of the input gets room for its body. */
+static void scan_head(dw_watch_t *w, size_t from, size_t fresh)
 {
     h2o_buffer_t *in = w->sock->input;
     if (!w->expect_head || in->size <= from)
         return;
-    size_t head_len;
-    int r = dw_http1_framing(in->bytes + from, in->size - from, &head_len);
+    size_t head_len, body_len;
+    int r = dw_http1_framing(in->bytes + from, in->size - from, &head_len, &body_len);
     if (r == DW_FRAMING_INCOMPLETE && in->size - from < DW_HEAD_MAX)
         return;
     w->expect_head = 0;
     w->next_bad = r == DW_FRAMING_CONFLICT;
+    if (r == DW_FRAMING_OK && from == 0 && fresh != 0 && body_len != DW_FRAMING_LENGTH_UNKNOWN)
+        presize(w, head_len, body_len, fresh);
 }
 
 /* Puts our read callback in front of h2o's, which h2o sets anew each time it starts reading. */
@@ -105,7 +145,7 @@ static void on_read(h2o_socket_t *sock, const char *err)
     if (w == NULL || w->sock != sock)
         return; /* cannot be: the callback is ours only while watched */
     if (err == NULL)
-        scan_head(w, 0); /* h2o consumed the requests before: its input starts with the next head */
+        scan_head(w, 0, sock->bytes_read); /* h2o consumed the requests before: its input starts with the next head */
     w->h2o_read(sock, err);
     wrap(w); /* h2o may have started reading again with another callback */
 }
@@ -123,12 +163,13 @@ static void on_rewrap(uv_prepare_t *p)
 
 /* ------------------------------------------------------------------ connections and requests */
 
-dw_client_conn_t *dw_client_conn_new(uv_loop_t *loop, double idle_secs)
+dw_client_conn_t *dw_client_conn_new(uv_loop_t *loop, double idle_secs, size_t max_body)
 {
     dw_client_conn_t *cc = calloc(1, sizeof(*cc));
     if (cc == NULL)
         return NULL;
     cc->loop = loop;
+    cc->max_body = max_body;
     cc->idle_ms = (uint64_t)(idle_secs * 1000);
     uint64_t every = cc->idle_ms / 4;
     every = every < 100 ? 100 : every > 1000 ? 1000 : every;
@@ -188,6 +229,10 @@ void dw_client_conn_accepted(uv_tcp_t *conn, h2o_socket_t *sock)
     if (w->fd < 0)
         return;
     w->sock = sock;
+    /* h2o_accept hands a plain connection to its HTTP/1 layer, which starts reading at once; TLS
+     * connections read with the handshake's callback first (they are never presized) */
+    if (sock->ssl == NULL && w->cc->http1_read == NULL)
+        w->cc->http1_read = sock->_cb.read;
     wrap(w);
 }
 
@@ -214,6 +259,7 @@ void dw_client_conn_on_close(uv_handle_t *h)
     }
     w->sock = NULL;
     w->closed = 1;
+    presized_done(w);
     release(w);
 }
 
@@ -236,6 +282,7 @@ int dw_client_conn_request(dw_client_conn_t *cc, h2o_req_t *req)
     dw_watch_t **ref = h2o_mem_alloc_shared(&req->pool, sizeof(*ref), on_request_disposed);
     *ref = w;
     w->inflight++;
+    presized_done(w); /* the body is in: the input is in use, not reserved */
     if (req->version >= 0x200) {
         w->expect_head = 0; /* HTTP/2 frames its own messages */
         return 0;
@@ -246,12 +293,12 @@ int dw_client_conn_request(dw_client_conn_t *cc, h2o_req_t *req)
     w->next_bad = 0;
     w->expect_head = 1;
     h2o_buffer_t *in = sock->input;
-    size_t rest = 0, head_len;
+    size_t rest = 0, head_len, body_len;
     if (req->entity.base != NULL && req->entity.base >= in->bytes && req->entity.base <= in->bytes + in->size)
         rest = (size_t)(req->entity.base - in->bytes) + req->entity.len;
-    else if (dw_http1_framing(in->bytes, in->size, &head_len) != DW_FRAMING_INCOMPLETE)
+    else if (dw_http1_framing(in->bytes, in->size, &head_len, &body_len) != DW_FRAMING_INCOMPLETE)
         rest = head_len;
     if (rest <= in->size)
-        scan_head(w, rest);
+        scan_head(w, rest, 0);
     return bad;
 }

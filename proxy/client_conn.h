@@ -20,8 +20,9 @@
 typedef struct dw_client_conn dw_client_conn_t;
 
 /* Watches connections on loop, cutting them after idle_secs without a byte while no request is in
- * flight. Returns NULL when out of memory. Lives as long as the process (like the h2o context). */
-dw_client_conn_t *dw_client_conn_new(uv_loop_t *loop, double idle_secs);
+ * flight; max_body is h2o's max_request_entity_size (no input is sized beyond it). Returns NULL
+ * when out of memory. Lives as long as the process (like the h2o context). */
+dw_client_conn_t *dw_client_conn_new(uv_loop_t *loop, double idle_secs, size_t max_body);
 
 /* A TCP handle for the next accepted client (uv_tcp_init done), owned by the watcher: give
  * dw_client_conn_on_close as its close callback (h2o_uv_socket_create's, or uv_close's when the

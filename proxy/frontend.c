@@ -270,7 +270,7 @@ dw_frontend_t *dw_frontend_start(dw_proxy_t *px, int *bound_port)
         free(fe);
         return NULL;
     }
-    fe->conns = dw_client_conn_new(px->loop, px->cfg->client_idle_timeout);
+    fe->conns = dw_client_conn_new(px->loop, px->cfg->client_idle_timeout, fe->globalconf.max_request_entity_size);
     if (fe->conns == NULL) {
         fprintf(stderr, "deltawire: out of memory\n");
         if (fe->up_ssl != NULL)

@@ -28,7 +28,24 @@ static int same_length(const char *a, size_t an, const char *b, size_t bn)
     return an == bn && an > 0 && strspn(a, "0123456789") >= an && memcmp(a, b, an) == 0;
 }
 
-int dw_http1_framing(const char *p, size_t n, size_t *head_len)
+/* A Content-Length value as a number: digits only, with the whitespace same_length ignores. */
+static size_t length_of(const char *v, size_t n)
+{
+    while (n && (*v == ' ' || *v == '\t'))
+        v++, n--;
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r'))
+        n--;
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t d = (size_t)(v[i] - '0');
+        if (v[i] < '0' || v[i] > '9' || len > (DW_FRAMING_LENGTH_UNKNOWN - 1 - d) / 10)
+            return DW_FRAMING_LENGTH_UNKNOWN; /* the largest length is one below the marker */
+        len = len * 10 + d;
+    }
+    return n ? len : DW_FRAMING_LENGTH_UNKNOWN;
+}
+
+int dw_http1_framing(const char *p, size_t n, size_t *head_len, size_t *body_len)
 {
     const char *cl = NULL;
     size_t cl_n = 0;
@@ -46,7 +63,12 @@ int dw_http1_framing(const char *p, size_t n, size_t *head_len)
             if (first)
                 continue; /* h2o skips empty lines before the request line */
             *head_len = at;
-            return conflict || (te && cl != NULL) ? DW_FRAMING_CONFLICT : DW_FRAMING_OK;
+            if (conflict || (te && cl != NULL)) {
+                *body_len = DW_FRAMING_LENGTH_UNKNOWN;
+                return DW_FRAMING_CONFLICT;
+            }
+            *body_len = te ? DW_FRAMING_LENGTH_UNKNOWN : cl != NULL ? length_of(cl, cl_n) : 0;
+            return DW_FRAMING_OK;
         }
         if (first) {
             first = 0; /* the request line */

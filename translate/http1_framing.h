@@ -13,8 +13,14 @@ enum {
     DW_FRAMING_CONFLICT = 2,  /* Content-Length values differ, or Content-Length with Transfer-Encoding */
 };
 
+/* The body length of a head whose length is not known from it: chunked, or a Content-Length that
+ * is not plain decimal digits within size_t. */
+#define DW_FRAMING_LENGTH_UNKNOWN ((size_t)-1)
+
 /* Reads the request head at the start of p[0..n) (request line, header lines, empty line; LF alone
- * ends a line too, as h2o's parser allows). Sets *head_len to the head's bytes unless INCOMPLETE. */
-int dw_http1_framing(const char *p, size_t n, size_t *head_len);
+ * ends a line too, as h2o's parser allows). Unless INCOMPLETE, sets *head_len to the head's bytes
+ * and *body_len to the body's (its Content-Length, 0 without one and without Transfer-Encoding,
+ * else DW_FRAMING_LENGTH_UNKNOWN; with CONFLICT always unknown). */
+int dw_http1_framing(const char *p, size_t n, size_t *head_len, size_t *body_len);
 
 #endif
