@@ -365,6 +365,25 @@ static int stand_in(dw_span_t s, int nul, char out[STAND_IN])
     return 1;
 }
 
+/* Where the string whose characters start at raw[i] closes, or n: the first '"' after an even run
+ * of backslashes. memchr finds the quotes: a byte-wise walk was a quarter of a 35 KB tool output's
+ * canonical form. */
+static size_t string_end(const char *raw, size_t i, size_t n)
+{
+    const size_t start = i;
+    for (;;) {
+        const char *q = memchr(raw + i, '"', n - i);
+        if (q == NULL)
+            return n;
+        size_t at = (size_t)(q - raw), k = at;
+        while (k > start && raw[k - 1] == '\\')
+            k--;
+        if ((at - k) % 2 == 0)
+            return at;
+        i = at + 1;
+    }
+}
+
 /* raw with every long string value (and every one that starts with U+0000) stood in for by
  * stand_in, into out. Keys stay, and so do the values of "id" members: the item's id is read from
  * the parsed item (dw_canon_t.id, references), and a member's values are either always stood in for
@@ -381,9 +400,7 @@ static int stand_in_long_strings(const char *raw, size_t n, dw_buf_t *out)
         const char *q = memchr(raw + i, '"', n - i);
         if (q == NULL)
             break;
-        size_t from = (size_t)(q - raw), to = from + 1;
-        while (to < n && raw[to] != '"')
-            to += raw[to] == '\\' ? 2 : 1;
+        size_t from = (size_t)(q - raw), to = string_end(raw, from + 1, n);
         if (to >= n)
             return -1;
         to++; /* past the closing quote */

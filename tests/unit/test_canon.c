@@ -775,6 +775,28 @@ Test(canon_long_strings, equal_values_on_either_side_of_the_threshold)
     free(b);
 }
 
+/* Where a long value ends: a quote after an even run of backslashes closes it, one after an odd
+ * run is part of it, however the quote and the backslash are spelled. */
+Test(canon_long_strings, quotes_and_backslash_runs)
+{
+    const char *pairs[][2] = {
+        {"ends in a backslash \\\\", "ends in a backslash \\u005c"},
+        {"two \\\\\\\\ then", "two \\u005c\\u005c then"},
+        {"a \\\" quote", "a \\u0022 quote"},
+        {"a \\\\\\\" quote after a backslash", "a \\u005c\\u0022 quote after a backslash"},
+    };
+    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+        char *a = long_message(pairs[i][0], 30), *b = long_message(pairs[i][1], 30);
+        assert_same(a, b);
+        free(a);
+        free(b);
+    }
+    char *a = long_message("one \\\\", 30), *b = long_message("one \\\"", 30);
+    assert_differs(a, b);
+    free(a);
+    free(b);
+}
+
 Test(canon_long_strings, one_byte_apart_differ)
 {
     char *a = long_message("the end.", 40), *b = long_message("the end!", 40), *c = long_message("the end.", 41);
