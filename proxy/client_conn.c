@@ -83,7 +83,9 @@ static void on_sweep(uv_timer_t *t)
  * completed the head (h2o parses a head in the read that completes it, after us; `fresh` is that
  * read's bytes, h2o_socket_t.bytes_read). Within h2o's own limit, and never as far as h2o's
  * file-backed buffers (from mmap_settings' threshold on h2o allocates a file: a head alone must
- * not make it do so). */
+ * not make it do so). h2o_buffer_reserve doubles the capacity until it holds len, and doubles even
+ * a capacity above len when an earlier request consumed from its front takes the room: below half
+ * the threshold, both len and the capacity it starts from keep the result below it. */
 static void presize(dw_watch_t *w, size_t head_len, size_t body_len, size_t fresh)
 {
     h2o_buffer_t *in = w->sock->input;
@@ -92,7 +94,8 @@ static void presize(dw_watch_t *w, size_t head_len, size_t body_len, size_t fres
         body_len > SIZE_MAX - head_len)
         return;
     size_t len = head_len + body_len;
-    if (len <= in->size || len >= h2o_socket_buffer_mmap_settings.threshold / 2 || len > DW_PRESIZE_BUDGET - cc->presized)
+    size_t file_backed = h2o_socket_buffer_mmap_settings.threshold;
+    if (len <= in->size || len >= file_backed / 2 || in->capacity >= file_backed / 2 || len > DW_PRESIZE_BUDGET - cc->presized)
         return;
     h2o_buffer_reserve(&w->sock->input, len - in->size);
     cc->presized += len;
