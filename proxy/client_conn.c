@@ -232,8 +232,9 @@ void dw_client_conn_accepted(uv_tcp_t *conn, h2o_socket_t *sock)
     if (w->fd < 0)
         return;
     w->sock = sock;
-    /* h2o_accept hands a plain connection to its HTTP/1 layer, which starts reading at once; TLS
-     * connections read with the handshake's callback first (they are never presized) */
+    /* h2o_accept hands a plain connection to its HTTP/1 layer, which starts reading at once. A TLS
+     * connection reads with the handshake's callback first; with --tls-cert every listener is TLS
+     * (one accept context), the callback is never learned and no input is presized. */
     if (sock->ssl == NULL && w->cc->http1_read == NULL)
         w->cc->http1_read = sock->_cb.read;
     wrap(w);
