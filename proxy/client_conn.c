@@ -12,7 +12,8 @@
 #define DW_HEAD_MAX (64 * 1024)
 
 /* Input sized ahead of the body's bytes, summed over the connections still waiting for theirs:
- * heads alone, sent without bodies, reserve no more address space than this. */
+ * heads alone, sent without bodies, reserve no more than this (h2o's doubling can round each up to
+ * twice its length: in address space, not memory, until the bytes come). */
 #define DW_PRESIZE_BUDGET ((size_t)256 << 20)
 
 typedef struct dw_watch {
