@@ -256,10 +256,14 @@ static int tx_write(dw_upconn_t *c, struct lws *wsi)
         count_tx(c, n);
         if (tx_next(c))
             lws_callback_on_writable(wsi);
-    } else {
-        /* the compressor reads the message from tx fragment by fragment, on later writeable
-         * turns: keep it until lws hands the socket back to us */
+    } else if (c->tx_draining) {
+        /* the compressor reads the rest of the message from tx on later writeable turns: keep it
+         * until lws hands the socket back to us */
         c->tx_written = 1;
+        lws_callback_on_writable(wsi);
+    } else if (tx_next(c)) {
+        /* compressed whole in this write (every message up to the compressor's 64 KB output):
+         * nothing to wait for, where a writeable turn cost four poll re-arms per request */
         lws_callback_on_writable(wsi);
     }
     return 0;
@@ -348,7 +352,7 @@ static const struct lws_protocols protocols[] = {
 typedef struct {
     struct lws_tokens eb_in, eb_out;
 } pmd_ebufs_t;
-enum { PMDR_UNKNOWN = 0, PMDR_DID_NOTHING = 1, PMDR_NOTHING_WE_SHOULD_DO = 5 };
+enum { PMDR_UNKNOWN = 0, PMDR_DID_NOTHING = 1, PMDR_HAS_PENDING = 2, PMDR_NOTHING_WE_SHOULD_DO = 5 };
 
 /* lws's permessage-deflate, watched: it counts the compressed bytes each way and marks the
  * connection deflating once the server accepted the offer. */
@@ -368,6 +372,7 @@ static int deflate_ext(struct lws_context *ctx, const struct lws_extension *ext,
     case LWS_EXT_CB_PAYLOAD_TX:
         if (r > PMDR_DID_NOTHING) /* DID_NOTHING leaves eb_out as it was */
             count_tx(c, (uint64_t)eb->eb_out.len);
+        c->tx_draining = r == PMDR_HAS_PENDING; /* lws then drains it on writeable turns */
         break;
     case LWS_EXT_CB_PAYLOAD_RX:
         if (r == PMDR_NOTHING_WE_SHOULD_DO) {

@@ -218,3 +218,41 @@ for (const plain of [['response.created'], ['response.completed'], ['response.cr
     await up.stop();
   });
 }
+
+// A message that compresses to more than the compressor's 64 KB output leaves lws draining it over
+// writeable turns, reading it from deltawire's buffer all the while; a smaller one is consumed in
+// the write itself, and its buffer is released at once. Both kinds, interleaved on one socket by
+// concurrent conversations, each arrive whole, and the next turn of each still goes as a delta.
+test('messages larger than the compressor\'s output buffer, beside small ones on one socket, arrive whole', { timeout: 60000 }, async () => {
+  const mock = await startMock();
+  const proxy = await startProxy({ upstream: mock.base, args: ['--max-conns-per-key', '1'] });
+  const auth = { authorization: 'Bearer sk-drain' };
+  // base64 of digests: it compresses to three quarters, past 64 KB from ~90 KB on
+  const noise = (kb, seed) => Array.from({ length: Math.ceil(kb * 1024 / 24) },
+    (_, i) => createHash('md5').update(`${seed}:${i}`).digest('base64')).join('');
+  const first = Array.from({ length: 4 }, (_, k) => ({ model: 'gpt-5.5', store: false,
+    input: [{ role: 'user', content: k % 2 ? `small ${k}` : noise(200, k) }] }));
+  const one = await Promise.all(first.map((b) => httpJson('POST', proxy.base + '/responses', b, auth)));
+  for (const r of one) assert.equal(r.status, 200);
+  const second = first.map((b, k) => ({ ...b, input: [...b.input, ...one[k].json.output,
+    { role: 'user', content: k % 2 ? noise(120, 10 + k) : 'and small again' }] }));
+  const two = await Promise.all(second.map((b) => httpJson('POST', proxy.base + '/responses', b, auth)));
+  for (const r of two) assert.equal(r.status, 200);
+  const log = (await mock.log()).filter((e) => e.transport === 'ws');
+  assert.equal(log.length, 8);
+  assert.equal((await mock.handshakes()).length, 1, 'one upstream socket');
+  for (const [k, b] of [...first, ...second].entries()) {
+    const e = log.find((x) => JSON.stringify(canonicalItems(x.full_input)) === JSON.stringify(canonicalItems(b.input)));
+    assert.ok(e, `request ${k}: the mock reconstructed exactly the client's input`);
+    assert.equal(e.error, null);
+    if (k >= 4) assert.ok(e.previous_response_id, `request ${k} went as a delta`);
+  }
+  const s = await stats(proxy);
+  const hs = (await mock.handshakes())[0];
+  assert.ok(s.bytes_to_upstream > 600000, 'the large messages went up');
+  assert.ok(s.wire_to_upstream > 400000, 'and did not compress below the compressor\'s buffer');
+  assert.equal(s.wire_to_upstream, hs.rx_wire_bytes, 'wire bytes up as the mock counted them');
+  assert.equal(s.bytes_to_upstream, hs.rx_payload_bytes, 'frame bytes up as the mock counted them');
+  await proxy.stop();
+  await mock.stop();
+});
