@@ -252,18 +252,16 @@ static int tx_write(dw_upconn_t *c, struct lws *wsi)
         dw_buf_free(&c->tx);
         return -1;
     }
-    if (!c->deflate) {
-        count_tx(c, n);
-        if (tx_next(c))
-            lws_callback_on_writable(wsi);
-    } else if (c->tx_draining) {
+    if (!c->deflate)
+        count_tx(c, n); /* compressed, deflate_ext counts what the extension writes */
+    if (c->tx_draining) {
         /* the compressor reads the rest of the message from tx on later writeable turns: keep it
          * until lws hands the socket back to us */
         c->tx_written = 1;
         lws_callback_on_writable(wsi);
     } else if (tx_next(c)) {
-        /* compressed whole in this write (every message up to the compressor's 64 KB output):
-         * nothing to wait for, where a writeable turn cost four poll re-arms per request */
+        /* sent, or compressed whole in this write (every message up to the compressor's 64 KB
+         * output): nothing to wait for, where a writeable turn cost four poll re-arms a request */
         lws_callback_on_writable(wsi);
     }
     return 0;

@@ -113,7 +113,7 @@ struct dw_upconn {
     dw_lane_t *tx_lane;    /* whose frame tx is */
     size_t tx_headroom;
     int tx_written;        /* tx went to lws, which still compresses from it: freed once drained */
-    int tx_draining;       /* the compressor's last pass over tx left input or output pending */
+    int tx_draining;       /* the compressor's last pass over tx left input or output pending (0 without deflate) */
     int deflate;           /* permessage-deflate was negotiated */
     /* message payload bytes as they crossed the socket (after compression; WebSocket frame headers
      * and TLS not counted), and as received once inflated; for the per-request difference */

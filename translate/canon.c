@@ -653,15 +653,6 @@ static int enc_number(dw_span_t v, dw_buf_t *out)
     return dw_buf_append(out, v.p, v.n) == 0 ? SCAN_OK : SCAN_NOMEM;
 }
 
-/* v without the whitespace around it. */
-static dw_span_t trimmed(dw_span_t v)
-{
-    const char *p = dw_json_skip_ws(v.p, v.p + v.n), *end = v.p + v.n;
-    while (end > p && dw_json_is_ws(end[-1]))
-        end--;
-    return (dw_span_t){p, (size_t)(end - p)};
-}
-
 static int enc_value(dw_span_t v, int opaque, dw_buf_t *out);
 
 /* One member "key":value, and a comma before it unless first. */
@@ -693,7 +684,7 @@ static int enc_dropped(dw_span_t v)
 /* An empty array: rule 4 drops a part's "annotations" and "logprobs" then. */
 static int is_empty_array(dw_span_t v)
 {
-    dw_span_t t = trimmed(v);
+    dw_span_t t = dw_json_trim(v);
     return t.n >= 2 && t.p[0] == '[' && dw_json_skip_ws(t.p + 1, t.p + t.n) == t.p + t.n - 1;
 }
 
@@ -735,7 +726,7 @@ static int enc_array(dw_span_t v, int opaque, int *parsed, dw_buf_t *out)
         if (i > 0 && dw_buf_append(out, ",", 1) != 0)
             rc = SCAN_NOMEM;
         else if (parsed != NULL && dw_json_kind(e.v[i]) == '{')
-            rc = enc_object(trimmed(e.v[i]), 0, parsed, out);
+            rc = enc_object(dw_json_trim(e.v[i]), 0, parsed, out);
         else
             rc = enc_value(e.v[i], opaque, out);
     }
@@ -746,7 +737,7 @@ static int enc_array(dw_span_t v, int opaque, int *parsed, dw_buf_t *out)
 /* The canonical bytes of a value (rules 1 and 2 below it), as jansson's dump with CANON_FLAGS. */
 static int enc_value(dw_span_t v, int opaque, dw_buf_t *out)
 {
-    v = trimmed(v);
+    v = dw_json_trim(v);
     switch (dw_json_kind(v)) {
     case '{': return enc_object(v, opaque, NULL, out);
     case '[': return enc_array(v, opaque, NULL, out);
@@ -781,7 +772,7 @@ static int core_member(dw_digest_ctx_t *core, int *first, const char *key, size_
 static int form_by_scan(const char *raw, size_t n, dw_canon_t *out)
 {
     size_t off;
-    dw_span_t item = trimmed((dw_span_t){raw, n});
+    dw_span_t item = dw_json_trim((dw_span_t){raw, n});
     if (dw_json_kind(item) != '{' || dw_json_validate(raw, n, &off) != 0)
         return SCAN_NO;
     scan_members_t m;
@@ -842,12 +833,12 @@ static int form_by_scan(const char *raw, size_t n, dw_canon_t *out)
         if (msg && strcmp(mb->key, "content") == 0 && dw_json_kind(mb->value) == '"') {
             /* rule 4: [{"text":content,"type":kind}] */
             const char *kind = is_type(role, "assistant") ? "output_text" : "input_text";
-            rc = dw_buf_append_str(&v, "[{\"text\":") == 0 ? enc_string(trimmed(mb->value), &v) : SCAN_NOMEM;
+            rc = dw_buf_append_str(&v, "[{\"text\":") == 0 ? enc_string(dw_json_trim(mb->value), &v) : SCAN_NOMEM;
             if (rc == SCAN_OK && (dw_buf_append_str(&v, ",\"type\":\"") != 0 || dw_buf_append_str(&v, kind) != 0 ||
                                   dw_buf_append_str(&v, "\"}]") != 0))
                 rc = SCAN_NOMEM;
         } else if (msg && strcmp(mb->key, "content") == 0 && dw_json_kind(mb->value) == '[') {
-            rc = enc_array(trimmed(mb->value), 0, &stripped, &v);
+            rc = enc_array(dw_json_trim(mb->value), 0, &stripped, &v);
         } else {
             rc = enc_value(mb->value, is_opaque_key(mb->key), &v);
         }

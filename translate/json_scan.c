@@ -640,7 +640,7 @@ int dw_json_key_eq(dw_span_t raw_key, const char *lit)
 
 /* The span without surrounding whitespace. An empty span may be {NULL, 0} (an absent member), and
  * NULL + 0 is undefined: it is returned as it is. */
-static dw_span_t trim(dw_span_t v)
+dw_span_t dw_json_trim(dw_span_t v)
 {
     if (v.n == 0)
         return v;
@@ -652,7 +652,7 @@ static dw_span_t trim(dw_span_t v)
 
 char *dw_json_string_dup(dw_span_t s)
 {
-    s = trim(s);
+    s = dw_json_trim(s);
     if (s.n < 2 || s.p[0] != '"' || s.p[s.n - 1] != '"')
         return NULL;
     const char *p = s.p + 1, *end = s.p + s.n - 1;
@@ -677,7 +677,7 @@ char *dw_json_string_dup(dw_span_t s)
 
 int dw_json_string_each(dw_span_t s, int (*cb)(const char *p, size_t n, void *ud), void *ud)
 {
-    s = trim(s);
+    s = dw_json_trim(s);
     if (s.n < 2 || s.p[0] != '"' || s.p[s.n - 1] != '"')
         return -1;
     const char *p = s.p + 1, *end = s.p + s.n - 1;
@@ -702,7 +702,7 @@ int dw_json_string_each(dw_span_t s, int (*cb)(const char *p, size_t n, void *ud
 
 char dw_json_kind(dw_span_t v)
 {
-    v = trim(v);
+    v = dw_json_trim(v);
     if (v.n == 0)
         return 0;
     char c = v.p[0];
@@ -711,7 +711,7 @@ char dw_json_kind(dw_span_t v)
 
 static int is_lit(dw_span_t v, const char *lit)
 {
-    v = trim(v);
+    v = dw_json_trim(v);
     return v.n == strlen(lit) && memcmp(v.p, lit, v.n) == 0;
 }
 

@@ -122,6 +122,9 @@ char *dw_json_string_dup(dw_span_t s);
  * not a string or holds a malformed escape, or the first non-zero value cb returns. */
 int dw_json_string_each(dw_span_t s, int (*cb)(const char *p, size_t n, void *ud), void *ud);
 
+/* v without the JSON whitespace around it (an empty span as it is). */
+dw_span_t dw_json_trim(dw_span_t v);
+
 /* First significant byte: '{', '[', '"', 't', 'f', 'n', '0' for any
  * number, or 0 for an empty span. */
 char dw_json_kind(dw_span_t v);
