@@ -245,11 +245,25 @@ static int dump_into(dw_digest_ctx_t *c, const json_t *j)
     return json_dump_callback(j, hash_chunk, c, CANON_FLAGS);
 }
 
+/* The digests' framing, one place for both paths: a core is H(core_domain, its object's bytes); an
+ * optional field H(field_domain, key, NUL, value's bytes); the caller adds the bytes. */
+static void core_begin(dw_digest_ctx_t *c)
+{
+    dw_digest_init(c);
+    dw_digest_update(c, core_domain, sizeof core_domain);
+}
+
+static void field_begin(dw_digest_ctx_t *c, const char *key, size_t key_n)
+{
+    dw_digest_init(c);
+    dw_digest_update(c, field_domain, sizeof field_domain);
+    dw_digest_update(c, key, key_n + 1);
+}
+
 static int core_of(const json_t *j, dw_digest_t *out)
 {
     dw_digest_ctx_t c;
-    dw_digest_init(&c);
-    dw_digest_update(&c, core_domain, sizeof core_domain);
+    core_begin(&c);
     if (dump_into(&c, j) != 0)
         return -1;
     dw_digest_final(&c, out);
@@ -300,9 +314,7 @@ static int form_of_object(const json_t *item, dw_form_t *f)
             continue;
         }
         dw_digest_ctx_t c;
-        dw_digest_init(&c);
-        dw_digest_update(&c, field_domain, sizeof field_domain);
-        dw_digest_update(&c, key, strlen(key) + 1);
+        field_begin(&c, key, strlen(key));
         if ((rc = dump_into(&c, v)) == 0)
             dw_digest_final(&c, &fields[n++]);
     }
@@ -804,8 +816,7 @@ static int form_by_scan(const char *raw, size_t n, dw_canon_t *out)
     int stripped = call && find_member(&m, "parsed_arguments") != NULL;
     const char *role = msg ? scan_str_member(&m, "role", &role_buf) : NULL;
     dw_digest_ctx_t core;
-    dw_digest_init(&core);
-    dw_digest_update(&core, core_domain, sizeof core_domain);
+    core_begin(&core);
     dw_digest_update(&core, "{", 1);
     int core_first = 1;
     size_t nf = 0;
@@ -848,9 +859,7 @@ static int form_by_scan(const char *raw, size_t n, dw_canon_t *out)
             rc = core_member(&core, &core_first, mb->key, mb->key_n, &v, &key_buf);
         } else {
             dw_digest_ctx_t c;
-            dw_digest_init(&c);
-            dw_digest_update(&c, field_domain, sizeof field_domain);
-            dw_digest_update(&c, mb->key, mb->key_n + 1);
+            field_begin(&c, mb->key, mb->key_n);
             dw_digest_update(&c, v.p, v.len);
             dw_digest_final(&c, &fields[nf++]);
         }
