@@ -188,7 +188,8 @@ static void on_forms_known(dw_offload_t *o)
         dw_forms_remember(&o->forms, ex->px->transcripts);
         ex->px->metrics.items_keyed_by_comparison += o->keyed;
     }
-    dw_offload_keep(o, &ex->rq.items, uv_now(ex->px->loop));
+    ex->px->metrics.body_bytes_scan_skipped += o->resumed;
+    dw_offload_keep(o, &ex->rq, uv_now(ex->px->loop));
     if (ex->client.state == DW_CLIENT_GONE)
         ex->up = DW_UP_DONE; /* the client left while its body was digested */
     else if (route(ex, o->rc, &o->err, o->has_forms ? &o->forms : NULL) != 0)

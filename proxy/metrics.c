@@ -85,6 +85,9 @@ int dw_metrics_prometheus(dw_buf_t *out, const dw_metrics_t *m, const dw_gauges_
         {"deltawire_items_keyed_by_comparison_total",
          "Items of large bodies whose cache key came from comparing bytes with a kept earlier body, not hashing.",
          m->items_keyed_by_comparison},
+        {"deltawire_body_bytes_scan_skipped_total",
+         "Bytes of large bodies not scanned again: shared from the start with a kept earlier body, up to an item's end.",
+         m->body_bytes_scan_skipped},
         {"deltawire_upstream_connects_total", "Upstream WebSocket connections opened.", m->connects},
     };
     for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]) && rc == 0; i++) {

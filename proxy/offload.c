@@ -11,9 +11,20 @@
 static void on_work(uv_work_t *w)
 {
     dw_offload_t *o = w->data;
-    o->rc = dw_request_parse(&o->rq, o->body, o->n, o->max_body, &o->err);
+    /* the bytes a kept body of the same conversation has up to a point past some items were
+     * scanned when it was: the scan goes on from there */
+    size_t same = 0;
+    dw_body_t *known = dw_bodies_continued(o->cand, o->ncand, o->body, o->n, &same);
+    dw_json_resume_t at;
+    if (known != NULL && dw_bodies_resume_at(known, same, &at) == 0) {
+        o->rc = dw_request_parse_from(&o->rq, o->body, o->n, o->max_body, &at, same, &o->err);
+        o->resumed = (size_t)(at.elems[at.nelems - 1].p + at.elems[at.nelems - 1].n - at.doc);
+    } else {
+        o->rc = dw_request_parse(&o->rq, o->body, o->n, o->max_body, &o->err);
+    }
     if (o->rc == 0 && !o->rq.verbatim && !o->rq.background && o->rq.items.n <= o->max_items) {
-        o->keyed = dw_forms_keys(&o->forms, &o->rq.items, o->cand, o->ncand, &o->chosen, &o->replaces);
+        o->keyed = dw_forms_keys(&o->forms, &o->rq.items, o->cand, o->ncand, known, same, &o->chosen,
+                                 &o->replaces);
         o->has_forms = 1;
     }
 }
@@ -99,22 +110,28 @@ static void drop_candidates(dw_offload_t *o)
     o->chosen = o->replaces = NULL;
 }
 
-void dw_offload_keep(dw_offload_t *o, const dw_spans_t *items, uint64_t now_ms)
+void dw_offload_keep(dw_offload_t *o, const dw_request_t *rq, uint64_t now_ms)
 {
     if (o->chosen != NULL && o->chosen != o->replaces && o->bodies != NULL)
         dw_bodies_touch(o->bodies, o->chosen, now_ms); /* before this body: the newest stays first */
+    const dw_spans_t *items = &rq->items;
     int all_keyed = o->has_forms && o->forms.keys != NULL && o->forms.n == items->n && items->n > 0;
     dw_span_t *v = o->bodies != NULL && all_keyed ? malloc(items->n * sizeof(*v)) : NULL;
-    if (v != NULL) {
+    dw_member_t *m = v != NULL ? malloc(rq->members.n * sizeof(*m)) : NULL;
+    if (m != NULL) {
         memcpy(v, items->v, items->n * sizeof(*v));
-        o->kept = dw_bodies_put(o->bodies, &o->cred, o->body, o->n, v, o->forms.keys, items->n, o->replaces, now_ms);
+        memcpy(m, rq->members.v, rq->members.n * sizeof(*m));
+        o->kept = dw_bodies_put(o->bodies, &o->cred, o->body, o->n, m, rq->members.n, v, o->forms.keys, items->n,
+                                o->replaces, now_ms);
         if (o->kept != NULL) {
             o->body = NULL;       /* the kept body owns the copy now */
             o->forms.keys = NULL; /* and the keys */
-        } else {
-            free(v);
+            v = NULL;
+            m = NULL;
         }
     }
+    free(v);
+    free(m);
     drop_candidates(o);
 }
 

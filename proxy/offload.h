@@ -52,6 +52,7 @@ struct dw_offload {
     dw_body_t *replaces;    /* the candidate this body makes useless, or NULL */
     dw_body_t *kept;        /* this body, once kept (a reference; it owns the copy then) */
     size_t keyed;           /* items keyed by comparison with a candidate */
+    size_t resumed;         /* bytes not scanned again: a candidate's up to where the scan resumed */
     dw_offload_cb done;
     void *data;
 };
@@ -65,10 +66,10 @@ dw_offload_t *dw_offload_start(uv_loop_t *loop, const char *body, size_t n, size
                                dw_bodies_t *bodies, const dw_digest_t *cred, dw_offload_cb done, void *data);
 
 /* After done: gives the candidates back (the one compared with counts as used), and when every item
- * was keyed (has_forms) keeps the copy in `bodies` for the next turn (items: its items, spans into
- * the copy, borrowed; now_ms: loop time), dropping the candidate it replaces. The copy stays
- * readable until dw_offload_free. Without memory nothing is kept. */
-void dw_offload_keep(dw_offload_t *o, const dw_spans_t *items, uint64_t now_ms);
+ * was keyed (has_forms) keeps the copy in `bodies` for the next turn (rq: the request read from it,
+ * spans into the copy, borrowed; now_ms: loop time), dropping the candidate it replaces. The copy
+ * stays readable until dw_offload_free. Without memory nothing is kept. */
+void dw_offload_keep(dw_offload_t *o, const dw_request_t *rq, uint64_t now_ms);
 
 /* After done: canonicalises the items of `items` (borrowed; spans into o's copy) whose forms
  * o->forms lacks, on the thread pool, then done(o) on the loop. Returns 0, or a libuv error (done

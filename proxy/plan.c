@@ -49,8 +49,8 @@ static void chain_string_input(dw_plan_t *pl, dw_transcripts_t *t, const dw_dige
     dw_buf_free(&item);
 }
 
-size_t dw_forms_keys(dw_forms_t *f, const dw_spans_t *items, dw_body_t *const *cand, size_t nc,
-                     dw_body_t **chosen, dw_body_t **replaces)
+size_t dw_forms_keys(dw_forms_t *f, const dw_spans_t *items, dw_body_t *const *cand, size_t nc, dw_body_t *known,
+                     size_t known_same, dw_body_t **chosen, dw_body_t **replaces)
 {
     size_t n = items->n ? items->n : 1;
     memset(f, 0, sizeof(*f));
@@ -61,7 +61,7 @@ size_t dw_forms_keys(dw_forms_t *f, const dw_spans_t *items, dw_body_t *const *c
     if (f->v == NULL || f->keys == NULL || f->have == NULL)
         return 0;
     /* `have` marks the items keyed by comparison meanwhile; it means "form known" afterwards */
-    size_t keyed = dw_bodies_reuse(cand, nc, items, f->keys, f->have, chosen, replaces);
+    size_t keyed = dw_bodies_reuse(cand, nc, known, known_same, items, f->keys, f->have, chosen, replaces);
     for (size_t i = 0; i < items->n; i++)
         if (!f->have[i])
             dw_transcripts_item_key(items->v[i].p, items->v[i].n, &f->keys[i]);

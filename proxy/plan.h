@@ -62,10 +62,10 @@ typedef struct {
     int ok;
 } dw_forms_t;
 
-/* cand[0..nc): kept bodies (borrowed; may be none); *chosen and *replaces as dw_bodies_reuse.
- * Returns the items keyed by comparison. */
-size_t dw_forms_keys(dw_forms_t *f, const dw_spans_t *items, dw_body_t *const *cand, size_t nc,
-                     dw_body_t **chosen, dw_body_t **replaces);
+/* cand[0..nc): kept bodies (borrowed; may be none); known, known_same, *chosen and *replaces as
+ * dw_bodies_reuse. Returns the items keyed by comparison. */
+size_t dw_forms_keys(dw_forms_t *f, const dw_spans_t *items, dw_body_t *const *cand, size_t nc, dw_body_t *known,
+                     size_t known_same, dw_body_t **chosen, dw_body_t **replaces);
 size_t dw_forms_lookup(dw_forms_t *f, dw_transcripts_t *t, const dw_spans_t *items);
 void dw_forms_fill(dw_forms_t *f, const dw_spans_t *items);
 void dw_forms_remember(const dw_forms_t *f, dw_transcripts_t *t);

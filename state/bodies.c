@@ -14,7 +14,7 @@ struct dw_bodies {
 
 static size_t cost(const dw_body_t *e)
 {
-    return e->n + e->nitems * DW_BODIES_ITEM_BYTES;
+    return e->n + e->nitems * DW_BODIES_ITEM_BYTES + e->nmembers * sizeof(dw_member_t);
 }
 
 dw_bodies_t *dw_bodies_new(size_t budget, uint64_t ttl_ms)
@@ -32,6 +32,7 @@ void dw_bodies_unref(dw_body_t *e)
     if (--e->refs > 0)
         return;
     free(e->p);
+    free(e->members);
     free(e->items);
     free(e->keys);
     free(e);
@@ -82,14 +83,15 @@ size_t dw_bodies_pick(dw_bodies_t *b, const dw_digest_t *cred, dw_body_t **out, 
     return k;
 }
 
-dw_body_t *dw_bodies_put(dw_bodies_t *b, const dw_digest_t *cred, char *p, size_t n, dw_span_t *items,
-                         dw_digest_t *keys, size_t nitems, dw_body_t *replaces, uint64_t now_ms)
+dw_body_t *dw_bodies_put(dw_bodies_t *b, const dw_digest_t *cred, char *p, size_t n, dw_member_t *members,
+                         size_t nmembers, dw_span_t *items, dw_digest_t *keys, size_t nitems, dw_body_t *replaces,
+                         uint64_t now_ms)
 {
     dw_body_t *e = calloc(1, sizeof(*e));
     if (e == NULL)
         return NULL;
-    *e = (dw_body_t){.p = p, .n = n, .items = items, .keys = keys, .nitems = nitems, .cred = *cred,
-                     .used_ms = now_ms, .refs = 2, .listed = 1};
+    *e = (dw_body_t){.p = p, .n = n, .members = members, .nmembers = nmembers, .items = items, .keys = keys,
+                     .nitems = nitems, .cred = *cred, .used_ms = now_ms, .refs = 2, .listed = 1};
     if (cost(e) > b->budget) {
         free(e);
         return NULL;
@@ -153,15 +155,58 @@ static int continues(const dw_body_t *c, dw_span_t run)
     return off + last.n <= run.n && memcmp(run.p + off, last.p, last.n) == 0;
 }
 
-size_t dw_bodies_reuse(dw_body_t *const *cand, size_t nc, const dw_spans_t *items, dw_digest_t *keys,
-                       uint8_t *have, dw_body_t **chosen, dw_body_t **replaces)
+dw_body_t *dw_bodies_continued(dw_body_t *const *cand, size_t nc, const char *p, size_t n, size_t *same)
+{
+    dw_body_t *best = NULL;
+    *same = 0;
+    for (size_t j = 0; j < nc; j++) {
+        const dw_body_t *c = cand[j];
+        if (c->nitems == 0)
+            continue;
+        dw_span_t last = c->items[c->nitems - 1];
+        size_t off = (size_t)(last.p - c->p);
+        if (off + last.n > n || memcmp(p + off, last.p, last.n) != 0)
+            continue;
+        size_t s = common_prefix(p, c->p, n < c->n ? n : c->n);
+        if (s > *same || best == NULL) {
+            best = cand[j];
+            *same = s;
+        }
+        if (s >= off + last.n)
+            break; /* every item of it recurs: none continues further */
+    }
+    return best;
+}
+
+int dw_bodies_resume_at(const dw_body_t *c, size_t same, dw_json_resume_t *at)
+{
+    /* the items lie in order: the last one that ends within the shared bytes (dw_json_scan_object_from
+     * falls back if it is a number or literal, whose end the byte after it decides) */
+    size_t lo = 0, hi = c->nitems; /* items [0, lo) qualify, [hi, nitems) do not */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if ((size_t)(c->items[mid].p + c->items[mid].n - c->p) <= same)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0)
+        return -1;
+    dw_members_t members = {c->members, c->nmembers, c->nmembers};
+    dw_spans_t items = {c->items, c->nitems, c->nitems};
+    return dw_json_resume_at(c->p, &members, &items, "input", lo - 1, at);
+}
+
+size_t dw_bodies_reuse(dw_body_t *const *cand, size_t nc, dw_body_t *known, size_t known_same,
+                       const dw_spans_t *items, dw_digest_t *keys, uint8_t *have, dw_body_t **chosen,
+                       dw_body_t **replaces)
 {
     *chosen = *replaces = NULL;
-    if (nc == 0 || items->n == 0)
+    if ((nc == 0 && known == NULL) || items->n == 0)
         return 0;
     dw_span_t run = run_of(items->v, items->n);
-    dw_body_t *c = cand[0];
-    for (size_t j = 0; j < nc; j++)
+    dw_body_t *c = known != NULL ? known : cand[0];
+    for (size_t j = 0; known == NULL && j < nc; j++)
         if (continues(cand[j], run)) {
             c = cand[j];
             break;
@@ -170,7 +215,15 @@ size_t dw_bodies_reuse(dw_body_t *const *cand, size_t nc, const dw_spans_t *item
     if (c->nitems == 0)
         return 0;
     dw_span_t old = run_of(c->items, c->nitems);
-    size_t same = common_prefix(run.p, old.p, run.n < old.n ? run.n : old.n);
+    size_t limit = run.n < old.n ? run.n : old.n, same;
+    size_t first = (size_t)(old.p - c->p);
+    if (known != NULL && known_same >= first + c->items[0].n) {
+        /* the first items lie at one offset in both bodies (the bytes before them and after are
+         * the same), so the bytes shared from the start, less that offset, are shared from there */
+        same = known_same - first < limit ? known_same - first : limit;
+    } else {
+        same = common_prefix(run.p, old.p, limit);
+    }
     size_t keyed = 0, n = items->n < c->nitems ? items->n : c->nitems;
     for (size_t i = 0; i < n; i++) {
         size_t off = (size_t)(items->v[i].p - run.p);

@@ -9,7 +9,10 @@
  * has that item's key: equal bytes, equal hash. Nothing else is inferred, so any kept body of the
  * same credentials is a safe candidate; choosing well only saves work.
  *
- * Budget: the bytes of the bodies plus 48 per item; least recently used out, and a body unused for
+ * A new body that shares its first bytes with a kept one past some of its items also skips the scan
+ * of those bytes (dw_bodies_continued, dw_bodies_resume_at): they were scanned when it was kept.
+ *
+ * Budget: the bytes of the bodies plus 48 per item and 32 per member; least recently used out, and a body unused for
  * ttl is dropped by dw_bodies_sweep. A kept body is immutable. Entries are reference counted: a
  * worker thread may read the ones picked for it (dw_bodies_reuse) while the loop evicts them. Every
  * other call: the loop thread only.
@@ -30,6 +33,8 @@ struct dw_body {
     /* read-only */
     char *p;                   /* the body (owned) */
     size_t n;
+    dw_member_t *members;      /* its top-level members, spans into p (owned array) */
+    size_t nmembers;
     dw_span_t *items;          /* the input items, spans into p (owned array) */
     dw_digest_t *keys;         /* keys[i]: item i's item-cache key (owned array) */
     size_t nitems;
@@ -52,13 +57,14 @@ size_t dw_bodies_pick(dw_bodies_t *b, const dw_digest_t *cred, dw_body_t **out, 
 /* Gives back a reference; the body is freed with its last one. Loop thread only. */
 void dw_bodies_unref(dw_body_t *e);
 
-/* Keeps body p[0..n) with its items (spans into p) and their keys, for cred, as the most recently
- * used; on success takes p, items and keys (all malloc'd) and returns the entry with a reference for
- * the caller (dw_bodies_unref). `replaces`: a kept body this one makes useless (every item of it
+/* Keeps body p[0..n) with its top-level members and items (spans into p, as dw_request_parse gave
+ * them) and the items' keys, for cred, as the most recently used; on success takes p, members, items
+ * and keys (all malloc'd) and returns the entry with a reference for the caller (dw_bodies_unref). `replaces`: a kept body this one makes useless (every item of it
  * recurs here), dropped now; may be NULL. Returns NULL, taking nothing, when the body alone is over
  * the budget or memory ran out. Evicts least recently used bodies to stay within the budget. */
-dw_body_t *dw_bodies_put(dw_bodies_t *b, const dw_digest_t *cred, char *p, size_t n, dw_span_t *items,
-                         dw_digest_t *keys, size_t nitems, dw_body_t *replaces, uint64_t now_ms);
+dw_body_t *dw_bodies_put(dw_bodies_t *b, const dw_digest_t *cred, char *p, size_t n, dw_member_t *members,
+                         size_t nmembers, dw_span_t *items, dw_digest_t *keys, size_t nitems, dw_body_t *replaces,
+                         uint64_t now_ms);
 
 /* Drops the bodies unused for longer than ttl. */
 void dw_bodies_sweep(dw_bodies_t *b, uint64_t now_ms);
@@ -66,13 +72,28 @@ void dw_bodies_sweep(dw_bodies_t *b, uint64_t now_ms);
 /* Bodies and bytes (as budgeted) kept now; b may be NULL (none). */
 void dw_bodies_counts(const dw_bodies_t *b, size_t *bodies, size_t *bytes);
 
-/* Pure (any thread; reads the picked bodies only). For the items of a new body (spans into it, in
- * order), copies keys[i] from one candidate and sets have[i] = 1 for every item i equal to that
- * candidate's item i byte for byte, as described above. The candidate is the first of cand[0..nc)
- * whose last item recurs at its offset (a continuation), else cand[0]; *chosen: it (NULL when none).
- * *replaces: it when every item of it recurs, else NULL. Returns the items keyed. */
-size_t dw_bodies_reuse(dw_body_t *const *cand, size_t nc, const dw_spans_t *items, dw_digest_t *keys,
-                       uint8_t *have, dw_body_t **chosen, dw_body_t **replaces);
+/* The calls below are pure (any thread; they read the picked bodies only). */
+
+/* The kept body of cand[0..nc) that new body p[0..n) continues from its first byte: of those whose last
+ * item recurs at its offset in p, the first that p shares every item of, else the one p shares the
+ * most bytes with from the start. *same: those bytes (0 when none). Returns it, or NULL. Work: each
+ * candidate's last item, and the shared bytes of those whose last item recurs. */
+dw_body_t *dw_bodies_continued(dw_body_t *const *cand, size_t nc, const char *p, size_t n, size_t *same);
+
+/* Where the scan of a body that shares its first `same` bytes with c may resume (json_scan.h): past
+ * the last item of c that ends within them (an item is an object: its last byte ends it). *at
+ * borrows c. Returns 0, or -1 when no item does. */
+int dw_bodies_resume_at(const dw_body_t *c, size_t same, dw_json_resume_t *at);
+
+/* For the items of a new body (spans into it, in order), copies keys[i] from one candidate and sets
+ * have[i] = 1 for every item i equal to that candidate's item i byte for byte, as described above.
+ * The candidate is `known` when not NULL (dw_bodies_continued's, which shares known_same bytes with
+ * the new body from the start: not compared again), else the first of cand[0..nc) whose last item
+ * recurs at its offset from the first item (a continuation), else cand[0]; *chosen: it (NULL when
+ * none). *replaces: it when every item of it recurs, else NULL. Returns the items keyed. */
+size_t dw_bodies_reuse(dw_body_t *const *cand, size_t nc, dw_body_t *known, size_t known_same,
+                       const dw_spans_t *items, dw_digest_t *keys, uint8_t *have, dw_body_t **chosen,
+                       dw_body_t **replaces);
 
 /* A kept body was compared with (loop thread): most recently used now. */
 void dw_bodies_touch(dw_bodies_t *b, dw_body_t *e, uint64_t now_ms);

@@ -267,6 +267,36 @@ static const char *scan_literal(scanner_t *s, const char *p, const char *lit, si
 
 static const char *scan_value(scanner_t *s, const char *p, int depth);
 
+/* One element at p; its span goes to elems when that is not NULL. */
+static const char *scan_element(scanner_t *s, const char *p, int depth, dw_spans_t *elems)
+{
+    const char *v = p;
+    p = scan_value(s, p, depth);
+    if (p != NULL && elems && spans_push(elems, (dw_span_t){v, (size_t)(p - v)}) != 0) {
+        s->nomem = 1;
+        return fail(s, v);
+    }
+    return p;
+}
+
+/* The rest of an array, p just past an element: more elements, then ']'. */
+static const char *scan_array_rest(scanner_t *s, const char *p, int depth, dw_spans_t *elems)
+{
+    const char *end = s->end;
+    for (;;) {
+        p = dw_json_skip_ws(p, end);
+        if (p >= end)
+            return fail(s, p);
+        if (*p == ']')
+            return p + 1;
+        if (*p != ',')
+            return fail(s, p);
+        p = scan_element(s, dw_json_skip_ws(p + 1, end), depth, elems);
+        if (p == NULL)
+            return NULL;
+    }
+}
+
 /* p is at '['. Element spans go to elems when it is not NULL. */
 static const char *scan_array(scanner_t *s, const char *p, int depth, dw_spans_t *elems)
 {
@@ -276,28 +306,59 @@ static const char *scan_array(scanner_t *s, const char *p, int depth, dw_spans_t
     p = dw_json_skip_ws(p + 1, end);
     if (p < end && *p == ']')
         return p + 1;
-    for (;;) {
-        const char *v = p;
+    p = scan_element(s, p, depth, elems);
+    return p != NULL ? scan_array_rest(s, p, depth, elems) : NULL;
+}
+
+/* One member at p (its key's opening quote): to members when that is not NULL; the elements of an
+ * array value go to elems when the key is array_key. */
+static const char *scan_member(scanner_t *s, const char *p, int depth, dw_members_t *members,
+                               const char *array_key, dw_spans_t *elems)
+{
+    const char *end = s->end;
+    if (p >= end || *p != '"')
+        return fail(s, p);
+    const char *k = p + 1;
+    p = scan_string(s, k);
+    if (p == NULL)
+        return NULL;
+    dw_span_t key = {k, (size_t)(p - 1 - k)};
+    p = dw_json_skip_ws(p, end);
+    if (p >= end || *p != ':')
+        return fail(s, p);
+    p = dw_json_skip_ws(p + 1, end);
+    const char *v = p;
+    if (array_key && p < end && *p == '[' && dw_json_key_eq(key, array_key))
+        p = scan_array(s, p, depth + 1, elems);
+    else
         p = scan_value(s, p, depth);
-        if (p == NULL)
-            return NULL;
-        if (elems && spans_push(elems, (dw_span_t){v, (size_t)(p - v)}) != 0) {
-            s->nomem = 1;
-            return fail(s, v);
-        }
+    if (p != NULL && members && members_push(members, key, (dw_span_t){v, (size_t)(p - v)}) != 0) {
+        s->nomem = 1;
+        return fail(s, v);
+    }
+    return p;
+}
+
+/* The rest of an object, p just past a member's value: more members, then '}'. As scan_member. */
+static const char *scan_object_rest(scanner_t *s, const char *p, int depth, dw_members_t *members,
+                                    const char *array_key, dw_spans_t *elems)
+{
+    const char *end = s->end;
+    for (;;) {
         p = dw_json_skip_ws(p, end);
         if (p >= end)
             return fail(s, p);
-        if (*p == ']')
+        if (*p == '}')
             return p + 1;
         if (*p != ',')
             return fail(s, p);
-        p = dw_json_skip_ws(p + 1, end);
+        p = scan_member(s, dw_json_skip_ws(p + 1, end), depth, members, array_key, elems);
+        if (p == NULL)
+            return NULL;
     }
 }
 
-/* p is at '{'. Members go to members when it is not NULL, and the elements
- * of array members named array_key to elems. */
+/* p is at '{'. As scan_member. */
 static const char *scan_object(scanner_t *s, const char *p, int depth, dw_members_t *members,
                                const char *array_key, dw_spans_t *elems)
 {
@@ -307,38 +368,8 @@ static const char *scan_object(scanner_t *s, const char *p, int depth, dw_member
     p = dw_json_skip_ws(p + 1, end);
     if (p < end && *p == '}')
         return p + 1;
-    for (;;) {
-        if (p >= end || *p != '"')
-            return fail(s, p);
-        const char *k = p + 1;
-        p = scan_string(s, k);
-        if (p == NULL)
-            return NULL;
-        dw_span_t key = {k, (size_t)(p - 1 - k)};
-        p = dw_json_skip_ws(p, end);
-        if (p >= end || *p != ':')
-            return fail(s, p);
-        p = dw_json_skip_ws(p + 1, end);
-        const char *v = p;
-        if (array_key && p < end && *p == '[' && dw_json_key_eq(key, array_key))
-            p = scan_array(s, p, depth + 1, elems);
-        else
-            p = scan_value(s, p, depth);
-        if (p == NULL)
-            return NULL;
-        if (members && members_push(members, key, (dw_span_t){v, (size_t)(p - v)}) != 0) {
-            s->nomem = 1;
-            return fail(s, v);
-        }
-        p = dw_json_skip_ws(p, end);
-        if (p >= end)
-            return fail(s, p);
-        if (*p == '}')
-            return p + 1;
-        if (*p != ',')
-            return fail(s, p);
-        p = dw_json_skip_ws(p + 1, end);
-    }
+    p = scan_member(s, p, depth, members, array_key, elems);
+    return p != NULL ? scan_object_rest(s, p, depth, members, array_key, elems) : NULL;
 }
 
 /* depth: nesting of the container that holds this value. */
@@ -383,6 +414,18 @@ int dw_json_validate(const char *p, size_t n, size_t *err_off)
     return 0;
 }
 
+/* The end of a scan from q (NULL: failed): the result as dw_json_scan_object returns it. */
+static int scan_end(scanner_t *s, const char *p, const char *q, int is_object, size_t *err_off)
+{
+    if (q == NULL || scan_tail(s, q) != 0) {
+        if (s->nomem)
+            return DW_JSON_ENOMEM;
+        *err_off = (size_t)(s->err - p);
+        return DW_JSON_ESYNTAX;
+    }
+    return is_object ? 0 : DW_JSON_ENOTOBJECT;
+}
+
 int dw_json_scan_object(const char *p, size_t n, const char *array_key,
                         dw_members_t *members, dw_spans_t *elems, size_t *err_off)
 {
@@ -398,13 +441,58 @@ int dw_json_scan_object(const char *p, size_t n, const char *array_key,
         q = scan_object(&s, q, 1, members, array_key, elems);
     else
         q = scan_value(&s, q, 0);
-    if (q == NULL || scan_tail(&s, q) != 0) {
-        if (s.nomem)
-            return DW_JSON_ENOMEM;
-        *err_off = (size_t)(s.err - p);
-        return DW_JSON_ESYNTAX;
+    return scan_end(&s, p, q, is_object, err_off);
+}
+
+int dw_json_resume_at(const char *doc, const dw_members_t *members, const dw_spans_t *elems,
+                      const char *array_key, size_t k, dw_json_resume_t *at)
+{
+    size_t found = members->n;
+    for (size_t i = 0; i < members->n; i++) {
+        if (!dw_json_key_eq(members->v[i].key, array_key))
+            continue;
+        if (found != members->n)
+            return -1; /* two: the elements of both are in elems */
+        found = i;
     }
-    return is_object ? 0 : DW_JSON_ENOTOBJECT;
+    if (found == members->n || dw_json_kind(members->v[found].value) != '[' || k >= elems->n)
+        return -1;
+    *at = (dw_json_resume_t){.doc = doc, .before = members->v, .nbefore = found, .key = members->v[found].key,
+                             .array = members->v[found].value.p, .elems = elems->v, .nelems = k + 1};
+    return 0;
+}
+
+int dw_json_scan_object_from(const char *p, size_t n, const char *array_key, const dw_json_resume_t *at,
+                             size_t same, dw_members_t *members, dw_spans_t *elems, size_t *err_off)
+{
+    const dw_span_t *last = at->nelems > 0 ? &at->elems[at->nelems - 1] : NULL;
+    size_t resume = last != NULL ? (size_t)(last->p + last->n - at->doc) : 0;
+    /* an object, array or string ends at its last byte; a number or literal at the byte after it,
+     * which must then be shared too */
+    int closed = last != NULL && (*last->p == '{' || *last->p == '[' || *last->p == '"');
+    if (last == NULL || resume > same || (resume == same && !closed) || same > n)
+        return dw_json_scan_object(p, n, array_key, members, elems, err_off);
+    scanner_t s = {.end = p + n};
+    if (grow((void **)&members->v, &members->cap, members->n + at->nbefore + 1, sizeof *members->v) != 0 ||
+        grow((void **)&elems->v, &elems->cap, elems->n + at->nelems, sizeof *elems->v) != 0)
+        return DW_JSON_ENOMEM;
+    /* the same bytes at the same offsets: the spans of the shared part, moved onto p */
+    for (size_t i = 0; i < at->nbefore; i++) {
+        const dw_member_t *m = &at->before[i];
+        members->v[members->n++] = (dw_member_t){{p + (m->key.p - at->doc), m->key.n},
+                                                 {p + (m->value.p - at->doc), m->value.n}};
+    }
+    for (size_t i = 0; i < at->nelems; i++)
+        elems->v[elems->n++] = (dw_span_t){p + (at->elems[i].p - at->doc), at->elems[i].n};
+    const char *array = p + (at->array - at->doc);
+    const char *q = scan_array_rest(&s, p + resume, 2, elems);
+    if (q != NULL) {
+        /* cannot fail: room was made above */
+        (void)members_push(members, (dw_span_t){p + (at->key.p - at->doc), at->key.n},
+                           (dw_span_t){array, (size_t)(q - array)});
+        q = scan_object_rest(&s, q, 1, members, array_key, elems);
+    }
+    return scan_end(&s, p, q, 1, err_off);
 }
 
 /* ---- skipping validated JSON -------------------------------------------- */

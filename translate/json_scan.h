@@ -91,6 +91,44 @@ int dw_json_scan_object(const char *p, size_t n, const char *array_key,
                         dw_members_t *members, dw_spans_t *elems, size_t *err_off);
 
 /*
+ * Where dw_json_scan_object of a document `doc` stood just past element
+ * elems[nelems - 1] of its array_key member: the members before that
+ * member, the member's raw key and '[', and the elements so far, all as that
+ * scan gave them (spans into doc; everything borrowed). Made by
+ * dw_json_resume_at.
+ */
+typedef struct {
+    const char *doc;
+    const dw_member_t *before;
+    size_t nbefore;
+    dw_span_t key;
+    const char *array;
+    const dw_span_t *elems;
+    size_t nelems;
+} dw_json_resume_t;
+
+/*
+ * The point just past element k of doc's array_key array, from what
+ * dw_json_scan_object of doc appended to members and elems (borrowed by
+ * *at). Returns 0, or -1 when doc has no single array_key member whose value
+ * is an array with an element k.
+ */
+int dw_json_resume_at(const char *doc, const dw_members_t *members, const dw_spans_t *elems,
+                      const char *array_key, size_t k, dw_json_resume_t *at);
+
+/*
+ * dw_json_scan_object of p[0..n) for a document whose first `same` bytes
+ * are doc's (the caller compared them): the part up to the element `at`
+ * stands at is taken as scanned, its spans moved onto p, and the scan goes
+ * on from there. Appends to members and elems, and returns, what
+ * dw_json_scan_object would; falls back to it when `same` exceeds n or does
+ * not reach the element's end (for a number or literal: the byte after it,
+ * which ends it). Work: the bytes after the element.
+ */
+int dw_json_scan_object_from(const char *p, size_t n, const char *array_key, const dw_json_resume_t *at,
+                             size_t same, dw_members_t *members, dw_spans_t *elems, size_t *err_off);
+
+/*
  * The following take spans that were already validated (e.g. values
  * returned by dw_json_scan_object) and only skip, they do not re-validate.
  * Leading/trailing whitespace in the span is allowed.

@@ -36,16 +36,9 @@ static char kind_of(const dw_member_t *m)
     return m != NULL ? dw_json_kind(m->value) : 0;
 }
 
-int dw_request_parse(dw_request_t *rq, const char *body, size_t n, size_t max_body, dw_request_err_t *err)
+/* The body is scanned (rc, off: dw_json_scan_object's) into rq: the rest of dw_request_parse. */
+static int check(dw_request_t *rq, int rc, size_t off, dw_request_err_t *err)
 {
-    memset(rq, 0, sizeof(*rq));
-    rq->prev = (dw_span_t){"null", 4};
-    if (body == NULL)
-        return refuse(err, 400, "missing_body", NULL, "The request needs a JSON body.");
-    if (n > max_body)
-        return refuse(err, 413, "request_too_large", NULL, "The request body exceeds the configured limit.");
-    size_t off = 0;
-    int rc = dw_json_scan_object(body, n, "input", &rq->members, &rq->items, &off);
     if (rc == DW_JSON_ENOMEM)
         return refuse(err, 500, NULL, NULL, "out of memory while reading the request body");
     if (rc == DW_JSON_ENOTOBJECT)
@@ -98,6 +91,37 @@ int dw_request_parse(dw_request_t *rq, const char *body, size_t n, size_t max_bo
         rq->string_chain = !has_prev && conversation == NULL && !server_shaped;
     }
     return 0;
+}
+
+/* Resets rq; 0 when the body may be scanned, else -1 with *err filled. */
+static int begin(dw_request_t *rq, const char *body, size_t n, size_t max_body, dw_request_err_t *err)
+{
+    memset(rq, 0, sizeof(*rq));
+    rq->prev = (dw_span_t){"null", 4};
+    if (body == NULL)
+        return refuse(err, 400, "missing_body", NULL, "The request needs a JSON body.");
+    if (n > max_body)
+        return refuse(err, 413, "request_too_large", NULL, "The request body exceeds the configured limit.");
+    return 0;
+}
+
+int dw_request_parse(dw_request_t *rq, const char *body, size_t n, size_t max_body, dw_request_err_t *err)
+{
+    if (begin(rq, body, n, max_body, err) != 0)
+        return -1;
+    size_t off = 0;
+    int rc = dw_json_scan_object(body, n, "input", &rq->members, &rq->items, &off);
+    return check(rq, rc, off, err);
+}
+
+int dw_request_parse_from(dw_request_t *rq, const char *body, size_t n, size_t max_body, const dw_json_resume_t *at,
+                          size_t same, dw_request_err_t *err)
+{
+    if (begin(rq, body, n, max_body, err) != 0)
+        return -1;
+    size_t off = 0;
+    int rc = dw_json_scan_object_from(body, n, "input", at, same, &rq->members, &rq->items, &off);
+    return check(rq, rc, off, err);
 }
 
 void dw_request_free(dw_request_t *rq)

@@ -40,6 +40,12 @@ typedef struct {
  * in every case. */
 int dw_request_parse(dw_request_t *rq, const char *body, size_t n, size_t max_body, dw_request_err_t *err);
 
+/* dw_request_parse of a body whose first `same` bytes are those of an earlier body that
+ * dw_request_parse accepted: its scan resumes at `at` (dw_json_resume_at on that body's members and
+ * items; borrowed), so the work is in the bytes after it. Same results and errors. */
+int dw_request_parse_from(dw_request_t *rq, const char *body, size_t n, size_t max_body, const dw_json_resume_t *at,
+                          size_t same, dw_request_err_t *err);
+
 void dw_request_free(dw_request_t *rq);
 
 #endif

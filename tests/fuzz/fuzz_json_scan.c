@@ -9,7 +9,9 @@
  * json_loadb stops reading as if the input ended ("4\0" is 4 to jansson;
  * found by this target): such input is never JSON, the scanner must refuse. Where both accept an object,
  * the scanner's members and "input" elements must be jansson's members and
- * array elements, and the span helpers must agree with jansson on each.
+ * array elements, and the span helpers must agree with jansson on each. A scan
+ * resumed from the input's elements (dw_json_scan_object_from) must give what
+ * a whole scan gives, on documents that share a prefix with the input.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -134,6 +136,68 @@ out:
     free(keys);
 }
 
+/* b scanned whole and resumed from element k of a (scanned into m, elems): the same results. */
+static void check_resume(const char *a, size_t an, const dw_members_t *m, const dw_spans_t *elems, size_t k,
+                         const char *b, size_t bn)
+{
+    dw_json_resume_t at;
+    if (dw_json_resume_at(a, m, elems, "input", k, &at) != 0)
+        return;
+    size_t same = 0;
+    while (same < an && same < bn && a[same] == b[same])
+        same++;
+    dw_members_t wm = {0}, rm = {0};
+    dw_spans_t we = {0}, re = {0};
+    size_t woff = 0, roff = 0;
+    int wrc = dw_json_scan_object(b, bn, "input", &wm, &we, &woff);
+    int rrc = dw_json_scan_object_from(b, bn, "input", &at, same, &rm, &re, &roff);
+    CHECK(wrc == rrc, "resumed at %zu (shared %zu): %d, whole: %d", k, same, rrc, wrc);
+    if (wrc == DW_JSON_ESYNTAX)
+        CHECK(woff == roff, "resumed: error at %zu, whole: at %zu", roff, woff);
+    if (wrc == 0) {
+        CHECK(wm.n == rm.n && we.n == re.n, "resumed: %zu members %zu elements, whole: %zu %zu", rm.n, re.n, wm.n, we.n);
+        for (size_t i = 0; i < wm.n; i++)
+            CHECK(!memcmp(&wm.v[i], &rm.v[i], sizeof(wm.v[i])), "member %zu differs", i);
+        for (size_t i = 0; i < we.n; i++)
+            CHECK(!memcmp(&we.v[i], &re.v[i], sizeof(we.v[i])), "element %zu differs", i);
+    }
+    dw_members_free(&wm);
+    dw_members_free(&rm);
+    dw_spans_free(&we);
+    dw_spans_free(&re);
+}
+
+/* Documents that share a's bytes up to a point past element k: a itself, a with the elements after
+ * k cut out (valid), a with its tail reversed (mostly not), and a with a digit right after element k
+ * (a number there goes on: the resumed scan must not take the element as ended). */
+static void check_resumes(const char *a, size_t an, const dw_members_t *m, const dw_spans_t *elems)
+{
+    if (elems->n == 0)
+        return;
+    size_t k = an % elems->n, last = elems->n - 1;
+    size_t after_k = (size_t)(elems->v[k].p + elems->v[k].n - a);
+    size_t after_last = (size_t)(elems->v[last].p + elems->v[last].n - a);
+    char *b = malloc(an + 1);
+    CHECK(b != NULL, "out of memory");
+    check_resume(a, an, m, elems, k, a, an);
+    /* cut right after element j >= k: resumed at k, the scan reads the new end of the array */
+    size_t j = k + (an / 7) % (elems->n - k);
+    size_t after_j = (size_t)(elems->v[j].p + elems->v[j].n - a);
+    memcpy(b, a, after_j);
+    memcpy(b + after_j, a + after_last, an - after_last);
+    check_resume(a, an, m, elems, k, b, after_j + an - after_last);
+    size_t cut = after_k + (an / 3) % (an - after_k + 1);
+    memcpy(b, a, cut);
+    for (size_t i = cut; i < an; i++)
+        b[i] = a[an - 1 - (i - cut)];
+    check_resume(a, an, m, elems, k, b, an);
+    memcpy(b, a, after_k);
+    b[after_k] = '0';
+    memcpy(b + after_k + 1, a + after_k, an - after_k);
+    check_resume(a, an, m, elems, k, b, an + 1);
+    free(b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *p = (const char *)data;
@@ -197,6 +261,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             dw_spans_t again_e = {0};
             CHECK(dw_json_array_elems(first_input, &again_e) == 0 && again_e.n == elems.n, "array_elems");
             dw_spans_free(&again_e);
+            check_resumes(p, size, &m, &elems);
         } else if (n_input == 1) {
             CHECK(elems.n == 0, "elements recorded for a non-array input");
             CHECK(dw_json_array_elems(first_input, &elems) == DW_JSON_ENOTOBJECT, "array_elems on a non-array");

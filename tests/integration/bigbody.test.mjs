@@ -120,6 +120,9 @@ test('the next turn of a large history canonicalises only its new items, and goe
   const keyed2 = await gauge(proxy, 'deltawire_items_keyed_by_comparison_total');
   assert.equal(keyed2, history.length, 'every item of turn 1 was found by comparison');
   assert.equal(await gauge(proxy, 'deltawire_bodies_kept'), 1);
+  // and turn 2's scan resumed where turn 1's last item ends: those bytes were scanned on turn 1
+  const skipped2 = await gauge(proxy, 'deltawire_body_bytes_scan_skipped_total');
+  assert.equal(skipped2, JSON.stringify(body).length - ']}'.length);
 
   // one byte changed in item 7: items 0-6 are keyed by comparison, the rest are hashed, and the
   // changed history goes in full, as sent
@@ -127,6 +130,9 @@ test('the next turn of a large history canonicalises only its new items, and goe
   const r3 = await httpJson('POST', proxy.base + '/responses', { ...body, input: edited }, auth('sk-history'));
   assert.equal(r3.status, 200, r3.text);
   assert.equal((await gauge(proxy, 'deltawire_items_keyed_by_comparison_total')) - keyed2, 7);
+  // its last item is turn 2's at the same offset: resumed after item 6, the last one before the edit
+  const upto6 = JSON.stringify({ ...body, input: edited.slice(0, 7) }).length - ']}'.length;
+  assert.equal((await gauge(proxy, 'deltawire_body_bytes_scan_skipped_total')) - skipped2, upto6);
   const third = (await mock.log()).at(-1);
   assert.equal(third.previous_response_id, null, 'an edited history is no continuation');
   assert.deepEqual(canonicalItems(third.full_input), canonicalItems(edited));
@@ -136,6 +142,20 @@ test('the next turn of a large history canonicalises only its new items, and goe
   const other = await httpJson('POST', proxy.base + '/responses', { ...body, input: next }, auth('sk-other'));
   assert.equal(other.status, 200, other.text);
   assert.equal((await gauge(proxy, 'deltawire_items_keyed_by_comparison_total')) - keyed2, 7);
+
+  // a continuation of turn 2 that goes wrong after its items: the resumed scan finds the error at
+  // its offset in the whole body, and nothing goes upstream
+  const sent = (await mock.log()).length;
+  const text = JSON.stringify({ ...body, input: [...next, { role: 'user', content: 'more' }] });
+  const broken = text.slice(0, -2) + ',]}';
+  const r4 = await httpJson('POST', proxy.base + '/responses', broken, auth('sk-history'));
+  assert.equal(r4.status, 400, r4.text);
+  assert.equal(r4.json.error.code, 'invalid_json');
+  assert.match(r4.json.error.message, new RegExp(`invalid JSON at byte ${broken.length - 2}\\)`));
+  assert.equal((await mock.log()).length, sent);
+  // resumed from turn 2's body, which the edit did not replace: the whole of it is shared
+  const skipped4 = (await gauge(proxy, 'deltawire_body_bytes_scan_skipped_total')) - skipped2 - upto6;
+  assert.equal(skipped4, JSON.stringify({ ...body, input: next }).length - ']}'.length);
   await proxy.stop();
 });
 

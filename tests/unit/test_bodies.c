@@ -20,14 +20,17 @@ static dw_body_t *keep(dw_bodies_t *b, const dw_digest_t *cred, const char *json
     cr_assert_eq(dw_request_parse(&rq, p, n, 1 << 20, &err), 0, "%s", err.message);
     dw_span_t *items = malloc(rq.items.n * sizeof(*items));
     dw_digest_t *keys = malloc(rq.items.n * sizeof(*keys));
+    dw_member_t *members = malloc(rq.members.n * sizeof(*members));
     memcpy(items, rq.items.v, rq.items.n * sizeof(*items));
+    memcpy(members, rq.members.v, rq.members.n * sizeof(*members));
     for (size_t i = 0; i < rq.items.n; i++)
         dw_transcripts_item_key(items[i].p, items[i].n, &keys[i]);
-    dw_body_t *e = dw_bodies_put(b, cred, p, n, items, keys, rq.items.n, replaces, now);
+    dw_body_t *e = dw_bodies_put(b, cred, p, n, members, rq.members.n, items, keys, rq.items.n, replaces, now);
     size_t nitems = rq.items.n;
     dw_request_free(&rq);
     if (e == NULL) {
         free(p);
+        free(members);
         free(items);
         free(keys);
     } else {
@@ -36,19 +39,52 @@ static dw_body_t *keep(dw_bodies_t *b, const dw_digest_t *cred, const char *json
     return e;
 }
 
-/* Keys a new body against cand[0..nc): checks every key given is the item's hash, returns the
- * `have` flags as a string ("110..."). */
+/* Bytes whose scan the last reuse() skipped: 0 when it scanned the body whole. */
+static size_t skipped;
+
+/* A new body read as offload.c reads it: resumed from the kept body it continues from its first byte
+ * (dw_bodies_continued), if any. Asserts that this gives what a whole scan gives. *known, *same: the
+ * continued body and the bytes shared with it. */
+static void parse_as_offloaded(dw_body_t *const *cand, size_t nc, const char *json, dw_request_t *rq,
+                               dw_body_t **known, size_t *same)
+{
+    size_t n = strlen(json);
+    dw_request_t whole;
+    dw_request_err_t err;
+    cr_assert_eq(dw_request_parse(&whole, json, n, 1 << 20, &err), 0, "%s", err.message);
+    *known = dw_bodies_continued(cand, nc, json, n, same);
+    dw_json_resume_t at;
+    skipped = 0;
+    if (*known != NULL && dw_bodies_resume_at(*known, *same, &at) == 0) {
+        cr_assert_eq(dw_request_parse_from(rq, json, n, 1 << 20, &at, *same, &err), 0, "%s", err.message);
+        skipped = (size_t)(at.elems[at.nelems - 1].p + at.elems[at.nelems - 1].n - at.doc);
+    } else {
+        cr_assert_eq(dw_request_parse(rq, json, n, 1 << 20, &err), 0, "%s", err.message);
+    }
+    cr_assert_eq(rq->items.n, whole.items.n);
+    cr_assert_eq(rq->members.n, whole.members.n);
+    cr_assert(!memcmp(rq->items.v, whole.items.v, whole.items.n * sizeof(*whole.items.v)));
+    cr_assert(!memcmp(rq->members.v, whole.members.v, whole.members.n * sizeof(*whole.members.v)));
+    dw_request_free(&whole);
+}
+
+/* Keys a new body against cand[0..nc), read as offload.c reads it: checks every key given is the
+ * item's hash and that comparing the bodies again (no known candidate) keys the same items; returns
+ * the `have` flags as a string ("110..."). */
 static void reuse(dw_body_t *const *cand, size_t nc, const char *json, char *flags, dw_body_t **replaces)
 {
     dw_request_t rq;
-    dw_request_err_t err;
-    cr_assert_eq(dw_request_parse(&rq, json, strlen(json), 1 << 20, &err), 0, "%s", err.message);
-    dw_digest_t keys[16];
-    uint8_t have[16] = {0};
+    dw_body_t *known;
+    size_t same;
+    parse_as_offloaded(cand, nc, json, &rq, &known, &same);
+    dw_digest_t keys[16], keys2[16];
+    uint8_t have[16] = {0}, have2[16] = {0};
     cr_assert(rq.items.n <= 16);
-    dw_body_t *chosen;
-    size_t keyed = dw_bodies_reuse(cand, nc, &rq.items, keys, have, &chosen, replaces);
+    dw_body_t *chosen, *chosen2, *replaces2;
+    size_t keyed = dw_bodies_reuse(cand, nc, known, same, &rq.items, keys, have, &chosen, replaces);
     cr_assert(*replaces == NULL || *replaces == chosen);
+    cr_assert_eq(dw_bodies_reuse(cand, nc, NULL, 0, &rq.items, keys2, have2, &chosen2, &replaces2), keyed);
+    cr_assert(!memcmp(have, have2, rq.items.n) && chosen == chosen2 && *replaces == replaces2);
     size_t count = 0;
     for (size_t i = 0; i < rq.items.n; i++) {
         flags[i] = have[i] ? '1' : '0';
@@ -145,7 +181,7 @@ Test(bodies, the_continued_conversation_is_found_among_several_of_one_key)
 
 Test(bodies, the_budget_and_the_ttl_drop_the_least_recently_used_while_pickers_keep_reading)
 {
-    size_t one = strlen(T1) + 2 * (sizeof(dw_span_t) + sizeof(dw_digest_t));
+    size_t one = strlen(T1) + 2 * (sizeof(dw_span_t) + sizeof(dw_digest_t)) + 2 * sizeof(dw_member_t);
     dw_bodies_t *b = dw_bodies_new(2 * one, 100);
     dw_bodies_unref(keep(b, &cred_a, T1, NULL, 0));
     dw_body_t *held;
@@ -173,7 +209,7 @@ Test(bodies, the_budget_and_the_ttl_drop_the_least_recently_used_while_pickers_k
 
 Test(bodies, a_body_compared_with_is_used_and_outlives_one_only_put_before_it)
 {
-    size_t one = strlen(T1) + 2 * (sizeof(dw_span_t) + sizeof(dw_digest_t));
+    size_t one = strlen(T1) + 2 * (sizeof(dw_span_t) + sizeof(dw_digest_t)) + 2 * sizeof(dw_member_t);
     dw_bodies_t *b = dw_bodies_new(2 * one, 100);
     dw_body_t *first = keep(b, &cred_a, T1, NULL, 0);
     dw_bodies_unref(keep(b, &cred_a, T1, NULL, 10));
@@ -190,5 +226,35 @@ Test(bodies, a_body_compared_with_is_used_and_outlives_one_only_put_before_it)
     dw_bodies_counts(b, &n, &bytes);
     cr_assert_eq(n, 1, "touched at 20, it is unused for over 100 ms at 125; the newest (30) is not");
     dw_bodies_unref(first);
+    dw_bodies_free(b);
+}
+
+Test(bodies, a_continuation_from_the_first_byte_is_scanned_from_its_first_new_item)
+{
+    dw_bodies_t *b = dw_bodies_new(1 << 20, 1000);
+    dw_bodies_unref(keep(b, &cred_a, T1, NULL, 0));
+    dw_body_t *cand[4];
+    cr_assert_eq(dw_bodies_pick(b, &cred_a, cand, 4), 1);
+    char flags[17];
+    dw_body_t *replaces;
+    const char *next = "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":\"a\"},"
+                       "{\"role\":\"assistant\",\"content\":\"b\"},{\"role\":\"user\",\"content\":\"c\"}],\"store\":false}";
+    reuse(cand, 1, next, flags, &replaces);
+    cr_assert_str_eq(flags, "110");
+    cr_assert_eq(skipped, (size_t)(strstr(next, ",{\"role\":\"user\",\"content\":\"c") - next),
+                 "resumed past the last item both share");
+    /* the second item changed: resumed past the first only */
+    reuse(cand, 1,
+          "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"assistant\",\"content\":\"B\"}]}",
+          flags, &replaces);
+    cr_assert_str_eq(flags, "10");
+    cr_assert_eq(skipped, 0, "the last item differs: not a continuation");
+    /* a changed member before the input: nothing is shared past an item */
+    reuse(cand, 1,
+          "{\"model\":\"M\",\"input\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"assistant\",\"content\":\"b\"}]}",
+          flags, &replaces);
+    cr_assert_str_eq(flags, "11");
+    cr_assert_eq(skipped, 0);
+    dw_bodies_unref(cand[0]);
     dw_bodies_free(b);
 }

@@ -172,6 +172,97 @@ Test(json_scan, not_object_and_syntax_errors)
     dw_spans_free(&e);
 }
 
+/* Scans b whole and resumed after element k of a; asserts the two agree and returns the result. The
+ * spans must point into b at the same places; shared: whether the resume point lies in the shared
+ * bytes (else the resumed scan must have fallen back to a whole one, which gives the same). */
+static int scan_resumed(const char *a, const char *b, size_t k, dw_members_t *rm, dw_spans_t *re, size_t *roff)
+{
+    size_t an = strlen(a), bn = strlen(b), off, same = 0;
+    dw_members_t am = {0}, wm = {0};
+    dw_spans_t ae = {0}, we = {0};
+    cr_assert_eq(dw_json_scan_object(a, an, "input", &am, &ae, &off), 0);
+    dw_json_resume_t at;
+    cr_assert_eq(dw_json_resume_at(a, &am, &ae, "input", k, &at), 0);
+    while (same < an && same < bn && a[same] == b[same])
+        same++;
+    size_t woff = 0;
+    *roff = 0;
+    int wrc = dw_json_scan_object(b, bn, "input", &wm, &we, &woff);
+    int rrc = dw_json_scan_object_from(b, bn, "input", &at, same, rm, re, roff);
+    cr_assert_eq(rrc, wrc, "%s: resumed %d, whole %d", b, rrc, wrc);
+    cr_assert_eq(*roff, woff, "%s: error at %zu resumed, %zu whole", b, *roff, woff);
+    cr_assert_eq(rm->n, wm.n);
+    cr_assert_eq(re->n, we.n);
+    for (size_t i = 0; rrc == 0 && i < wm.n; i++)
+        cr_assert(!memcmp(&rm->v[i], &wm.v[i], sizeof(wm.v[i])), "%s: member %zu", b, i);
+    for (size_t i = 0; rrc == 0 && i < we.n; i++)
+        cr_assert(!memcmp(&re->v[i], &we.v[i], sizeof(we.v[i])), "%s: element %zu", b, i);
+    dw_members_free(&am);
+    dw_members_free(&wm);
+    dw_spans_free(&ae);
+    dw_spans_free(&we);
+    return rrc;
+}
+
+Test(json_scan, resumed_after_an_element)
+{
+    const char *a = "{\"model\":\"m\",\"input\":[{\"a\":1}, {\"b\":\"x\"} ,{\"c\":[2]}],\"tools\":[1]}";
+    const char *longer = "{\"model\":\"m\",\"input\":[{\"a\":1}, {\"b\":\"x\"} ,{\"c\":[2]},{\"d\":4}],\"tools\":[1]}";
+    const char *bad = "{\"model\":\"m\",\"input\":[{\"a\":1}, {\"b\":\"x\"} ,{\"c\":[2]},{\"d\":}],\"tools\":[1]}";
+    const char *twice = "{\"model\":\"m\",\"input\":[{\"a\":1}, {\"b\":\"x\"} ,{\"c\":[2]}],\"input\":[5]}";
+    for (size_t k = 0; k < 3; k++) {
+        dw_members_t m = {0};
+        dw_spans_t e = {0};
+        size_t off;
+        cr_assert_eq(scan_resumed(a, longer, k, &m, &e, &off), 0);
+        cr_assert_eq(m.n, 3);
+        cr_assert_eq(e.n, 4);
+        cr_assert_eq(e.v[3].p, strstr(longer, "{\"d\""));
+        dw_members_free(&m);
+        dw_spans_free(&e);
+        cr_assert_eq(scan_resumed(a, bad, k, &m, &e, &off), DW_JSON_ESYNTAX);
+        cr_assert_eq(off, (size_t)(strstr(bad, "}]") - bad));
+        dw_members_free(&m);
+        dw_spans_free(&e);
+        cr_assert_eq(scan_resumed(a, twice, k, &m, &e, &off), 0);
+        cr_assert_eq(e.n, 4, "a second input's elements follow, as in a whole scan");
+        dw_members_free(&m);
+        dw_spans_free(&e);
+    }
+}
+
+Test(json_scan, resumed_only_past_the_byte_that_ends_a_number)
+{
+    /* "2" is followed by ']' in a and by '0' in b: the resume point must not be taken as the number's end */
+    dw_members_t m = {0};
+    dw_spans_t e = {0};
+    size_t off;
+    cr_assert_eq(scan_resumed("{\"input\":[1,2]}", "{\"input\":[1,20]}", 1, &m, &e, &off), 0);
+    cr_assert_eq(e.v[1].n, 2);
+    dw_members_free(&m);
+    dw_spans_free(&e);
+    /* and where the resume point is inside the shared bytes, a number after it is read whole */
+    cr_assert_eq(scan_resumed("{\"input\":[1,2]}", "{\"input\":[1,23]}", 0, &m, &e, &off), 0);
+    cr_assert_eq(e.v[1].n, 2);
+    dw_members_free(&m);
+    dw_spans_free(&e);
+}
+
+Test(json_scan, resume_point_needs_one_array_input)
+{
+    const char *docs[] = {"{\"input\":[1],\"input\":[2]}", "{\"input\":\"s\"}", "{\"input\":[]}", "{\"x\":[1]}"};
+    for (size_t i = 0; i < sizeof docs / sizeof *docs; i++) {
+        dw_members_t m = {0};
+        dw_spans_t e = {0};
+        size_t off;
+        dw_json_resume_t at;
+        cr_assert_eq(dw_json_scan_object(docs[i], strlen(docs[i]), "input", &m, &e, &off), 0);
+        cr_assert_eq(dw_json_resume_at(docs[i], &m, &e, "input", 0, &at), -1, "%s", docs[i]);
+        dw_members_free(&m);
+        dw_spans_free(&e);
+    }
+}
+
 Test(json_skip, members_elems_get_on_validated_spans)
 {
     const char *obj = " { \"k\\\"1\" : \"v}\\\"]\" , \"n\":-1.5e3,\"o\":{\"x\":[1,{\"y\":\"]\"}]},\"t\":true } ";

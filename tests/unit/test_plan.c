@@ -266,7 +266,7 @@ Test(plan, forms_computed_ahead_plan_as_the_item_cache_does)
     record_after(2, "resp_1", 7, 0);
     lane_cache_t lanes[] = {{7, "resp_1"}};
     dw_forms_t forms;
-    dw_forms_keys(&forms, &rq.items, NULL, 0, &unused, &unused);
+    dw_forms_keys(&forms, &rq.items, NULL, 0, NULL, 0, &unused, &unused);
     dw_forms_fill(&forms, &rq.items);
     cr_assert_eq(forms.ok, 1);
     dw_plan_t a, b;
@@ -289,7 +289,7 @@ Test(plan, an_item_that_cannot_be_canonicalised_ahead_gives_full_unchained)
     dw_request_err_t err;
     cr_assert_eq(dw_request_parse(&r, bad, strlen(bad), 1 << 20, &err), 0);
     dw_forms_t forms;
-    dw_forms_keys(&forms, &r.items, NULL, 0, &unused, &unused);
+    dw_forms_keys(&forms, &r.items, NULL, 0, NULL, 0, &unused, &unused);
     dw_forms_fill(&forms, &r.items);
     cr_assert_eq(forms.ok, 0);
     dw_plan_t pl;
@@ -306,7 +306,7 @@ Test(plan, an_item_that_cannot_be_canonicalised_ahead_gives_full_unchained)
 Test(plan, forms_ahead_canonicalise_only_what_the_cache_lacks)
 {
     dw_forms_t first;
-    dw_forms_keys(&first, &rq.items, NULL, 0, &unused, &unused);
+    dw_forms_keys(&first, &rq.items, NULL, 0, NULL, 0, &unused, &unused);
     size_t all = 0;
     for (size_t i = 0; i < rq.items.n; i++)
         all += rq.items.v[i].n;
@@ -317,7 +317,7 @@ Test(plan, forms_ahead_canonicalise_only_what_the_cache_lacks)
     dw_forms_remember(&first, t);
 
     dw_forms_t again;
-    dw_forms_keys(&again, &rq.items, NULL, 0, &unused, &unused);
+    dw_forms_keys(&again, &rq.items, NULL, 0, NULL, 0, &unused, &unused);
     cr_assert_eq(dw_forms_lookup(&again, t, &rq.items), 0, "the next turn finds them all");
     for (size_t i = 0; i < rq.items.n; i++) {
         cr_assert_eq(again.have[i], 1);
