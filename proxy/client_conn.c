@@ -292,13 +292,19 @@ int dw_client_conn_request(dw_client_conn_t *cc, h2o_req_t *req)
         w->expect_head = 0; /* HTTP/2 frames its own messages */
         return 0;
     }
+    h2o_buffer_t *in = sock->input;
+    size_t rest = 0, head_len, body_len;
     int bad = w->next_bad;
+    /* a head no read of ours showed: over TLS, h2o's HTTP/1 layer starts when the handshake's last
+     * write completes and parses what came with the client's Finished at once, or reads before our
+     * callback is back in front. It is read here, where it still starts the input (h2o consumes a
+     * request once answered). */
+    if (w->expect_head)
+        bad = dw_http1_framing(in->bytes, in->size, &head_len, &body_len) == DW_FRAMING_CONFLICT;
     /* while h2o answers, its input still holds this request (head, then the body h2o points
      * req->entity at); what follows is the next one, pipelined */
     w->next_bad = 0;
     w->expect_head = 1;
-    h2o_buffer_t *in = sock->input;
-    size_t rest = 0, head_len, body_len;
     if (req->entity.base != NULL && req->entity.base >= in->bytes && req->entity.base <= in->bytes + in->size)
         rest = (size_t)(req->entity.base - in->bytes) + req->entity.len;
     else if (dw_http1_framing(in->bytes, in->size, &head_len, &body_len) != DW_FRAMING_INCOMPLETE)

@@ -109,6 +109,57 @@ test('clients over TLS get HTTP/2 by ALPN', async () => {
   await plain.stop();
 });
 
+// A raw HTTP/1.1 exchange over TLS (ALPN http/1.1): `text` written with the handshake (it reaches
+// the proxy with the client's Finished) or once it is done; resolves with the whole answer once the
+// proxy closes the connection.
+function tlsRaw(port, text, { early, version }) {
+  return new Promise((resolve, reject) => {
+    const sock = tls.connect({ port, host: '127.0.0.1', ca: fs.readFileSync(path.join(dir, 'ca.pem')),
+      ALPNProtocols: ['http/1.1'], minVersion: version, maxVersion: version }, () => { if (!early) sock.write(text); });
+    if (early)
+      sock.write(text);
+    let got = '';
+    sock.setTimeout(10000, () => { sock.destroy(); reject(new Error(`no end; got ${got.slice(0, 200)}`)); });
+    sock.on('data', (d) => { got += d; });
+    sock.on('error', () => {});
+    sock.on('close', () => resolve(got));
+  });
+}
+
+// h2o's HTTP/1 layer starts on a TLS connection when the handshake's last write completes, and
+// parses a request that came with the client's Finished straight away: the framing check must still
+// see every head (the same shapes as security.test.mjs's, plain).
+for (const version of ['TLSv1.2', 'TLSv1.3']) {
+  test(`request smuggling shapes over TLS are answered 400 (${version})`, async () => {
+    const plain = await startMock();
+    const proxy = await startProxy({ upstream: plain.base,
+      args: ['--tls-cert', path.join(dir, 'srv.pem'), '--tls-key', path.join(dir, 'srv.key')] });
+    try {
+      const json = JSON.stringify({ model: 'gpt-5.5', input: [{ role: 'user', content: 'hi, no tools' }] });
+      const head = 'POST /v1/responses HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer sk-smuggle\r\n' +
+        'Content-Type: application/json\r\n';
+      for (const early of [true, false]) {
+        const two = await tlsRaw(proxy.port, `${head}Content-Length: ${json.length}\r\nContent-Length: 5\r\n\r\n${json}`,
+          { early, version });
+        assert.match(two, /^HTTP\/1\.1 400 /, `two lengths, written ${early ? 'with' : 'after'} the handshake`);
+        assert.match(two, /invalid_request_framing/);
+        // the first request of a kept-alive pair is served, the second, sent with it, is refused
+        const chunked = `${json.length.toString(16)}\r\n${json}\r\n0\r\n\r\n`;
+        const both = await tlsRaw(proxy.port, `${head}Content-Length: ${json.length}\r\n\r\n${json}` +
+          `${head}Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n${chunked}`, { early, version });
+        assert.match(both, /^HTTP\/1\.1 200 /);
+        assert.match(both, /\r\n\r\n[\s\S]*HTTP\/1\.1 400 /);
+        const fine = await tlsRaw(proxy.port, `${head}Content-Length: ${json.length}\r\nConnection: close\r\n\r\n${json}`,
+          { early, version });
+        assert.match(fine, /^HTTP\/1\.1 200 /);
+      }
+    } finally {
+      await proxy.stop();
+      await plain.stop();
+    }
+  });
+}
+
 // Security issue, item 1: h2o 2.2.5 skips its own host-name check under TLS 1.3, so the HTTP path
 // (passthrough, background, --transport http, and auto mode's fallback, which an attacker can force
 // by failing the WebSocket handshake) must pin the name itself. Every path, both TLS versions.
