@@ -35,7 +35,8 @@ if (keep) { // a former run's logs would pass for this one's
 }
 const CHECKPOINT_MS = 15000; // verify against the mock's log, then clear it (it grows without bound)
 // Flatness. The transcript index legitimately grows until its tables reach their bounds; the proxy
-// reports what they hold (deltawire_transcript_bytes, state/dmap.c), so RSS may grow by that growth
+// reports what they hold (deltawire_transcript_bytes, state/dmap.c; and the kept bodies,
+// deltawire_bodies_kept_bytes, up to --body-memory), so RSS may grow by that growth
 // (times TABLE_OVERHEAD: the allocator's arenas and fragmentation around the tables' growth; a leak of
 // 1 KB per request still shows at the CI rate of ~40k requests a minute) and beyond it by RSS_SLACK.
 // Upstream sockets come and go with the pool (up to --max-conns), so descriptors are checked without
@@ -82,7 +83,7 @@ async function sample() {
     const m = (await httpJson('GET', proxy.url + '/metrics', null, {}, { timeoutMs: 5000 })).text;
     const gauge = (re) => Number((re.exec(m) || [])[1]);
     samples.push({ t: Date.now() - t0, rss, fds, items: gauge(/^deltawire_item_cache_entries (\d+)/m),
-      tables: gauge(/^deltawire_transcript_bytes (\d+)/m),
+      tables: gauge(/^deltawire_transcript_bytes (\d+)/m) + gauge(/^deltawire_bodies_kept_bytes (\d+)/m),
       conns: gauge(/^deltawire_upstream_connections\{state="open"\} (\d+)/m), requests: stats.requests });
     samples.at(-1).other = fds - samples.at(-1).conns;
   } catch { /* gone: reported at the end */ }

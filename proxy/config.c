@@ -86,8 +86,9 @@ static const flag_t flags[] = {
       "input items a request may have to go as a delta; above it the request goes over plain HTTP unchanged"),
     F("max-conversations", K_SIZE, max_conversations, "65536", "N", "tracked responses, least recently used out"),
     F("body-memory", K_SIZE0, body_memory, "268435456", "BYTES",
-      "recent request bodies over 256 KiB kept (least recently used out, or unused for --idle-timeout), so that "
-      "the next turn's repeated items are known by comparing bytes instead of hashing them again; 0 keeps none"),
+      "recent request bodies of 16 KiB and more kept (least recently used out, or unused for --idle-timeout), so "
+      "that the next turn's repeated items are known by comparing bytes instead of hashing them again, and its "
+      "scan starts at its new items; 0 keeps none"),
     F("tls-cert", K_STRING, tls_cert, NULL, "FILE",
       "serve TLS to clients with this certificate chain (PEM), with HTTP/2 over ALPN; needs --tls-key"),
     F("tls-key", K_STRING, tls_key, NULL, "FILE", "the private key for --tls-cert (PEM)"),

@@ -71,6 +71,9 @@ typedef struct dw_exchange {
 
 static int decode_body(dw_exchange_t *ex, h2o_req_t *req, h2o_iovec_t *body);
 static void on_checked_off_loop(dw_offload_t *o);
+static void on_forms_known(dw_offload_t *o);
+static int forms_on_loop(dw_exchange_t *ex, dw_offload_t *o);
+static int forms_known(dw_exchange_t *ex, dw_offload_t *o);
 static int route(dw_exchange_t *ex, int rc, const dw_request_err_t *err, const dw_forms_t *forms);
 static void plan(dw_exchange_t *ex, const dw_forms_t *forms);
 static void dispatch(dw_exchange_t *ex);
@@ -172,18 +175,44 @@ int dw_exchange_start_as(dw_proxy_t *px, h2o_req_t *req, const char *mode_body, 
         px->checking++;
         return 0;
     }
+    /* a body worth keeping is read the same way on the loop: its next turn is then keyed by
+     * comparison, not hashed again */
+    if (body.base != NULL && px->bodies != NULL && body.len >= DW_KEEP_MIN_BYTES && body.len <= px->cfg->max_body &&
+        (ex->off = dw_offload_run(px->loop, body.base, body.len, px->cfg->max_body, px->cfg->max_items, px->bodies,
+                                  &ex->creds.digest, ex)) != NULL) {
+        if (forms_on_loop(ex, ex->off)) {
+            ex->up = DW_UP_CHECKING;
+            px->checking++;
+            return 0;
+        }
+        return forms_known(ex, ex->off);
+    }
     dw_request_err_t err;
     int rc = dw_request_parse(&ex->rq, body.base, body.len, px->cfg->max_body, &err);
     return route(ex, rc, &err, NULL);
 }
 
-/* The forms of a large body are all known: the rest happens on the loop, as for a small one. */
-static void on_forms_known(dw_offload_t *o)
+/* The job's keys are looked up in the item cache, which knows most items from the last turn; the
+ * rest (the new items) are canonicalised here when few. Returns 1 when they are many: they are
+ * canonicalised off the loop, and on_forms_known follows. */
+static int forms_on_loop(dw_exchange_t *ex, dw_offload_t *o)
 {
-    dw_exchange_t *ex = o->data;
-    enter(ex);
-    ex->px->checking--;
-    ex->up = DW_UP_IDLE;
+    ex->rq = o->rq; /* its spans point into o->body, which lives as long as ex */
+    memset(&o->rq, 0, sizeof(o->rq));
+    if (o->rc == 0 && o->has_forms && ex->client.state != DW_CLIENT_GONE &&
+        dw_forms_lookup(&o->forms, ex->px->transcripts, &ex->rq.items) > DW_OFFLOAD_MIN_BYTES &&
+        dw_offload_fill(o, ex->px->loop, &ex->rq.items, on_forms_known) == 0)
+        return 1;
+    if (o->has_forms)
+        dw_forms_fill(&o->forms, &ex->rq.items);
+    return 0;
+}
+
+/* Every form is known: they are cached, the body is kept for the next turn, and the request takes
+ * its way (route's result). */
+static int forms_known(dw_exchange_t *ex, dw_offload_t *o)
+{
+    int rc = 0;
     if (o->has_forms) {
         dw_forms_remember(&o->forms, ex->px->transcripts);
         ex->px->metrics.items_keyed_by_comparison += o->keyed;
@@ -192,26 +221,29 @@ static void on_forms_known(dw_offload_t *o)
     dw_offload_keep(o, &ex->rq, uv_now(ex->px->loop));
     if (ex->client.state == DW_CLIENT_GONE)
         ex->up = DW_UP_DONE; /* the client left while its body was digested */
-    else if (route(ex, o->rc, &o->err, o->has_forms ? &o->forms : NULL) != 0)
-        h2o_delegate_request_deferred(ex->client.req, ex->px->handler);
+    else
+        rc = route(ex, o->rc, &o->err, o->has_forms ? &o->forms : NULL);
     dw_forms_free(&o->forms);
+    return rc;
+}
+
+/* The forms of a body checked off the loop are all known: the rest happens on the loop. */
+static void on_forms_known(dw_offload_t *o)
+{
+    dw_exchange_t *ex = o->data;
+    enter(ex);
+    ex->px->checking--;
+    ex->up = DW_UP_IDLE;
+    if (forms_known(ex, o) != 0)
+        h2o_delegate_request_deferred(ex->client.req, ex->px->handler);
     leave(ex);
 }
 
-/* The worker checked a large body and keyed its items: the item cache knows most of them from the
- * last turn; the rest (the new items) are canonicalised here when few, else off the loop again. */
+/* The worker checked a large body and keyed its items. */
 static void on_checked_off_loop(dw_offload_t *o)
 {
-    dw_exchange_t *ex = o->data;
-    ex->rq = o->rq; /* its spans point into o->body, which lives as long as ex */
-    memset(&o->rq, 0, sizeof(o->rq));
-    if (o->rc == 0 && o->has_forms && ex->client.state != DW_CLIENT_GONE &&
-        dw_forms_lookup(&o->forms, ex->px->transcripts, &ex->rq.items) > DW_OFFLOAD_MIN_BYTES &&
-        dw_offload_fill(o, ex->px->loop, &ex->rq.items, on_forms_known) == 0)
-        return;
-    if (o->has_forms)
-        dw_forms_fill(&o->forms, &ex->rq.items);
-    on_forms_known(o);
+    if (!forms_on_loop(o->data, o))
+        on_forms_known(o);
 }
 
 /* The checked body (rc and err from dw_request_parse) decides the way: refused, plain HTTP, or

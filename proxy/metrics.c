@@ -83,10 +83,10 @@ int dw_metrics_prometheus(dw_buf_t *out, const dw_metrics_t *m, const dw_gauges_
         {"deltawire_items_total", "Input items received.", m->items_total},
         {"deltawire_items_elided_total", "Input items not re-sent because the upstream held them.", m->items_elided},
         {"deltawire_items_keyed_by_comparison_total",
-         "Items of large bodies whose cache key came from comparing bytes with a kept earlier body, not hashing.",
+         "Items of bodies from 16 KiB whose cache key came from comparing bytes with a kept earlier body, not hashing.",
          m->items_keyed_by_comparison},
         {"deltawire_body_bytes_scan_skipped_total",
-         "Bytes of large bodies not scanned again: shared from the start with a kept earlier body, up to an item's end.",
+         "Bytes of bodies not scanned again: shared from the start with a kept earlier body, up to an item's end.",
          m->body_bytes_scan_skipped},
         {"deltawire_upstream_connects_total", "Upstream WebSocket connections opened.", m->connects},
     };
@@ -124,7 +124,7 @@ int dw_metrics_prometheus(dw_buf_t *out, const dw_metrics_t *m, const dw_gauges_
                   "Large request bodies being checked and digested on the thread pool.") ||
              appendf(out, "deltawire_bodies_checking %zu\n", g->checking) ||
              head(out, "deltawire_bodies_kept", "gauge",
-                  "Recent large request bodies kept to key the next turn by comparison (--body-memory).") ||
+                  "Recent request bodies (16 KiB and more) kept to key the next turn by comparison (--body-memory).") ||
              appendf(out, "deltawire_bodies_kept %zu\n", g->bodies_kept) ||
              head(out, "deltawire_bodies_kept_bytes", "gauge", "Bytes those bodies take (with their item tables).") ||
              appendf(out, "deltawire_bodies_kept_bytes %zu\n", g->bodies_kept_bytes) ||

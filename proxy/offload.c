@@ -74,8 +74,9 @@ int dw_offload_fill(dw_offload_t *o, uv_loop_t *loop, const dw_spans_t *items, d
     return uv_queue_work(loop, &o->work, on_fill, on_after_work);
 }
 
-dw_offload_t *dw_offload_start(uv_loop_t *loop, const char *body, size_t n, size_t max_body, size_t max_items,
-                               dw_bodies_t *bodies, const dw_digest_t *cred, dw_offload_cb done, void *data)
+/* A job with its copy allocated, not started. */
+static dw_offload_t *job_new(uv_loop_t *loop, const char *body, size_t n, size_t max_body, size_t max_items,
+                             dw_bodies_t *bodies, const dw_digest_t *cred, dw_offload_cb done, void *data)
 {
     dw_offload_t *o = calloc(1, sizeof(*o));
     if (o == NULL)
@@ -98,7 +99,27 @@ dw_offload_t *dw_offload_start(uv_loop_t *loop, const char *body, size_t n, size
     o->work.data = o;
     o->copier.data = o;
     uv_idle_init(loop, &o->copier);
-    uv_idle_start(&o->copier, on_copy);
+    return o;
+}
+
+dw_offload_t *dw_offload_start(uv_loop_t *loop, const char *body, size_t n, size_t max_body, size_t max_items,
+                               dw_bodies_t *bodies, const dw_digest_t *cred, dw_offload_cb done, void *data)
+{
+    dw_offload_t *o = job_new(loop, body, n, max_body, max_items, bodies, cred, done, data);
+    if (o != NULL)
+        uv_idle_start(&o->copier, on_copy);
+    return o;
+}
+
+dw_offload_t *dw_offload_run(uv_loop_t *loop, const char *body, size_t n, size_t max_body, size_t max_items,
+                             dw_bodies_t *bodies, const dw_digest_t *cred, void *data)
+{
+    dw_offload_t *o = job_new(loop, body, n, max_body, max_items, bodies, cred, NULL, data);
+    if (o != NULL) {
+        memcpy(o->body, body, n);
+        o->src = NULL;
+        on_work(&o->work);
+    }
     return o;
 }
 

@@ -22,6 +22,11 @@
  * hand-over would save. */
 #define DW_OFFLOAD_MIN_BYTES (256 * 1024)
 
+/* Bodies from this many bytes up are kept for their next turn (dw_offload_keep), those below
+ * DW_OFFLOAD_MIN_BYTES read by dw_offload_run on the loop: below it, hashing each item again costs
+ * about what copying and keeping the body does. */
+#define DW_KEEP_MIN_BYTES (16 * 1024)
+
 /* Kept bodies of the same credentials offered to a new one (most recently used first): one key
  * may run many conversations at once, and each continues its own last body. */
 #define DW_OFFLOAD_CANDIDATES 16
@@ -64,6 +69,12 @@ struct dw_offload {
  * done is never called). */
 dw_offload_t *dw_offload_start(uv_loop_t *loop, const char *body, size_t n, size_t max_body, size_t max_items,
                                dw_bodies_t *bodies, const dw_digest_t *cred, dw_offload_cb done, void *data);
+
+/* The same work at once, on the calling thread, for a body small enough (the loop's own below
+ * DW_OFFLOAD_MIN_BYTES): copied (the copy is what is kept), checked and keyed; what done would see
+ * is in o on return, and done is not called (there is none). NULL without memory. */
+dw_offload_t *dw_offload_run(uv_loop_t *loop, const char *body, size_t n, size_t max_body, size_t max_items,
+                             dw_bodies_t *bodies, const dw_digest_t *cred, void *data);
 
 /* After done: gives the candidates back (the one compared with counts as used), and when every item
  * was keyed (has_forms) keeps the copy in `bodies` for the next turn (rq: the request read from it,

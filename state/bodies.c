@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "state/dmap.h"
+
 /* Budgeted bytes per item: its span and its key. */
 #define DW_BODIES_ITEM_BYTES (sizeof(dw_span_t) + sizeof(dw_digest_t))
 
@@ -10,6 +12,10 @@ struct dw_bodies {
     size_t budget, bytes, count;
     uint64_t ttl_ms;
     dw_body_t *head, *tail; /* most recently used first */
+    /* credential digest -> (dw_body_t *) its most recently used body: a pick walks that key's bodies
+     * only, however many other keys a shared deployment holds. Never full (entries grow on demand;
+     * a key's entry goes with its last body). */
+    dw_dmap_t *by_cred;
 };
 
 static size_t cost(const dw_body_t *e)
@@ -20,9 +26,13 @@ static size_t cost(const dw_body_t *e)
 dw_bodies_t *dw_bodies_new(size_t budget, uint64_t ttl_ms)
 {
     dw_bodies_t *b = calloc(1, sizeof(*b));
-    if (b != NULL) {
-        b->budget = budget;
-        b->ttl_ms = ttl_ms;
+    if (b == NULL)
+        return NULL;
+    b->budget = budget;
+    b->ttl_ms = ttl_ms;
+    if ((b->by_cred = dw_dmap_new(sizeof(dw_body_t *), (size_t)1 << 31, NULL, NULL)) == NULL) {
+        free(b);
+        return NULL;
     }
     return b;
 }
@@ -53,10 +63,36 @@ static void push_front(dw_bodies_t *b, dw_body_t *e)
     b->head = e;
 }
 
+/* Out of its key's list (the key's entry then points at the next one, or goes). */
+static void cred_unlink(dw_bodies_t *b, dw_body_t *e)
+{
+    if (e->cprev != NULL) {
+        e->cprev->cnext = e->cnext;
+    } else if (e->cnext != NULL) {
+        *(dw_body_t **)dw_dmap_get(b->by_cred, &e->cred) = e->cnext;
+    } else {
+        dw_dmap_del(b->by_cred, &e->cred);
+    }
+    if (e->cnext != NULL)
+        e->cnext->cprev = e->cprev;
+    e->cprev = e->cnext = NULL;
+}
+
+/* First in its key's list, whose entry is *first. */
+static void cred_push(dw_body_t **first, dw_body_t *e)
+{
+    e->cprev = NULL;
+    e->cnext = *first;
+    if (*first != NULL)
+        (*first)->cprev = e;
+    *first = e;
+}
+
 /* Out of the store; freed once no picker holds it. */
 static void drop(dw_bodies_t *b, dw_body_t *e)
 {
     unlink_body(b, e);
+    cred_unlink(b, e);
     e->listed = 0;
     b->bytes -= cost(e);
     b->count--;
@@ -69,17 +105,18 @@ void dw_bodies_free(dw_bodies_t *b)
         return;
     while (b->head != NULL)
         drop(b, b->head);
+    dw_dmap_free(b->by_cred);
     free(b);
 }
 
 size_t dw_bodies_pick(dw_bodies_t *b, const dw_digest_t *cred, dw_body_t **out, size_t max)
 {
     size_t k = 0;
-    for (dw_body_t *e = b->head; e != NULL && k < max; e = e->next)
-        if (dw_digest_eq(&e->cred, cred)) {
-            e->refs++;
-            out[k++] = e;
-        }
+    dw_body_t **first = dw_dmap_get(b->by_cred, cred);
+    for (dw_body_t *e = first != NULL ? *first : NULL; e != NULL && k < max; e = e->cnext) {
+        e->refs++;
+        out[k++] = e;
+    }
     return k;
 }
 
@@ -100,6 +137,12 @@ dw_body_t *dw_bodies_put(dw_bodies_t *b, const dw_digest_t *cred, char *p, size_
         drop(b, replaces);
     while (b->tail != NULL && b->bytes + cost(e) > b->budget)
         drop(b, b->tail);
+    dw_body_t **first = dw_dmap_put(b->by_cred, cred); /* after the drops: they may move entries */
+    if (first == NULL) {
+        free(e);
+        return NULL;
+    }
+    cred_push(first, e);
     push_front(b, e);
     b->bytes += cost(e);
     b->count++;
@@ -113,6 +156,10 @@ void dw_bodies_touch(dw_bodies_t *b, dw_body_t *e, uint64_t now_ms)
     e->used_ms = now_ms;
     unlink_body(b, e);
     push_front(b, e);
+    if (e->cprev != NULL) { /* listed: its key's entry exists, and stays while it is unlinked */
+        cred_unlink(b, e);
+        cred_push(dw_dmap_get(b->by_cred, &e->cred), e);
+    }
 }
 
 void dw_bodies_sweep(dw_bodies_t *b, uint64_t now_ms)
@@ -178,14 +225,21 @@ dw_body_t *dw_bodies_continued(dw_body_t *const *cand, size_t nc, const char *p,
     return best;
 }
 
+/* Item i of c ends within the first `same` bytes: its last byte does and, for a number or literal,
+ * the byte after it too, which decides where it ends (as dw_json_scan_object_from requires). */
+static int ends_within(const dw_body_t *c, size_t i, size_t same)
+{
+    size_t end = (size_t)(c->items[i].p + c->items[i].n - c->p);
+    return end < same || (end == same && memchr("{[\"", *c->items[i].p, 3) != NULL);
+}
+
 int dw_bodies_resume_at(const dw_body_t *c, size_t same, dw_json_resume_t *at)
 {
-    /* the items lie in order: the last one that ends within the shared bytes (dw_json_scan_object_from
-     * falls back if it is a number or literal, whose end the byte after it decides) */
+    /* the items lie in order: the last one that ends within the shared bytes */
     size_t lo = 0, hi = c->nitems; /* items [0, lo) qualify, [hi, nitems) do not */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if ((size_t)(c->items[mid].p + c->items[mid].n - c->p) <= same)
+        if (ends_within(c, mid, same))
             lo = mid + 1;
         else
             hi = mid;

@@ -44,6 +44,7 @@ struct dw_body {
     unsigned refs;             /* the store's (while listed) and each picker's */
     int listed;
     dw_body_t *prev, *next;    /* most recently used first */
+    dw_body_t *cprev, *cnext;  /* the same, among the bodies of its credentials */
 };
 
 /* budget: bytes (0 keeps nothing); ttl_ms: an unused body's life. NULL without memory. */
@@ -81,8 +82,9 @@ void dw_bodies_counts(const dw_bodies_t *b, size_t *bodies, size_t *bytes);
 dw_body_t *dw_bodies_continued(dw_body_t *const *cand, size_t nc, const char *p, size_t n, size_t *same);
 
 /* Where the scan of a body that shares its first `same` bytes with c may resume (json_scan.h): past
- * the last item of c that ends within them (an item is an object: its last byte ends it). *at
- * borrows c. Returns 0, or -1 when no item does. */
+ * the last item of c that ends within them (an object, array or string: its last byte ends it; a
+ * number or literal: the byte after it, which must be shared too). *at borrows c. Returns 0, or -1
+ * when no item does. */
 int dw_bodies_resume_at(const dw_body_t *c, size_t same, dw_json_resume_t *at);
 
 /* For the items of a new body (spans into it, in order), copies keys[i] from one candidate and sets

@@ -159,6 +159,40 @@ test('the next turn of a large history canonicalises only its new items, and goe
   await proxy.stop();
 });
 
+// The same for the bodies most agent turns send (16 KiB to 256 KiB), read on the loop: the next turn
+// hashes and scans only its new items. A smaller body is not kept.
+test('a mid-sized history is kept too: its next turn is keyed by comparison and scanned from its new items', async () => {
+  const proxy = await startProxy({ upstream: mock.base });
+  const small = { model: 'gpt-5.5', store: false, input: [{ role: 'user', content: 'x'.repeat(1000) }] };
+  assert.equal((await httpJson('POST', proxy.base + '/responses', small, auth('sk-mid'))).status, 200);
+  assert.equal(await gauge(proxy, 'deltawire_bodies_kept'), 0, 'a 1 KB body is not kept');
+  const history = Array.from({ length: 300 }, (_, i) =>
+    ({ type: 'message', role: 'user', content: `item ${i}: ${'w'.repeat(100)}` }));
+  const body = { model: 'gpt-5.5', store: false, input: history };
+  const len1 = JSON.stringify(body).length;
+  assert.ok(len1 > 16 * 1024 && len1 < 256 * 1024, `${len1} bytes: read on the loop`);
+  const r1 = await httpJson('POST', proxy.base + '/responses', body, auth('sk-mid'));
+  assert.equal(r1.status, 200, r1.text);
+  assert.equal(await gauge(proxy, 'deltawire_bodies_kept'), 1);
+  const next = [...history, ...r1.json.output, { role: 'user', content: 'and now?' }];
+  const r2 = await httpJson('POST', proxy.base + '/responses', { ...body, input: next }, auth('sk-mid'));
+  assert.equal(r2.status, 200, r2.text);
+  assert.equal(await gauge(proxy, 'deltawire_items_keyed_by_comparison_total'), history.length);
+  assert.equal(await gauge(proxy, 'deltawire_body_bytes_scan_skipped_total'), len1 - ']}'.length);
+  assert.equal(await gauge(proxy, 'deltawire_bodies_kept'), 1, 'turn 2 replaced turn 1');
+  const last = (await mock.log()).at(-1);
+  assert.notEqual(last.previous_response_id, null, 'turn 2 is a delta');
+  assert.deepEqual(canonicalItems(last.full_input), canonicalItems(next));
+  // a broken continuation: refused at its byte, and nothing goes upstream
+  const sent = (await mock.log()).length;
+  const broken = JSON.stringify({ ...body, input: [...next, { role: 'user', content: 'more' }] }).slice(0, -2) + ',]}';
+  const r3 = await httpJson('POST', proxy.base + '/responses', broken, auth('sk-mid'));
+  assert.equal(r3.status, 400, r3.text);
+  assert.match(r3.json.error.message, new RegExp(`invalid JSON at byte ${broken.length - 2}\\)`));
+  assert.equal((await mock.log()).length, sent);
+  await proxy.stop();
+});
+
 test('--body-memory 0 keeps no body, and the next turn still goes as a delta', async () => {
   const proxy = await startProxy({ upstream: mock.base, args: ['--body-memory', '0'] });
   const history = Array.from({ length: 3000 }, (_, i) =>

@@ -83,8 +83,10 @@ static void reuse(dw_body_t *const *cand, size_t nc, const char *json, char *fla
     dw_body_t *chosen, *chosen2, *replaces2;
     size_t keyed = dw_bodies_reuse(cand, nc, known, same, &rq.items, keys, have, &chosen, replaces);
     cr_assert(*replaces == NULL || *replaces == chosen);
-    cr_assert_eq(dw_bodies_reuse(cand, nc, NULL, 0, &rq.items, keys2, have2, &chosen2, &replaces2), keyed);
-    cr_assert(!memcmp(have, have2, rq.items.n) && chosen == chosen2 && *replaces == replaces2);
+    size_t keyed2 = dw_bodies_reuse(cand, nc, NULL, 0, &rq.items, keys2, have2, &chosen2, &replaces2);
+    /* the two ways may choose different candidates (both safe); where they choose one, they agree */
+    if (chosen == chosen2)
+        cr_assert(keyed2 == keyed && !memcmp(have, have2, rq.items.n) && *replaces == replaces2);
     size_t count = 0;
     for (size_t i = 0; i < rq.items.n; i++) {
         flags[i] = have[i] ? '1' : '0';
@@ -255,6 +257,83 @@ Test(bodies, a_continuation_from_the_first_byte_is_scanned_from_its_first_new_it
           flags, &replaces);
     cr_assert_str_eq(flags, "11");
     cr_assert_eq(skipped, 0);
+    dw_bodies_unref(cand[0]);
+    dw_bodies_free(b);
+}
+
+/* A pick walks its key's bodies only: against a model (every listed body, most recently used first),
+ * a pick of each key gives that key's bodies in that order, through puts, touches, drops for the
+ * budget and sweeps, with many keys. */
+Test(bodies, a_pick_gives_its_keys_bodies_most_recent_first_among_many_keys)
+{
+    enum { KEYS = 7, OPS = 3000, MAXB = 64 };
+    dw_digest_t creds[KEYS];
+    for (int i = 0; i < KEYS; i++)
+        creds[i] = (dw_digest_t){{(uint8_t)(10 + i)}};
+    size_t one = strlen(T1) + 2 * (sizeof(dw_span_t) + sizeof(dw_digest_t)) + 2 * sizeof(dw_member_t);
+    dw_bodies_t *b = dw_bodies_new(40 * one, 500);
+    dw_body_t *model[MAXB]; /* listed, most recently used first */
+    size_t n = 0;
+    uint64_t now = 0;
+    unsigned seed = 12345;
+    for (int op = 0; op < OPS; op++) {
+        seed = seed * 1103515245u + 12345u;
+        unsigned r = (seed >> 16) % 100;
+        now += (seed >> 8) % 3;
+        if (r < 60 || n == 0) {
+            dw_body_t *e = keep(b, &creds[(seed >> 4) % KEYS], T1, NULL, now);
+            cr_assert_not_null(e);
+            if (n == 40) /* over the budget: the least recently used went */
+                n--;
+            memmove(model + 1, model, n * sizeof(*model));
+            model[0] = e;
+            n++;
+            dw_bodies_unref(e);
+        } else if (r < 90) {
+            size_t i = (seed >> 4) % n;
+            dw_body_t *e = model[i];
+            dw_bodies_touch(b, e, now);
+            memmove(model + 1, model, i * sizeof(*model));
+            model[0] = e;
+        } else {
+            now += 200;
+            while (n > 0 && now - model[n - 1]->used_ms > 500) /* before the sweep frees them */
+                n--;
+            dw_bodies_sweep(b, now);
+        }
+        for (int k = 0; k < KEYS; k++) {
+            dw_body_t *got[MAXB];
+            size_t m = dw_bodies_pick(b, &creds[k], got, MAXB), j = 0;
+            for (size_t i = 0; i < n; i++)
+                if (dw_digest_eq(&model[i]->cred, &creds[k])) {
+                    cr_assert(j < m && got[j] == model[i], "op %d key %d: body %zu of the key differs", op, k, j);
+                    j++;
+                }
+            cr_assert_eq(j, m, "op %d key %d: %zu picked, %zu listed", op, k, m, j);
+            for (size_t i = 0; i < m; i++)
+                dw_bodies_unref(got[i]);
+        }
+        size_t count, bytes;
+        dw_bodies_counts(b, &count, &bytes);
+        cr_assert_eq(count, n);
+    }
+    dw_bodies_free(b);
+}
+
+Test(bodies, a_number_item_at_the_end_of_the_shared_bytes_resumes_the_scan_before_it)
+{
+    dw_bodies_t *b = dw_bodies_new(1 << 20, 1000);
+    dw_bodies_unref(keep(b, &cred_a, "{\"model\":\"m\",\"input\":[{\"a\":1},5]}", NULL, 0));
+    dw_body_t *cand[4];
+    cr_assert_eq(dw_bodies_pick(b, &cred_a, cand, 4), 1);
+    char flags[17];
+    dw_body_t *replaces;
+    /* the 5 ends where the shared bytes do, but the byte after it decides where it ends: a scan
+     * resumed past it would fall back to a whole one, while the skipped bytes counted it as skipped */
+    const char *next = "{\"model\":\"m\",\"input\":[{\"a\":1},5,{\"b\":2}]}";
+    reuse(cand, 1, next, flags, &replaces);
+    cr_assert_str_eq(flags, "110");
+    cr_assert_eq(skipped, (size_t)(strstr(next, ",5") - next), "resumed past the last item whose end is shared");
     dw_bodies_unref(cand[0]);
     dw_bodies_free(b);
 }
