@@ -104,12 +104,19 @@ static void reuse(dw_body_t *const *cand, size_t nc, const char *json, char *fla
 
 #define T1 "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"assistant\",\"content\":\"b\"}]}"
 
-Test(bodies, a_continuation_reuses_every_earlier_key_and_replaces_its_body)
+/* A store holding T1 for cred_a, picked into cand[0]. */
+static dw_bodies_t *kept_t1(dw_body_t **cand)
 {
     dw_bodies_t *b = dw_bodies_new(1 << 20, 1000);
     dw_bodies_unref(keep(b, &cred_a, T1, NULL, 0));
-    dw_body_t *cand[4];
     cr_assert_eq(dw_bodies_pick(b, &cred_a, cand, 4), 1);
+    return b;
+}
+
+Test(bodies, a_continuation_reuses_every_earlier_key_and_replaces_its_body)
+{
+    dw_body_t *cand[4];
+    dw_bodies_t *b = kept_t1(cand);
     char flags[17];
     dw_body_t *replaces;
     /* other top-level members before `input` move it: offsets count from the first item */
@@ -233,10 +240,8 @@ Test(bodies, a_body_compared_with_is_used_and_outlives_one_only_put_before_it)
 
 Test(bodies, a_continuation_from_the_first_byte_is_scanned_from_its_first_new_item)
 {
-    dw_bodies_t *b = dw_bodies_new(1 << 20, 1000);
-    dw_bodies_unref(keep(b, &cred_a, T1, NULL, 0));
     dw_body_t *cand[4];
-    cr_assert_eq(dw_bodies_pick(b, &cred_a, cand, 4), 1);
+    dw_bodies_t *b = kept_t1(cand);
     char flags[17];
     dw_body_t *replaces;
     const char *next = "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":\"a\"},"
