@@ -185,7 +185,10 @@ int dw_exchange_start_as(dw_proxy_t *px, h2o_req_t *req, const char *mode_body, 
             px->checking++;
             return 0;
         }
-        return forms_known(ex, ex->off);
+        enter(ex); /* forms_known reads the job after route */
+        int rc = forms_known(ex, ex->off);
+        leave(ex);
+        return rc;
     }
     dw_request_err_t err;
     int rc = dw_request_parse(&ex->rq, body.base, body.len, px->cfg->max_body, &err);

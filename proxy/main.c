@@ -50,7 +50,8 @@ static void on_drain_tick(uv_timer_t *t)
 static void on_memory_sweep(uv_timer_t *t)
 {
     dw_main_t *m = t->data;
-    dw_bodies_sweep(m->px.bodies, uv_now(t->loop));
+    if (m->px.bodies != NULL)
+        dw_bodies_sweep(m->px.bodies, uv_now(t->loop));
     malloc_trim(0);
 }
 
@@ -97,8 +98,9 @@ int main(int argc, char **argv)
     m.px.upstream = dw_upstream_new(loop, cfg.up_tls, cfg.up_host, cfg.up_port, ws_path, cfg.upstream_ca,
                                      cfg.upstream_deflate);
     m.px.transcripts = dw_transcripts_new(cfg.max_conversations, DW_MAX_ITEMS_CACHED, DW_MAX_ALIASES);
-    m.px.bodies = dw_bodies_new(cfg.body_memory, (uint64_t)(cfg.idle_timeout * 1000));
-    if (m.px.upstream == NULL || m.px.transcripts == NULL || m.px.bodies == NULL)
+    /* --body-memory 0: none, and no body is copied to be kept */
+    m.px.bodies = cfg.body_memory > 0 ? dw_bodies_new(cfg.body_memory, (uint64_t)(cfg.idle_timeout * 1000)) : NULL;
+    if (m.px.upstream == NULL || m.px.transcripts == NULL || (m.px.bodies == NULL && cfg.body_memory > 0))
         return 1;
     uv_timer_init(loop, &m.memory_sweep);
     m.memory_sweep.data = &m;
