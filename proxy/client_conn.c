@@ -28,20 +28,26 @@ typedef struct dw_watch {
     int expect_head;   /* the next bytes h2o parses start an HTTP/1 request head */
     int next_bad;      /* the head read last has conflicting lengths */
     size_t presized;   /* bytes of input sized for a request not yet handed to the handler */
+    int handshaking;   /* TLS: h2o's handshake reads it, its HTTP layer not yet */
+    int pending;       /* in the list on_rewrap looks at */
     struct dw_watch *prev, *next;
+    struct dw_watch *pprev, *pnext; /* that list */
 } dw_watch_t;
 
 struct dw_client_conn {
     uv_loop_t *loop;
     uint64_t idle_ms;
     uv_timer_t sweep;
-    uv_prepare_t rewrap; /* active while some connection's read callback may be h2o's again */
+    uv_prepare_t rewrap; /* active while `pending` is not empty */
+    dw_watch_t *pending; /* connections whose read callback may be h2o's again, or whose TLS handshake may be over */
     dw_watch_t *head;
     dw_watch_t **by_fd; /* the watched connection of each descriptor */
     size_t n_fd;
     size_t max_body;   /* h2o's max_request_entity_size: it answers a longer body 413 */
     size_t presized;   /* the connections' presized, summed */
-    h2o_socket_cb http1_read; /* the read callback of h2o's HTTP/1 layer, once a plain connection showed it */
+    uint64_t presized_total; /* inputs sized for their request so far */
+    h2o_socket_cb http1_read; /* the read callback of h2o's HTTP/1 layer, once a connection showed it */
+    h2o_socket_cb handshake_read; /* h2o's TLS handshake's, once a TLS connection showed it */
 };
 
 static void on_read(h2o_socket_t *sock, const char *err);
@@ -99,6 +105,7 @@ static void presize(dw_watch_t *w, size_t head_len, size_t body_len, size_t fres
     if (len <= in->size || len >= file_backed / 2 || in->capacity >= file_backed / 2 || len > DW_PRESIZE_BUDGET - cc->presized)
         return;
     h2o_buffer_reserve(&w->sock->input, len - in->size);
+    cc->presized_total++;
     cc->presized += len;
     w->presized = len;
 }
@@ -154,15 +161,75 @@ static void on_read(h2o_socket_t *sock, const char *err)
     wrap(w); /* h2o may have started reading again with another callback */
 }
 
-/* After a response h2o starts reading the next request from its write callback: wrap it before
- * the loop polls again. */
+static void on_rewrap(uv_prepare_t *p);
+
+/* On the list on_rewrap looks at before the loop polls again. */
+static void pend(dw_watch_t *w)
+{
+    dw_client_conn_t *cc = w->cc;
+    if (w->pending)
+        return;
+    w->pending = 1;
+    w->pprev = NULL;
+    w->pnext = cc->pending;
+    if (cc->pending)
+        cc->pending->pprev = w;
+    cc->pending = w;
+    uv_prepare_start(&cc->rewrap, on_rewrap);
+}
+
+static void unpend(dw_watch_t *w)
+{
+    if (!w->pending)
+        return;
+    *(w->pprev ? &w->pprev->pnext : &w->cc->pending) = w->pnext;
+    if (w->pnext)
+        w->pnext->pprev = w->pprev;
+    w->pending = 0;
+}
+
+/* The connection negotiated HTTP/2 by ALPN: h2o's accept hands it to its HTTP/2 layer. */
+static int alpn_h2(h2o_socket_t *sock)
+{
+    h2o_iovec_t proto = h2o_socket_ssl_get_selected_protocol(sock);
+    for (const h2o_iovec_t *id = h2o_http2_alpn_protocols; id->len != 0; ++id)
+        if (proto.len == id->len && memcmp(proto.base, id->base, proto.len) == 0)
+            return 1;
+    return 0;
+}
+
+/* A TLS connection's handshake is over once h2o reads it with a callback other than the
+ * handshake's: its HTTP/1 or HTTP/2 layer's, which ALPN chose as h2o's accept does. The first
+ * HTTP/1 one shows the callback presize waits for. */
+static int handshake_over(dw_watch_t *w)
+{
+    dw_client_conn_t *cc = w->cc;
+    h2o_socket_cb r = w->sock->_cb.read == on_read ? w->h2o_read : w->sock->_cb.read;
+    if (r == NULL || cc->handshake_read == NULL || r == cc->handshake_read)
+        return 0;
+    if (cc->http1_read == NULL && !alpn_h2(w->sock))
+        cc->http1_read = r;
+    return 1;
+}
+
+/* h2o starts reading with a callback of its own outside ours: after a response, the next request
+ * from its write callback; after a TLS handshake, the HTTP layer from the handshake's last write.
+ * Ours goes back in front before the loop polls again. */
 static void on_rewrap(uv_prepare_t *p)
 {
     dw_client_conn_t *cc = p->data;
-    for (dw_watch_t *w = cc->head; w; w = w->next)
-        if (w->expect_head)
-            wrap(w);
-    uv_prepare_stop(p);
+    for (dw_watch_t *w = cc->pending, *next; w; w = next) {
+        next = w->pnext;
+        if (w->handshaking) {
+            if (!handshake_over(w))
+                continue; /* looked at again next time */
+            w->handshaking = 0;
+        }
+        wrap(w);
+        unpend(w);
+    }
+    if (cc->pending == NULL)
+        uv_prepare_stop(p);
 }
 
 /* ------------------------------------------------------------------ connections and requests */
@@ -234,10 +301,16 @@ void dw_client_conn_accepted(uv_tcp_t *conn, h2o_socket_t *sock)
         return;
     w->sock = sock;
     /* h2o_accept hands a plain connection to its HTTP/1 layer, which starts reading at once. A TLS
-     * connection reads with the handshake's callback first; with --tls-cert every listener is TLS
-     * (one accept context), the callback is never learned and no input is presized. */
-    if (sock->ssl == NULL && w->cc->http1_read == NULL)
-        w->cc->http1_read = sock->_cb.read;
+     * connection reads with the handshake's callback first (on_rewrap waits for its end). */
+    if (sock->ssl == NULL) {
+        if (w->cc->http1_read == NULL)
+            w->cc->http1_read = sock->_cb.read;
+    } else {
+        if (w->cc->handshake_read == NULL)
+            w->cc->handshake_read = sock->_cb.read;
+        w->handshaking = 1;
+        pend(w);
+    }
     wrap(w);
 }
 
@@ -264,6 +337,7 @@ void dw_client_conn_on_close(uv_handle_t *h)
     }
     w->sock = NULL;
     w->closed = 1;
+    unpend(w);
     presized_done(w);
     release(w);
 }
@@ -274,7 +348,7 @@ static void on_request_disposed(void *p)
     w->inflight--;
     w->idle_since_ms = uv_now(w->cc->loop);
     if (w->sock != NULL && w->expect_head)
-        uv_prepare_start(&w->cc->rewrap, on_rewrap);
+        pend(w);
     release(w);
 }
 
@@ -312,4 +386,9 @@ int dw_client_conn_request(dw_client_conn_t *cc, h2o_req_t *req)
     if (rest <= in->size)
         scan_head(w, rest, 0);
     return bad;
+}
+
+uint64_t dw_client_conn_presized_total(void)
+{
+    return the_watcher != NULL ? the_watcher->presized_total : 0;
 }

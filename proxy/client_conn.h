@@ -39,4 +39,8 @@ void dw_client_conn_on_close(uv_handle_t *h);
  * and close), else 0. */
 int dw_client_conn_request(dw_client_conn_t *cc, h2o_req_t *req);
 
+/* Client inputs sized for their whole request so far (HTTP/1.1 with a Content-Length; presize in
+ * client_conn.c), for /metrics. */
+uint64_t dw_client_conn_presized_total(void);
+
 #endif

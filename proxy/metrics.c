@@ -141,6 +141,9 @@ int dw_metrics_prometheus(dw_buf_t *out, const dw_metrics_t *m, const dw_gauges_
              head(out, "deltawire_items_canonicalised_total", "counter",
                   "Client items canonicalised: those the item cache did not know (per turn, the new ones).") ||
              appendf(out, "deltawire_items_canonicalised_total %llu\n", (unsigned long long)g->items_canonicalised) ||
+             head(out, "deltawire_client_inputs_presized_total", "counter",
+                  "HTTP/1.1 requests whose connection input was sized for the whole body once the head was read.") ||
+             appendf(out, "deltawire_client_inputs_presized_total %llu\n", (unsigned long long)g->inputs_presized) ||
              hist(out, "deltawire_added_latency_seconds", "Time from a request's arrival to its upstream send.",
                   &m->added_latency) ||
              hist(out, "deltawire_ttfb_seconds", "Time from a request's arrival to the first byte answered.", &m->ttfb) ||

@@ -51,6 +51,7 @@ typedef struct {
 typedef struct {
     size_t conns_open, conns_busy, conns_connecting, queued, inflight, transcripts, items_cached, transcript_bytes;
     uint64_t items_canonicalised;
+    uint64_t inputs_presized; /* client inputs sized for their whole request (proxy/client_conn.h) */
     size_t checking; /* large bodies being checked and digested off the loop */
     size_t bodies_kept, bodies_kept_bytes; /* state/bodies.h */
     size_t client_buffered; /* bytes rendered for clients that their connections have not taken */

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "proxy/client_conn.h"
 #include "proxy/record.h"
 #include "proxy/respond.h"
 
@@ -71,6 +72,7 @@ void dw_proxy_gauges(dw_proxy_t *px, dw_gauges_t *g)
     g->items_cached = tc.items_cached;
     g->transcript_bytes = tc.bytes;
     g->items_canonicalised = tc.canonicalised;
+    g->inputs_presized = dw_client_conn_presized_total();
     dw_bodies_counts(px->bodies, &g->bodies_kept, &g->bodies_kept_bytes);
     g->draining = px->draining;
     g->instance = px->cfg->instance;

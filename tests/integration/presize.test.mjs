@@ -52,3 +52,34 @@ test('a 9 MiB request after a pipelined 9 MiB one is not sized into a file-backe
     await proxy.stop();
   }
 });
+
+test('a large HTTP/1.1 body gets its input sized once, at its head', async () => {
+  const proxy = await startProxy({ upstream: mock.base });
+  const presized = async () => {
+    const text = await (await fetch(proxy.url + '/metrics')).text();
+    return Number(/^deltawire_client_inputs_presized_total (\d+)/m.exec(text)[1]);
+  };
+  try {
+    assert.equal(await presized(), 0);
+    const b = json(2 * MiB);
+    const sock = net.connect(proxy.port, '127.0.0.1');
+    let got = '';
+    sock.on('data', (d) => { got += d; });
+    sock.on('error', () => {});
+    await new Promise((resolve) => sock.on('connect', resolve));
+    sock.write(head(b.length)); // the head alone, then the body: the input grows from the head's read
+    await waitFor(async () => (await presized()) === 1, { timeoutMs: 10000, intervalMs: 20 });
+    sock.write(b);
+    await waitFor(() => /HTTP\/1\.1 200/.test(got), { timeoutMs: 60000 });
+    sock.destroy();
+    // a body no larger than what the head's read brought needs nothing
+    const small = json(100);
+    const r = await fetch(proxy.base + '/responses', { method: 'POST', body: small,
+      headers: { 'content-type': 'application/json', authorization: 'Bearer sk-presize' } });
+    assert.equal(r.status, 200);
+    await r.text();
+    assert.equal(await presized(), 1);
+  } finally {
+    await proxy.stop();
+  }
+});

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import http2 from 'node:http2';
+import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import { execFileSync } from 'node:child_process';
@@ -159,6 +160,61 @@ for (const version of ['TLSv1.2', 'TLSv1.3']) {
     }
   });
 }
+
+// One HTTPS request on `agent` (HTTP/1.1); resolves with the status and the body.
+function httpsDo(agent, port, method, p, body) {
+  return new Promise((resolve, reject) => {
+    const req = https.request({ host: '127.0.0.1', port, method, path: p, agent, ca: fs.readFileSync(path.join(dir, 'ca.pem')),
+      headers: body ? { 'content-type': 'application/json', 'content-length': body.length, authorization: 'Bearer sk-tls-presize' } : {},
+      timeout: 20000 }, (res) => {
+      let data = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => { data += c; });
+      res.on('end', () => resolve({ status: res.statusCode, body: data }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+// h2o's HTTP/1 layer starts on a TLS connection after the handshake, outside deltawire's read
+// callback: put back in front then, it sizes the input of each large request at its head, as on a
+// plain connection (proxy/client_conn.c, presize); HTTP/2 frames are never sized.
+test('over TLS an HTTP/1.1 client\'s large bodies get their input sized at the head, HTTP/2 ones do not', async () => {
+  const plain = await startMock();
+  const proxy = await startProxy({ upstream: plain.base,
+    args: ['--tls-cert', path.join(dir, 'srv.pem'), '--tls-key', path.join(dir, 'srv.key')] });
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+  const presized = async () => {
+    const m = await httpsDo(agent, proxy.port, 'GET', '/metrics');
+    return Number(/^deltawire_client_inputs_presized_total (\d+)/m.exec(m.body)[1]);
+  };
+  try {
+    assert.equal(await presized(), 0);
+    const big = (i) => Buffer.from(JSON.stringify({ model: 'gpt-5.5', store: false,
+      input: [{ role: 'user', content: `${i} ${'x'.repeat(1 << 20)}` }] }));
+    for (let i = 0; i < 3; i++)
+      assert.equal((await httpsDo(agent, proxy.port, 'POST', '/v1/responses', big(i))).status, 200);
+    // the requests after the first /metrics on one kept-alive connection: each head came in its own read
+    assert.equal(await presized(), 3);
+    const session = http2.connect(`https://127.0.0.1:${proxy.port}`, { ca: fs.readFileSync(path.join(dir, 'ca.pem')) });
+    const status = await new Promise((resolve, reject) => {
+      const req = session.request({ ':method': 'POST', ':path': '/v1/responses', 'content-type': 'application/json',
+        authorization: 'Bearer sk-tls-presize' });
+      req.on('response', (h) => resolve(h[':status']));
+      req.on('error', reject);
+      req.end(big(9));
+    });
+    session.close();
+    assert.equal(status, 200);
+    assert.equal(await presized(), 3, 'HTTP/2 is never sized');
+  } finally {
+    agent.destroy();
+    await proxy.stop();
+    await plain.stop();
+  }
+});
 
 // Security issue, item 1: h2o 2.2.5 skips its own host-name check under TLS 1.3, so the HTTP path
 // (passthrough, background, --transport http, and auto mode's fallback, which an attacker can force
