@@ -9,7 +9,9 @@
  *
  * The worker never reads the request's own buffer: h2o may free it (an HTTP/2 stream reset frees
  * the body before the request is disposed of), so the loop first copies it, one chunk per loop
- * iteration (a 64 MiB copy in one go stalls the loop for tens of ms). */
+ * iteration (a 64 MiB copy in one go stalls the loop for tens of ms). The copy is what is kept for
+ * the next turn (state/bodies.h); a body too small to be worth the thread pool but worth keeping
+ * goes through the same job at once on the loop (dw_offload_run). */
 #ifndef DW_OFFLOAD_H
 #define DW_OFFLOAD_H
 
