@@ -188,26 +188,25 @@ static void unpend(dw_watch_t *w)
     w->pending = 0;
 }
 
-/* The connection negotiated HTTP/2 by ALPN: h2o's accept hands it to its HTTP/2 layer. */
-static int alpn_h2(h2o_socket_t *sock)
+/* h2o reads the connection with its HTTP/1 layer: each layer's accept points sock->data at the
+ * connection it makes, and only HTTP/1's logs a request index. ALPN alone cannot tell: an HTTP/1
+ * connection that reads the HTTP/2 preface hands its socket to HTTP/2 (h2o's http1.c). */
+static int reads_http1(h2o_socket_t *sock)
 {
-    h2o_iovec_t proto = h2o_socket_ssl_get_selected_protocol(sock);
-    for (const h2o_iovec_t *id = h2o_http2_alpn_protocols; id->len != 0; ++id)
-        if (proto.len == id->len && memcmp(proto.base, id->base, proto.len) == 0)
-            return 1;
-    return 0;
+    const h2o_conn_t *conn = sock->data;
+    return conn != NULL && conn->callbacks->log_.http1.request_index != NULL;
 }
 
 /* A TLS connection's handshake is over once h2o reads it with a callback other than the
- * handshake's: its HTTP/1 or HTTP/2 layer's, which ALPN chose as h2o's accept does. The first
- * HTTP/1 one shows the callback presize waits for. */
+ * handshake's: its HTTP/1 or HTTP/2 layer's. The first HTTP/1 one shows the callback presize
+ * waits for. */
 static int handshake_over(dw_watch_t *w)
 {
     dw_client_conn_t *cc = w->cc;
     h2o_socket_cb r = w->sock->_cb.read == on_read ? w->h2o_read : w->sock->_cb.read;
     if (r == NULL || cc->handshake_read == NULL || r == cc->handshake_read)
         return 0;
-    if (cc->http1_read == NULL && !alpn_h2(w->sock))
+    if (cc->http1_read == NULL && reads_http1(w->sock))
         cc->http1_read = r;
     return 1;
 }

@@ -216,6 +216,41 @@ test('over TLS an HTTP/1.1 client\'s large bodies get their input sized at the h
   }
 });
 
+// An HTTP/1.1 connection (ALPN http/1.1) that starts with the HTTP/2 preface is handed to h2o's
+// HTTP/2 layer: written with the Finished, HTTP/2 reads it when the handshake is over, and the
+// callback presize waits for must not be learned from it (it was: no TLS input was sized after).
+test('an HTTP/2 preface on a TLS HTTP/1.1 connection does not turn input sizing off', async () => {
+  const plain = await startMock();
+  const proxy = await startProxy({ upstream: plain.base,
+    args: ['--tls-cert', path.join(dir, 'srv.pem'), '--tls-key', path.join(dir, 'srv.key')] });
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    const settings = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    await new Promise((resolve) => {
+      const sock = tls.connect({ port: proxy.port, host: '127.0.0.1', ca: fs.readFileSync(path.join(dir, 'ca.pem')),
+        ALPNProtocols: ['http/1.1'] });
+      sock.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), settings]));
+      sock.on('data', () => sock.destroy()); // HTTP/2's SETTINGS
+      sock.on('error', () => {});
+      sock.on('close', resolve);
+      sock.setTimeout(10000, () => sock.destroy());
+    });
+    const presized = async () => {
+      const m = await httpsDo(agent, proxy.port, 'GET', '/metrics');
+      return Number(/^deltawire_client_inputs_presized_total (\d+)/m.exec(m.body)[1]);
+    };
+    assert.equal(await presized(), 0);
+    const big = Buffer.from(JSON.stringify({ model: 'gpt-5.5', store: false,
+      input: [{ role: 'user', content: 'x'.repeat(1 << 20) }] }));
+    assert.equal((await httpsDo(agent, proxy.port, 'POST', '/v1/responses', big)).status, 200);
+    assert.equal(await presized(), 1);
+  } finally {
+    agent.destroy();
+    await proxy.stop();
+    await plain.stop();
+  }
+});
+
 // Security issue, item 1: h2o 2.2.5 skips its own host-name check under TLS 1.3, so the HTTP path
 // (passthrough, background, --transport http, and auto mode's fallback, which an attacker can force
 // by failing the WebSocket handshake) must pin the name itself. Every path, both TLS versions.
