@@ -197,33 +197,29 @@ static int reads_http1(h2o_socket_t *sock)
     return conn != NULL && conn->callbacks->log_.http1.request_index != NULL;
 }
 
-/* A TLS connection's handshake is over once h2o reads it with a callback other than the
- * handshake's: its HTTP/1 or HTTP/2 layer's. The first HTTP/1 one shows the callback presize
- * waits for. */
-static int handshake_over(dw_watch_t *w)
+/* The read callback h2o reads w with (ours stands in front of it once wrapped), NULL while h2o
+ * does not read. */
+static h2o_socket_cb h2o_reader(const dw_watch_t *w)
 {
-    dw_client_conn_t *cc = w->cc;
-    h2o_socket_cb r = w->sock->_cb.read == on_read ? w->h2o_read : w->sock->_cb.read;
-    if (r == NULL || cc->handshake_read == NULL || r == cc->handshake_read)
-        return 0;
-    if (cc->http1_read == NULL && reads_http1(w->sock))
-        cc->http1_read = r;
-    return 1;
+    return w->sock->_cb.read == on_read ? w->h2o_read : w->sock->_cb.read;
 }
 
 /* h2o starts reading with a callback of its own outside ours: after a response, the next request
- * from its write callback; after a TLS handshake, the HTTP layer from the handshake's last write.
- * Ours goes back in front before the loop polls again. */
+ * from its write callback; after a TLS handshake, the HTTP layer from the handshake's last write
+ * (the handshake is over once h2o reads with another callback than the handshake's, or a request
+ * reached the handler). Ours goes back in front before the loop polls again, and the first reader
+ * of h2o's HTTP/1 layer shown this way is the callback presize waits for. */
 static void on_rewrap(uv_prepare_t *p)
 {
     dw_client_conn_t *cc = p->data;
     for (dw_watch_t *w = cc->pending, *next; w; w = next) {
         next = w->pnext;
-        if (w->handshaking) {
-            if (!handshake_over(w))
-                continue; /* looked at again next time */
-            w->handshaking = 0;
-        }
+        h2o_socket_cb r = h2o_reader(w);
+        if (w->handshaking && (r == NULL || cc->handshake_read == NULL || r == cc->handshake_read))
+            continue; /* looked at again next time */
+        w->handshaking = 0;
+        if (cc->http1_read == NULL && r != NULL && reads_http1(w->sock))
+            cc->http1_read = r;
         wrap(w);
         unpend(w);
     }
@@ -361,6 +357,12 @@ int dw_client_conn_request(dw_client_conn_t *cc, h2o_req_t *req)
     *ref = w;
     w->inflight++;
     presized_done(w); /* the body is in: the input is in use, not reserved */
+    if (w->handshaking) {
+        /* its first request came with the client's Finished: h2o may not read again before it is
+         * answered, and the disposal puts the connection back on the list */
+        w->handshaking = 0;
+        unpend(w);
+    }
     if (req->version >= 0x200) {
         w->expect_head = 0; /* HTTP/2 frames its own messages */
         return 0;
