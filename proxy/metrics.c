@@ -126,7 +126,7 @@ int dw_metrics_prometheus(dw_buf_t *out, const dw_metrics_t *m, const dw_gauges_
              head(out, "deltawire_bodies_kept", "gauge",
                   "Recent request bodies (16 KiB and more) kept to key the next turn by comparison (--body-memory).") ||
              appendf(out, "deltawire_bodies_kept %zu\n", g->bodies_kept) ||
-             head(out, "deltawire_bodies_kept_bytes", "gauge", "Bytes those bodies take (with their item tables).") ||
+             head(out, "deltawire_bodies_kept_bytes", "gauge", "Bytes those bodies take (with their item tables and the per-key index).") ||
              appendf(out, "deltawire_bodies_kept_bytes %zu\n", g->bodies_kept_bytes) ||
              head(out, "deltawire_client_buffered_bytes", "gauge",
                   "Answer bytes waiting for slow clients (bounded per client by --client-buffer).") ||

@@ -74,6 +74,7 @@ void dw_proxy_gauges(dw_proxy_t *px, dw_gauges_t *g)
     g->items_canonicalised = tc.canonicalised;
     g->inputs_presized = dw_client_conn_presized_total();
     dw_bodies_counts(px->bodies, &g->bodies_kept, &g->bodies_kept_bytes);
+    g->bodies_kept_bytes += dw_bodies_index_bytes(px->bodies);
     g->draining = px->draining;
     g->instance = px->cfg->instance;
 }

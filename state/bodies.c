@@ -171,7 +171,12 @@ void dw_bodies_sweep(dw_bodies_t *b, uint64_t now_ms)
 void dw_bodies_counts(const dw_bodies_t *b, size_t *bodies, size_t *bytes)
 {
     *bodies = b != NULL ? b->count : 0;
-    *bytes = b != NULL ? b->bytes + dw_dmap_bytes(b->by_cred) : 0;
+    *bytes = b != NULL ? b->bytes : 0;
+}
+
+size_t dw_bodies_index_bytes(const dw_bodies_t *b)
+{
+    return b != NULL ? dw_dmap_bytes(b->by_cred) : 0;
 }
 
 /* Length of the common prefix of a[0..n) and b[0..n): memcmp by blocks, then bytes. */

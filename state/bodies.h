@@ -70,8 +70,10 @@ dw_body_t *dw_bodies_put(dw_bodies_t *b, const dw_digest_t *cred, char *p, size_
 /* Drops the bodies unused for longer than ttl. */
 void dw_bodies_sweep(dw_bodies_t *b, uint64_t now_ms);
 
-/* Bodies kept now, and the bytes they take as budgeted plus the per-key index; b may be NULL (none). */
+/* Bodies and bytes (as budgeted) kept now; b may be NULL (none). */
 void dw_bodies_counts(const dw_bodies_t *b, size_t *bodies, size_t *bytes);
+/* Bytes the per-key index holds allocated (outside the budget); b may be NULL. */
+size_t dw_bodies_index_bytes(const dw_bodies_t *b);
 
 /* The calls below are pure (any thread; they read the picked bodies only). */
 
