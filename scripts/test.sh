@@ -68,7 +68,7 @@ else
   failed=$((failed + 1))
 fi
 
-# libFuzzer targets of the pure libraries, 30 s each, 7 targets (tests/fuzz/run.sh runs them longer)
+# libFuzzer targets of the pure libraries, 30 s each, 8 targets (tests/fuzz/run.sh runs them longer)
 echo "== fuzz targets"
 bash tests/fuzz/run.sh "${DW_FUZZ_SECONDS:-30}" 2>&1 | tee build-fuzz.log
 ok=$(grep -cE '^fuzz [a-z_]+: ok' build-fuzz.log); bad=$(grep -cE '^fuzz [a-z_]+: FINDING|^fuzz: ' build-fuzz.log)

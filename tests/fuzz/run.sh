@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(json_scan canon sse frame transcripts body_decode http1_framing)
+[ ${#targets[@]} -gt 0 ] || targets=(json_scan canon sse frame transcripts body_decode http1_framing bodies)
 dir=${DW_FUZZ_BUILD_DIR:-build-fuzz}
 work="$dir/fuzz"
 
@@ -23,7 +23,7 @@ ninja -C "$dir" >"$work/build.log" 2>&1 || { cat "$work/build.log"; echo "fuzz: 
 node tests/fuzz/seeds.mjs tests/fixtures/clients "$work/seeds" || { echo "fuzz: no seeds"; exit 1; }
 
 declare -A max_len=([json_scan]=65536 [frame]=65536 [canon]=16384 [sse]=16384 [transcripts]=4096 [body_decode]=65536
-  [http1_framing]=8192)
+  [http1_framing]=8192 [bodies]=65536)
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 failed=0
 for t in "${targets[@]}"; do

@@ -38,6 +38,13 @@ for (const conf of readdirSync(fixtures, { withFileTypes: true })) {
     for (const m of [0x01, 0x03, 0x05, 0x07, 0x09, 0x0b, 0x8d, 0x4f]) seed('body_decode', Buffer.concat([byte(m), raw]));
     seed('body_decode', Buffer.concat([byte(0xfe), byte(8), Buffer.from('identity'), raw]));
     if (!response) {
+      // bodies: the turn itself kept, then read again whole, and continued by one more item where
+      // its input ends the document
+      seed('bodies', raw);
+      const more = Buffer.from(',{"role":"user","content":"and then?"}]}');
+      const cut = raw.length - 2;
+      if (raw.slice(cut).toString() === ']}')
+        seed('bodies', Buffer.concat([raw, byte(0), byte(cut >> 8 & 255), byte(cut & 255), more]));
       seed('frame', Buffer.concat([byte(0), raw]));
       seed('frame', Buffer.concat([byte(3), raw]));
     }
@@ -75,4 +82,10 @@ for (const h of [
   'POST / HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\n',
 ]) seed('http1_framing', h);
 seed('sse', Buffer.concat([byte(2), Buffer.from('{"type":"error","status":400,"error":{"message":"m"}}')]));
+// bodies: a number item at the end of the shared bytes, and an item changed in the middle
+const kept = '{"model":"m","input":[{"a":1},5]}';
+seed('bodies', Buffer.concat([Buffer.from(kept), byte(0), byte(0), byte(kept.length - 2), Buffer.from(',{"b":2}]}')]));
+const three = '{"input":[{"role":"user","content":"a"},{"role":"user","content":"b"},{"role":"user","content":"c"}]}';
+const at = three.indexOf('"b"') + 1;
+seed('bodies', Buffer.concat([Buffer.from(three), byte(0), byte(0), byte(at), Buffer.from('B' + three.slice(at + 1))]));
 console.log(Object.entries(counts).map(([t, n]) => `${t}: ${n} seeds`).join(', '));
