@@ -41,7 +41,7 @@ for t in "${targets[@]}"; do
   else
     failed=$((failed + 1))
     echo "fuzz $t: FINDING (exit $rc), reproducer in $work/findings/:"
-    grep -E 'ERROR|SUMMARY|fuzz_[a-z_]+: |runtime error|Test unit written' "$log" | head -n 20
+    grep -E 'ERROR|SUMMARY|fuzz_[a-z0-9_]+: |runtime error|Test unit written' "$log" | head -n 20
     echo "(full log: $log; replay: $dir/tests/fuzz/fuzz_$t FILE)"
   fi
 done
