@@ -18,7 +18,7 @@ static void on_work(uv_work_t *w)
     dw_json_resume_t at;
     if (known != NULL && dw_bodies_resume_at(known, same, &at) == 0) {
         o->rc = dw_request_parse_from(&o->rq, o->body, o->n, o->max_body, &at, same, &o->err);
-        o->resumed = (size_t)(at.elems[at.nelems - 1].p + at.elems[at.nelems - 1].n - at.doc);
+        o->resumed = dw_json_resume_offset(&at);
     } else {
         o->rc = dw_request_parse(&o->rq, o->body, o->n, o->max_body, &o->err);
     }

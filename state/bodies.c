@@ -230,21 +230,13 @@ dw_body_t *dw_bodies_continued(dw_body_t *const *cand, size_t nc, const char *p,
     return best;
 }
 
-/* Item i of c ends within the first `same` bytes: its last byte does and, for a number or literal,
- * the byte after it too, which decides where it ends (as dw_json_scan_object_from requires). */
-static int ends_within(const dw_body_t *c, size_t i, size_t same)
-{
-    size_t end = (size_t)(c->items[i].p + c->items[i].n - c->p);
-    return end < same || (end == same && memchr("{[\"", *c->items[i].p, 3) != NULL);
-}
-
 int dw_bodies_resume_at(const dw_body_t *c, size_t same, dw_json_resume_t *at)
 {
     /* the items lie in order: the last one that ends within the shared bytes */
     size_t lo = 0, hi = c->nitems; /* items [0, lo) qualify, [hi, nitems) do not */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (ends_within(c, mid, same))
+        if (dw_json_ends_within(c->p, c->items[mid], same))
             lo = mid + 1;
         else
             hi = mid;

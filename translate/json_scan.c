@@ -462,16 +462,26 @@ int dw_json_resume_at(const char *doc, const dw_members_t *members, const dw_spa
     return 0;
 }
 
+int dw_json_ends_within(const char *doc, dw_span_t elem, size_t same)
+{
+    size_t end = (size_t)(elem.p + elem.n - doc);
+    /* an object, array or string ends at its last byte; a number or literal at the byte after it,
+     * which must then be shared too */
+    return end < same || (end == same && (*elem.p == '{' || *elem.p == '[' || *elem.p == '"'));
+}
+
+size_t dw_json_resume_offset(const dw_json_resume_t *at)
+{
+    const dw_span_t *last = &at->elems[at->nelems - 1];
+    return (size_t)(last->p + last->n - at->doc);
+}
+
 int dw_json_scan_object_from(const char *p, size_t n, const char *array_key, const dw_json_resume_t *at,
                              size_t same, dw_members_t *members, dw_spans_t *elems, size_t *err_off)
 {
-    const dw_span_t *last = at->nelems > 0 ? &at->elems[at->nelems - 1] : NULL;
-    size_t resume = last != NULL ? (size_t)(last->p + last->n - at->doc) : 0;
-    /* an object, array or string ends at its last byte; a number or literal at the byte after it,
-     * which must then be shared too */
-    int closed = last != NULL && (*last->p == '{' || *last->p == '[' || *last->p == '"');
-    if (last == NULL || resume > same || (resume == same && !closed) || same > n)
+    if (at->nelems == 0 || !dw_json_ends_within(at->doc, at->elems[at->nelems - 1], same) || same > n)
         return dw_json_scan_object(p, n, array_key, members, elems, err_off);
+    size_t resume = dw_json_resume_offset(at);
     scanner_t s = {.end = p + n};
     if (grow((void **)&members->v, &members->cap, members->n + at->nbefore + 1, sizeof *members->v) != 0 ||
         grow((void **)&elems->v, &elems->cap, elems->n + at->nelems, sizeof *elems->v) != 0)

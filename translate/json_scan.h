@@ -117,6 +117,16 @@ int dw_json_resume_at(const char *doc, const dw_members_t *members, const dw_spa
                       const char *array_key, size_t k, dw_json_resume_t *at);
 
 /*
+ * Element elem of doc (a span into it) ends within doc's first `same`
+ * bytes as a resumed scan needs: its last byte does, and for a number or
+ * literal, which the byte after it ends, that byte too. 1 or 0.
+ */
+int dw_json_ends_within(const char *doc, dw_span_t elem, size_t same);
+
+/* The offset in at->doc just past the element `at` stands after (nelems >= 1). */
+size_t dw_json_resume_offset(const dw_json_resume_t *at);
+
+/*
  * dw_json_scan_object of p[0..n) for a document whose first `same` bytes
  * are doc's (the caller compared them): the part up to the element `at`
  * stands at is taken as scanned, its spans moved onto p, and the scan goes

@@ -57,7 +57,7 @@ static void parse_as_offloaded(dw_body_t *const *cand, size_t nc, const char *js
     skipped = 0;
     if (*known != NULL && dw_bodies_resume_at(*known, *same, &at) == 0) {
         cr_assert_eq(dw_request_parse_from(rq, json, n, 1 << 20, &at, *same, &err), 0, "%s", err.message);
-        skipped = (size_t)(at.elems[at.nelems - 1].p + at.elems[at.nelems - 1].n - at.doc);
+        skipped = dw_json_resume_offset(&at);
     } else {
         cr_assert_eq(dw_request_parse(rq, json, n, 1 << 20, &err), 0, "%s", err.message);
     }
