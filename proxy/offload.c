@@ -135,24 +135,12 @@ void dw_offload_keep(dw_offload_t *o, const dw_request_t *rq, uint64_t now_ms)
 {
     if (o->chosen != NULL && o->chosen != o->replaces && o->bodies != NULL)
         dw_bodies_touch(o->bodies, o->chosen, now_ms); /* before this body: the newest stays first */
-    const dw_spans_t *items = &rq->items;
-    int all_keyed = o->has_forms && o->forms.keys != NULL && o->forms.n == items->n && items->n > 0;
-    dw_span_t *v = o->bodies != NULL && all_keyed ? malloc(items->n * sizeof(*v)) : NULL;
-    dw_member_t *m = v != NULL ? malloc(rq->members.n * sizeof(*m)) : NULL;
-    if (m != NULL) {
-        memcpy(v, items->v, items->n * sizeof(*v));
-        memcpy(m, rq->members.v, rq->members.n * sizeof(*m));
-        o->kept = dw_bodies_put(o->bodies, &o->cred, o->body, o->n, m, rq->members.n, v, o->forms.keys, items->n,
-                                o->replaces, now_ms);
-        if (o->kept != NULL) {
-            o->body = NULL;       /* the kept body owns the copy now */
-            o->forms.keys = NULL; /* and the keys */
-            v = NULL;
-            m = NULL;
-        }
+    int all_keyed = o->has_forms && o->forms.keys != NULL && o->forms.n == rq->items.n && rq->items.n > 0;
+    if (o->bodies != NULL && all_keyed &&
+        (o->kept = dw_bodies_put(o->bodies, &o->cred, o->body, o->n, rq, o->forms.keys, o->replaces, now_ms)) != NULL) {
+        o->body = NULL;       /* the kept body owns the copy now */
+        o->forms.keys = NULL; /* and the keys */
     }
-    free(v);
-    free(m);
     drop_candidates(o);
 }
 

@@ -120,28 +120,40 @@ size_t dw_bodies_pick(dw_bodies_t *b, const dw_digest_t *cred, dw_body_t **out, 
     return k;
 }
 
-dw_body_t *dw_bodies_put(dw_bodies_t *b, const dw_digest_t *cred, char *p, size_t n, dw_member_t *members,
-                         size_t nmembers, dw_span_t *items, dw_digest_t *keys, size_t nitems, dw_body_t *replaces,
-                         uint64_t now_ms)
+/* An entry put did not keep: its own arrays go, p and keys stay the caller's. */
+static dw_body_t *discard(dw_body_t *e)
+{
+    free(e->members);
+    free(e->items);
+    free(e);
+    return NULL;
+}
+
+dw_body_t *dw_bodies_put(dw_bodies_t *b, const dw_digest_t *cred, char *p, size_t n, const dw_request_t *rq,
+                         dw_digest_t *keys, dw_body_t *replaces, uint64_t now_ms)
 {
     dw_body_t *e = calloc(1, sizeof(*e));
     if (e == NULL)
         return NULL;
-    *e = (dw_body_t){.p = p, .n = n, .members = members, .nmembers = nmembers, .items = items, .keys = keys,
-                     .nitems = nitems, .cred = *cred, .used_ms = now_ms, .refs = 2, .listed = 1};
-    if (cost(e) > b->budget) {
-        free(e);
-        return NULL;
-    }
+    *e = (dw_body_t){.p = p, .n = n, .nmembers = rq->members.n, .keys = keys, .nitems = rq->items.n,
+                     .cred = *cred, .used_ms = now_ms, .refs = 2, .listed = 1};
+    if (cost(e) > b->budget)
+        return discard(e);
+    e->members = malloc(e->nmembers ? e->nmembers * sizeof(*e->members) : 1);
+    e->items = malloc(e->nitems ? e->nitems * sizeof(*e->items) : 1);
+    if (e->members == NULL || e->items == NULL)
+        return discard(e);
+    if (e->nmembers > 0)
+        memcpy(e->members, rq->members.v, e->nmembers * sizeof(*e->members));
+    if (e->nitems > 0)
+        memcpy(e->items, rq->items.v, e->nitems * sizeof(*e->items));
     if (replaces != NULL && replaces->listed)
         drop(b, replaces);
     while (b->tail != NULL && b->bytes + cost(e) > b->budget)
         drop(b, b->tail);
     dw_body_t **first = dw_dmap_put(b->by_cred, cred); /* after the drops: they may move entries */
-    if (first == NULL) {
-        free(e);
-        return NULL;
-    }
+    if (first == NULL)
+        return discard(e);
     cred_push(first, e);
     push_front(b, e);
     b->bytes += cost(e);

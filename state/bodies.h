@@ -25,6 +25,7 @@
 
 #include "translate/digest.h"
 #include "translate/json_scan.h"
+#include "translate/request.h"
 
 typedef struct dw_bodies dw_bodies_t;
 typedef struct dw_body dw_body_t;
@@ -58,14 +59,14 @@ size_t dw_bodies_pick(dw_bodies_t *b, const dw_digest_t *cred, dw_body_t **out, 
 /* Gives back a reference; the body is freed with its last one. Loop thread only. */
 void dw_bodies_unref(dw_body_t *e);
 
-/* Keeps body p[0..n) with its top-level members and items (spans into p, as dw_request_parse gave
- * them) and the items' keys, for cred, as the most recently used; on success takes p, members, items
- * and keys (all malloc'd) and returns the entry with a reference for the caller (dw_bodies_unref). `replaces`: a kept body this one makes useless (every item of it
+/* Keeps body p[0..n) with its top-level members and items (rq: what dw_request_parse read from p,
+ * borrowed; the arrays are copied) and the items' keys (keys[i]: item i's), for cred, as the most
+ * recently used; on success takes p and keys (malloc'd) and returns the entry with a reference for
+ * the caller (dw_bodies_unref). `replaces`: a kept body this one makes useless (every item of it
  * recurs here), dropped now; may be NULL. Returns NULL, taking nothing, when the body alone is over
  * the budget or memory ran out. Evicts least recently used bodies to stay within the budget. */
-dw_body_t *dw_bodies_put(dw_bodies_t *b, const dw_digest_t *cred, char *p, size_t n, dw_member_t *members,
-                         size_t nmembers, dw_span_t *items, dw_digest_t *keys, size_t nitems, dw_body_t *replaces,
-                         uint64_t now_ms);
+dw_body_t *dw_bodies_put(dw_bodies_t *b, const dw_digest_t *cred, char *p, size_t n, const dw_request_t *rq,
+                         dw_digest_t *keys, dw_body_t *replaces, uint64_t now_ms);
 
 /* Drops the bodies unused for longer than ttl. */
 void dw_bodies_sweep(dw_bodies_t *b, uint64_t now_ms);

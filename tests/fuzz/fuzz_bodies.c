@@ -50,22 +50,16 @@ static int keep(dw_bodies_t *b, const char *p, size_t n)
         free(copy);
         return 0;
     }
-    dw_span_t *items = malloc(rq.items.n * sizeof(*items));
     dw_digest_t *keys = malloc(rq.items.n * sizeof(*keys));
-    dw_member_t *members = malloc(rq.members.n * sizeof(*members));
-    CHECK(items != NULL && keys != NULL && members != NULL, "out of memory");
-    memcpy(items, rq.items.v, rq.items.n * sizeof(*items));
-    memcpy(members, rq.members.v, rq.members.n * sizeof(*members));
+    CHECK(keys != NULL, "out of memory");
     for (size_t i = 0; i < rq.items.n; i++)
-        dw_transcripts_item_key(items[i].p, items[i].n, &keys[i]);
-    dw_body_t *e = dw_bodies_put(b, &cred, copy, n, members, rq.members.n, items, keys, rq.items.n, NULL, 0);
+        dw_transcripts_item_key(rq.items.v[i].p, rq.items.v[i].n, &keys[i]);
+    dw_body_t *e = dw_bodies_put(b, &cred, copy, n, &rq, keys, NULL, 0);
     size_t nitems = rq.items.n;
     dw_request_free(&rq);
     if (e == NULL) {
         free(copy);
-        free(items);
         free(keys);
-        free(members);
         return 0;
     }
     CHECK(e->nitems == nitems, "kept %zu of %zu items", e->nitems, nitems);

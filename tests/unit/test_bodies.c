@@ -18,20 +18,14 @@ static dw_body_t *keep(dw_bodies_t *b, const dw_digest_t *cred, const char *json
     dw_request_t rq;
     dw_request_err_t err;
     cr_assert_eq(dw_request_parse(&rq, p, n, 1 << 20, &err), 0, "%s", err.message);
-    dw_span_t *items = malloc(rq.items.n * sizeof(*items));
     dw_digest_t *keys = malloc(rq.items.n * sizeof(*keys));
-    dw_member_t *members = malloc(rq.members.n * sizeof(*members));
-    memcpy(items, rq.items.v, rq.items.n * sizeof(*items));
-    memcpy(members, rq.members.v, rq.members.n * sizeof(*members));
     for (size_t i = 0; i < rq.items.n; i++)
-        dw_transcripts_item_key(items[i].p, items[i].n, &keys[i]);
-    dw_body_t *e = dw_bodies_put(b, cred, p, n, members, rq.members.n, items, keys, rq.items.n, replaces, now);
+        dw_transcripts_item_key(rq.items.v[i].p, rq.items.v[i].n, &keys[i]);
+    dw_body_t *e = dw_bodies_put(b, cred, p, n, &rq, keys, replaces, now);
     size_t nitems = rq.items.n;
     dw_request_free(&rq);
     if (e == NULL) {
         free(p);
-        free(members);
-        free(items);
         free(keys);
     } else {
         cr_assert_eq(e->nitems, nitems);
