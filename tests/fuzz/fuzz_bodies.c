@@ -25,15 +25,8 @@
 
 #define MAX_BODY (1 << 20)
 
-#define CHECK(cond, ...)                                                                                   \
-    do {                                                                                               \
-        if (!(cond)) {                                                                                 \
-            fprintf(stderr, "fuzz_bodies: %s: ", #cond);                                             \
-            fprintf(stderr, __VA_ARGS__);                                                              \
-            fputc('\n', stderr);                                                                       \
-            abort();                                                                                   \
-        }                                                                                              \
-    } while (0)
+#define FUZZ_NAME "fuzz_bodies"
+#include "fuzz_check.h"
 
 static const dw_digest_t cred = {{7}};
 

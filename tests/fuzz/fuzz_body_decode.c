@@ -24,15 +24,8 @@
 #include <zstd.h>
 #include "translate/body_decode.h"
 
-#define CHECK(cond, ...)                                                                                   \
-    do {                                                                                               \
-        if (!(cond)) {                                                                                 \
-            fprintf(stderr, "fuzz_body_decode: %s: ", #cond);                                        \
-            fprintf(stderr, __VA_ARGS__);                                                              \
-            fputc('\n', stderr);                                                                       \
-            abort();                                                                                   \
-        }                                                                                              \
-    } while (0)
+#define FUZZ_NAME "fuzz_body_decode"
+#include "fuzz_check.h"
 
 enum { GZIP, XGZIP, ZLIB, RAW, ZSTD, BR, NCODING };
 static const char *const names[] = {"gzip", "x-gzip", "deflate", "deflate", "zstd", "br"};

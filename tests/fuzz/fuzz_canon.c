@@ -24,15 +24,8 @@
 
 #define LOAD_FLAGS (JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
 
-#define CHECK(cond, ...)                                                                                   \
-    do {                                                                                               \
-        if (!(cond)) {                                                                                 \
-            fprintf(stderr, "fuzz_canon: %s: ", #cond);                                              \
-            fprintf(stderr, __VA_ARGS__);                                                              \
-            fputc('\n', stderr);                                                                       \
-            abort();                                                                                   \
-        }                                                                                              \
-    } while (0)
+#define FUZZ_NAME "fuzz_canon"
+#include "fuzz_check.h"
 
 /* A deep copy with every object's keys inserted in reverse iteration order. */
 static json_t *reversed(const json_t *j)

@@ -18,15 +18,8 @@
 #define LOAD_FLAGS (JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES)
 #define HEADROOM 16
 
-#define CHECK(cond, ...)                                                                                   \
-    do {                                                                                               \
-        if (!(cond)) {                                                                                 \
-            fprintf(stderr, "fuzz_frame: %s: ", #cond);                                              \
-            fprintf(stderr, __VA_ARGS__);                                                              \
-            fputc('\n', stderr);                                                                       \
-            abort();                                                                                   \
-        }                                                                                              \
-    } while (0)
+#define FUZZ_NAME "fuzz_frame"
+#include "fuzz_check.h"
 
 /* What the frame must hold, from jansson's reading of the body. */
 static json_t *expected(json_t *body, const dw_spans_t *elems, size_t first, const uint8_t *strip,

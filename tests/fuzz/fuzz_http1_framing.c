@@ -17,15 +17,8 @@
 #include <string.h>
 #include "translate/http1_framing.h"
 
-#define CHECK(cond, ...)                                                                                   \
-    do {                                                                                               \
-        if (!(cond)) {                                                                                 \
-            fprintf(stderr, "fuzz_http1_framing: %s: ", #cond);                                      \
-            fprintf(stderr, __VA_ARGS__);                                                              \
-            fputc('\n', stderr);                                                                       \
-            abort();                                                                                   \
-        }                                                                                              \
-    } while (0)
+#define FUZZ_NAME "fuzz_http1_framing"
+#include "fuzz_check.h"
 
 /* Runs the check on an exact-size heap copy, so ASan sees any read past the end. */
 static size_t body_len; /* the last call's */

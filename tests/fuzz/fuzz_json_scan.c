@@ -22,15 +22,8 @@
 
 #define LOAD_FLAGS (JSON_DECODE_ANY | JSON_ALLOW_NUL)
 
-#define CHECK(cond, ...)                                                                                   \
-    do {                                                                                               \
-        if (!(cond)) {                                                                                 \
-            fprintf(stderr, "fuzz_json_scan: %s: ", #cond);                                          \
-            fprintf(stderr, __VA_ARGS__);                                                              \
-            fputc('\n', stderr);                                                                       \
-            abort();                                                                                   \
-        }                                                                                              \
-    } while (0)
+#define FUZZ_NAME "fuzz_json_scan"
+#include "fuzz_check.h"
 
 static int depth(const json_t *j)
 {

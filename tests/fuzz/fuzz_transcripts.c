@@ -38,15 +38,8 @@
 #define MAX_OUT 4
 #define MAX_ALIASES 1024
 
-#define CHECK(cond, ...)                                                                                   \
-    do {                                                                                               \
-        if (!(cond)) {                                                                                 \
-            fprintf(stderr, "fuzz_transcripts: %s: ", #cond);                                        \
-            fprintf(stderr, __VA_ARGS__);                                                              \
-            fputc('\n', stderr);                                                                       \
-            abort();                                                                                   \
-        }                                                                                              \
-    } while (0)
+#define FUZZ_NAME "fuzz_transcripts"
+#include "fuzz_check.h"
 
 typedef struct {
     const char *p;
