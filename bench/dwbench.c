@@ -41,16 +41,19 @@
  *     socket run. Prints how many turns succeeded.
  *
  *   dwbench events --direct URL --nginx URL --proxy URL --proxy-pid PID --nginx-pid PID
- *                  --upstream-pid PID --shapes N:B,... --samples S --size BYTES [--warmup W] --out FILE
+ *                  --upstream-pid PID --shapes N:B,... --samples S --size BYTES [--warmup W]
+ *                  [--proxy-plain URL --proxy-plain-pid PID] --out FILE
  *     Per-event cost against what users would run instead (issue 16): one-turn requests of about
  *     BYTES (store=false, a new conversation each) to bench/wsecho straight (direct), through nginx
  *     (a plain streaming reverse proxy) and through deltawire (WebSocket upstream), alternating the
- *     three arms request by request. Each shape N:B asks wsecho (request metadata) for N events,
+ *     arms request by request. Each shape N:B asks wsecho (request metadata) for N events,
  *     N-3 of them text deltas of B bytes. Per request: first/last byte times, response bytes, the
  *     CPU of the arm's middle process (deltawire's or nginx's worker: its CPU clock read at the
  *     start of each of its requests, so the difference is one whole request, tail included) and
- *     the upstream's CPU (read around the request). W warm-up rounds (default 1) go first, unmeasured:
- *     deltawire opens another upstream connection whenever a new conversation finds every lane of
+ *     the upstream's CPU (read around the request). --proxy-plain adds a fourth arm,
+ *     "deltawire-plain": a second deltawire, run by bench/run.sh with --upstream-deflate off, so that
+ *     the upstream's compression and zlib are out of the way. W warm-up rounds (default 1) go
+ *     first, unmeasured: deltawire opens another upstream connection whenever a new conversation finds every lane of
  *     its connections caching one (33 lanes each, up to --max-conns-per-key, 16), a handshake on
  *     that request's path; bench/run.sh warms past those 528 conversations to measure the steady state.
  *
@@ -286,7 +289,7 @@ static void http_do(target_t *t, const char *method, const char *path, const cha
 
 /* ---- the proxy's CPU clock ---- */
 
-static clockid_t proxy_clock, nginx_clock, upstream_clock;
+static clockid_t proxy_clock, nginx_clock, upstream_clock, plain_clock;
 
 static uint64_t cpu_ns(clockid_t c)
 {
@@ -578,8 +581,8 @@ static int conv_absorb(conv_t *c, const reply_t *r, size_t out_bytes)
 /* ---- commands ---- */
 
 typedef struct {
-    target_t direct, proxy, mock, nginx;
-    int have_pid, have_nginx_pid, have_upstream_pid;
+    target_t direct, proxy, mock, nginx, plain;
+    int have_pid, have_nginx_pid, have_upstream_pid, have_plain_pid;
     const char *shape, *out, *api, *shapes;
     int turns, samples, warmup;
     size_t target_bytes, size;
@@ -597,7 +600,13 @@ static void parse_opts(opts_t *o, int argc, char **argv)
             target_parse(&o->mock, v);
         else if (!strcmp(k, "--nginx"))
             target_parse(&o->nginx, v);
-        else if (!strcmp(k, "--nginx-pid")) {
+        else if (!strcmp(k, "--proxy-plain"))
+            target_parse(&o->plain, v);
+        else if (!strcmp(k, "--proxy-plain-pid")) {
+            if (clock_getcpuclockid((pid_t)atoi(v), &plain_clock) != 0)
+                die("no CPU clock for pid %s", v);
+            o->have_plain_pid = 1;
+        } else if (!strcmp(k, "--nginx-pid")) {
             if (clock_getcpuclockid((pid_t)atoi(v), &nginx_clock) != 0)
                 die("no CPU clock for pid %s", v);
             o->have_nginx_pid = 1;
@@ -638,8 +647,9 @@ static void parse_opts(opts_t *o, int argc, char **argv)
         return;
     if (!strcmp(argv[1], "events")) {
         if (!o->direct.port || !o->proxy.port || !o->nginx.port || !o->have_pid || !o->have_nginx_pid ||
-            !o->have_upstream_pid || !o->shapes || !o->out)
-            die("events needs --direct, --nginx, --proxy, their pids, --upstream-pid, --shapes and --out");
+            !o->have_upstream_pid || !o->shapes || !o->out || !o->plain.port != !o->have_plain_pid)
+            die("events needs --direct, --nginx, --proxy, their pids, --upstream-pid, --shapes and --out "
+                "(and --proxy-plain-pid with --proxy-plain)");
         return;
     }
     if (!o->direct.port || !o->proxy.port || !o->mock.port || !o->have_pid || !o->out)
@@ -858,10 +868,11 @@ static int cmd_sockets(opts_t *o)
  * request, so every proxied request is a full one-turn response.create over the warm socket. */
 static int cmd_events(opts_t *o)
 {
-    enum { DIRECT, NGINX, PROXY, ARMS };
-    static const char *names[ARMS] = {"direct", "nginx", "deltawire"};
-    target_t *t[ARMS] = {&o->direct, &o->nginx, &o->proxy};
-    clockid_t *clk[ARMS] = {NULL, &nginx_clock, &proxy_clock};
+    enum { MAX_ARMS = 4 };
+    static const char *names[MAX_ARMS] = {"direct", "nginx", "deltawire", "deltawire-plain"};
+    target_t *t[MAX_ARMS] = {&o->direct, &o->nginx, &o->proxy, &o->plain};
+    clockid_t *clk[MAX_ARMS] = {NULL, &nginx_clock, &proxy_clock, &plain_clock};
+    const int ARMS = o->plain.port ? 4 : 3;
     buf_t body = {0};
     reply_t r = {0};
     FILE *f = fopen(o->out, "w");
@@ -876,10 +887,10 @@ static int cmd_events(opts_t *o)
         const char *colon = strchr(sh, ':'), *comma = strchr(sh, ',');
         if (colon && (!comma || colon < comma))
             dbytes = strtoul(colon + 1, NULL, 10);
-        uint64_t last_mid[ARMS] = {0}, pending_up[ARMS] = {0};
-        size_t pending_len[ARMS] = {0};
-        uint64_t pending_f[ARMS] = {0}, pending_l[ARMS] = {0};
-        int pending[ARMS] = {0};
+        uint64_t last_mid[MAX_ARMS] = {0}, pending_up[MAX_ARMS] = {0};
+        size_t pending_len[MAX_ARMS] = {0};
+        uint64_t pending_f[MAX_ARMS] = {0}, pending_l[MAX_ARMS] = {0};
+        int pending[MAX_ARMS] = {0};
         /* warm-up rounds (connections, upstream sockets: all of them before the first shape, one
          * before each later one), then samples + 1 rounds: the last round only closes the previous
          * one's CPU reading */

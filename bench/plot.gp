@@ -29,7 +29,8 @@ set logscale xy
 set xlabel "events per response"
 set ylabel "CPU per response (µs)"
 plot dir."/events-summary.tsv" every ::1 using 1:2 with linespoints lw 2 title "nginx (HTTP SSE)", \
-     "" every ::1 using 1:3 with linespoints lw 2 title "deltawire (WebSocket upstream)"
+     "" every ::1 using 1:3 with linespoints lw 2 title "deltawire (WebSocket upstream, permessage-deflate)", \
+     "" every ::1 using 1:4 with linespoints lw 2 title "deltawire (--upstream-deflate off)"
 unset logscale
 set xlabel "turn"
 set ylabel "time to last byte (ms)"

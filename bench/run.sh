@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # deltawire benchmarks (issue 7): upstream bytes, added latency, throughput, memory, each measured
 # direct (client -> deltawire-mock) and through deltawire (client -> proxy -> mock over WebSocket)
-# in the same run. Prints the tables, writes bench/RESULTS.md and bench/out/bench.png.
+# in the same run. Prints the tables, writes them into bench/RESULTS.md (between its markers) and
+# bench/bench.png.
 #   bench/run.sh [--quick]      (--quick: ~2 minutes, fewer turns/samples, no 100k memory point)
 #   bench/run.sh --sessions     (only the 100-turn Codex-like session: the bytes table, not written to
 #                                RESULTS.md; DW_BENCH_PROXY_ARGS adds proxy flags, e.g.
@@ -32,7 +33,7 @@ rm -f "$OUT"/*.tsv "$OUT"/*.txt
 
 # ---- build: a release build of the proxy and mock, the driver and the tiny upstream ----
 [ -d "$B" ] || meson setup "$B" --buildtype=release >/dev/null
-ninja -C "$B" proxy/deltawire mock/deltawire-mock bench/dwbench bench/wsecho bench/linkemu >/dev/null
+ninja -C "$B" proxy/deltawire mock/deltawire-mock bench/dwbench bench/wsecho bench/linkemu bench/floors >/dev/null
 DWBENCH=$B/bench/dwbench WSECHO=$B/bench/wsecho
 
 # ---- processes: every one still running is killed on exit ----
@@ -96,6 +97,10 @@ events() {
   local up=$PORT up_pid=$PID
   start "$OUT/proxy-events.log" "$B/proxy/deltawire" "${PROXY_ARGS[@]}" --upstream "http://127.0.0.1:$up/v1"
   local px=$PORT px_pid=$PID
+  # the same without permessage-deflate: zlib's work and wsecho's compression out of the way
+  start "$OUT/proxy-events-plain.log" "$B/proxy/deltawire" "${PROXY_ARGS[@]}" --upstream "http://127.0.0.1:$up/v1" \
+    --upstream-deflate off
+  local pp=$PORT pp_pid=$PID
   ngx=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   mkdir -p "$conf/logs"
   cat >"$conf/nginx.conf" <<EOF
@@ -130,12 +135,14 @@ EOF
   echo "events: $n samples per shape (direct, nginx $(nginx -v 2>&1 | cut -d/ -f2), deltawire)" >&2
   timeout 900 "$DWBENCH" events --direct "http://127.0.0.1:$up/v1/responses" --nginx "http://127.0.0.1:$ngx/v1/responses" \
     --proxy "http://127.0.0.1:$px/v1/responses" --proxy-pid "$px_pid" --nginx-pid "$worker" --upstream-pid "$up_pid" \
+    --proxy-plain "http://127.0.0.1:$pp/v1/responses" --proxy-plain-pid "$pp_pid" \
     --shapes "${DW_BENCH_SHAPES:-25:8,250:8,2500:8,83:500}" --samples "$n" --size 1024 --warmup 600 --out "$OUT/events.tsv"
   # the plot's rows: mean middle-process CPU (µs) per response by events, 8 B deltas
   awk -F'\t' 'NR>1 && $2==8 && $4!="direct" {k=$1; if(!(k in s)) o[++n]=k; s[k]=1; c[k,$4]+=$9; m[k,$4]++}
-    END{print "events\tnginx_us\tdeltawire_us"; for(i=1;i<=n;i++){k=o[i]; printf "%s\t%.1f\t%.1f\n", k, c[k,"nginx"]/m[k,"nginx"]/1000, c[k,"deltawire"]/m[k,"deltawire"]/1000}}' \
+    END{print "events\tnginx_us\tdeltawire_us\tdeltawire_plain_us"; for(i=1;i<=n;i++){k=o[i]; printf "%s\t%.1f\t%.1f\t%.1f\n", k,
+        c[k,"nginx"]/m[k,"nginx"]/1000, c[k,"deltawire"]/m[k,"deltawire"]/1000, c[k,"deltawire-plain"]/m[k,"deltawire-plain"]/1000}}' \
     "$OUT/events.tsv" >"$OUT/events-summary.tsv"
-  kill "$master" "$px_pid" "$up_pid"
+  kill "$master" "$px_pid" "$pp_pid" "$up_pid"
 }
 if [ $EVENTS_ONLY = 1 ]; then
   events "${DW_BENCH_SAMPLES:-300}"
@@ -312,7 +319,20 @@ done
 sockets
 events 300
 link
+echo "floors" >&2
+"$B/bench/floors" >"$OUT/floors.tsv"
 
 # ---- tables, plot, RESULTS.md ----
-bench/report.sh "$OUT" "$CMD" | tee bench/RESULTS.md
+# The report replaces what lies between RESULTS.md's two markers; the findings written by hand
+# around them stay (a file without the markers is the report alone).
+bench/report.sh "$OUT" "$CMD" | tee "$OUT/report.md"
+BEGIN_MARK='<!-- bench/run.sh: generated from here -->' END_MARK='<!-- bench/run.sh: generated to here -->'
+if grep -qxF "$BEGIN_MARK" bench/RESULTS.md 2>/dev/null && grep -qxF "$END_MARK" bench/RESULTS.md; then
+  awk -v b="$BEGIN_MARK" -v e="$END_MARK" -v r="$OUT/report.md" \
+    '$0==b {print; while ((getline l < r) > 0) print l; skip=1; next} $0==e {skip=0} !skip' \
+    bench/RESULTS.md >"$OUT/RESULTS.md.new"
+else
+  { echo "$BEGIN_MARK"; cat "$OUT/report.md"; echo "$END_MARK"; } >"$OUT/RESULTS.md.new"
+fi
+mv "$OUT/RESULTS.md.new" bench/RESULTS.md
 gnuplot -e "dir='$OUT'" bench/plot.gp && echo "plot: bench/bench.png" >&2

@@ -11,8 +11,7 @@
  * (keep-alive, chunked), so direct, nginx and deltawire measure against the same upstream.
  * permessage-deflate (RFC 7692) is accepted when offered, as the service does: messages both ways
  * compressed, context kept across messages unless the offer says *_no_context_takeover. The text
- * is words drawn from a fixed pseudo-random sequence, so it compresses about as English does, not
- * as one repeated phrase would.
+ * is bench/words.h's, so it compresses about as English does, not as one repeated phrase would.
  *
  *   wsecho PORT       (127.0.0.1 only; one thread per connection; prints "wsecho: listening")
  */
@@ -29,6 +28,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <zlib.h>
+
+#include "words.h"
 
 #define MAX_MSG (64u << 20)
 
@@ -196,14 +197,6 @@ typedef void emit_fn(out_t *o, const char *type, const char *p, size_t n);
 static void respond(out_t *o, emit_fn *emit, const char *body)
 {
     size_t events = meta_num(body, "\"wsecho_events\"", 3), dbytes = meta_num(body, "\"wsecho_delta_bytes\"", 8);
-    static const char *const words[] = {
-        "the ", "proxy ", "sends ", "only ", "new ", "items ", "over ", "a ", "warm ", "socket ", "while ",
-        "each ", "client ", "keeps ", "its ", "whole ", "history ", "and ", "model ", "reads ", "tool ",
-        "output ", "from ", "shell ", "commands ", "then ", "answers ", "with ", "code ", "diff ", "file ",
-        "test ", "build ", "error ", "fixed ", "line ", "function ", "returns ", "value ", "when ", "under ",
-        "load ", "every ", "event ", "byte ", "frame ", "lane ", "cache ", "response ", "request ", "turn ",
-        "agent ", "loop ", "runs ", "faster ", "because ", "upload ", "shrinks ", "to ", "delta ", "it ",
-        "is ", "not ", "in ", "of ", "on ", "for ", "this ", "that ", "we ", "you ", "can ", "will ", "now "};
     if (events > 1000000 || dbytes > 65536)
         events = 3;
     size_t deltas = events > 3 ? events - 3 : 0, seq = 0, tlen = deltas ? deltas * dbytes : 2;
@@ -217,17 +210,10 @@ static void respond(out_t *o, emit_fn *emit, const char *body)
         abort();
     uint32_t x = 2463534242u ^ (uint32_t)(id * 2654435761u); /* xorshift32: each response its own text */
     x = x ? x : 1;
-    for (size_t i = 0; i < tlen;) {
-        if (!deltas) {
-            text[i] = "ok"[i];
-            i++;
-            continue;
-        }
-        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
-        const char *w = words[x % (sizeof(words) / sizeof(words[0]))];
-        for (; *w && i < tlen; i++)
-            text[i] = *w++;
-    }
+    if (deltas)
+        bench_words(text, tlen, &x);
+    else
+        memcpy(text, "ok", 2);
     text[tlen] = '\0';
     snprintf(item_id, sizeof(item_id), "msg_%048lx", id);
     int n = snprintf(ev, cap,
