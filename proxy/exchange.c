@@ -221,6 +221,7 @@ static int forms_known(dw_exchange_t *ex, dw_offload_t *o)
         ex->px->metrics.items_keyed_by_comparison += o->keyed;
     }
     ex->px->metrics.body_bytes_scan_skipped += o->resumed;
+    ex->px->metrics.body_bytes_copy_skipped += o->copy_skipped;
     dw_offload_keep(o, &ex->rq, uv_now(ex->px->loop));
     if (ex->client.state == DW_CLIENT_GONE)
         ex->up = DW_UP_DONE; /* the client left while its body was digested */

@@ -88,6 +88,10 @@ int dw_metrics_prometheus(dw_buf_t *out, const dw_metrics_t *m, const dw_gauges_
         {"deltawire_body_bytes_scan_skipped_total",
          "Bytes of bodies not scanned again: shared from the start with a kept earlier body, up to an item's end.",
          m->body_bytes_scan_skipped},
+        {"deltawire_body_bytes_copy_skipped_total",
+         "Bytes of bodies not copied: shared from the start with the kept earlier body they replace, whose buffer was "
+         "taken over.",
+         m->body_bytes_copy_skipped},
         {"deltawire_upstream_connects_total", "Upstream WebSocket connections opened.", m->connects},
     };
     for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]) && rc == 0; i++) {

@@ -40,6 +40,7 @@ typedef struct {
     uint64_t items_elided;
     uint64_t items_keyed_by_comparison; /* items of large bodies keyed from a kept body, not hashed */
     uint64_t body_bytes_scan_skipped;   /* bytes of large bodies whose scan resumed past them */
+    uint64_t body_bytes_copy_skipped;   /* bytes of large bodies not copied: a kept body's buffer taken over */
     uint64_t connects;
     uint64_t handshake_failures[DW_HS_N];
     uint64_t recoveries[DW_REC_N];

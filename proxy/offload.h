@@ -11,7 +11,13 @@
  * the body before the request is disposed of), so the loop first copies it, one chunk per loop
  * iteration (a 64 MiB copy in one go stalls the loop for tens of ms). The copy is what is kept for
  * the next turn (state/bodies.h); a body too small to be worth the thread pool but worth keeping
- * goes through the same job at once on the loop (dw_offload_run). */
+ * goes through the same job at once on the loop (dw_offload_run).
+ *
+ * The usual next turn repeats the kept body of its conversation from its first byte past its last
+ * item, and replaces it: when no one else holds that body, the loop compares the shared bytes
+ * instead of copying them (a chunk per iteration as well), takes the kept body's buffer over
+ * (dw_bodies_take: grown by realloc, which remaps rather than copies a large one) and copies only
+ * the rest of the request's body into it (issue 16). */
 #ifndef DW_OFFLOAD_H
 #define DW_OFFLOAD_H
 
@@ -37,12 +43,18 @@ typedef struct dw_offload dw_offload_t;
 typedef void (*dw_offload_cb)(dw_offload_t *o);
 
 struct dw_offload {
-    uv_idle_t copier;   /* copies src into body, a chunk per loop iteration */
+    uv_idle_t copier;   /* compares, then copies src into body, a chunk per loop iteration */
     uv_work_t work;
-    const char *src;    /* the request's body (borrowed while copying) */
+    const char *src;    /* the request's body (borrowed while comparing and copying) */
     size_t copied;
-    int released;       /* the request is gone: stop copying */
-    char *body;         /* the copy (owned) */
+    int released;       /* the request is gone: stop comparing and copying */
+    char *body;         /* the copy (owned; NULL while comparing with known) */
+    /* the kept body this one may take the buffer of (a candidate, compared on the loop), and once
+     * body is allocated, the one it took it from (dw_bodies_take: its first `same` bytes are this
+     * body's), or NULL */
+    dw_body_t *known;
+    size_t same;            /* the bytes compared equal with known so far */
+    size_t copy_skipped;    /* bytes not copied: known's, once taken */
     size_t n, max_body, max_items;
     /* results, read on the loop in done */
     int rc;                 /* dw_request_parse's, or -1 when the copy was abandoned */

@@ -41,7 +41,8 @@ void dw_bodies_unref(dw_body_t *e)
 {
     if (--e->refs > 0)
         return;
-    free(e->p);
+    if (!e->lent)
+        free(e->p);
     free(e->members);
     free(e->items);
     free(e->keys);
@@ -88,14 +89,20 @@ static void cred_push(dw_body_t **first, dw_body_t *e)
     *first = e;
 }
 
-/* Out of the store; freed once no picker holds it. */
-static void drop(dw_bodies_t *b, dw_body_t *e)
+/* Out of the store's lists and budget; the store's reference is the caller's to give back. */
+static void delist(dw_bodies_t *b, dw_body_t *e)
 {
     unlink_body(b, e);
     cred_unlink(b, e);
     e->listed = 0;
     b->bytes -= cost(e);
     b->count--;
+}
+
+/* Out of the store; freed once no picker holds it. */
+static void drop(dw_bodies_t *b, dw_body_t *e)
+{
+    delist(b, e);
     dw_bodies_unref(e);
 }
 
@@ -161,6 +168,56 @@ dw_body_t *dw_bodies_put(dw_bodies_t *b, const dw_digest_t *cred, char *p, size_
     return e;
 }
 
+int dw_bodies_takeable(const dw_body_t *e)
+{
+    return !e->lent && e->refs == (e->listed ? 2u : 1u);
+}
+
+char *dw_bodies_take(dw_bodies_t *b, dw_body_t *e, size_t same, size_t n)
+{
+    if (!dw_bodies_takeable(e) || same > n || same > e->n || e->nitems == 0 ||
+        !dw_json_ends_within(e->p, e->items[e->nitems - 1], same))
+        return NULL;
+    size_t nm = 0; /* members in document order: those whose value starts within the shared bytes */
+    while (nm < e->nmembers && (size_t)(e->members[nm].value.p - e->p) < same)
+        nm++;
+    /* realloc may move the buffer: every span is rebased through its offset, taken before */
+    size_t *off = malloc((e->nitems + 2 * nm) * sizeof(*off));
+    if (off == NULL)
+        return NULL;
+    for (size_t i = 0; i < e->nitems; i++)
+        off[i] = (size_t)(e->items[i].p - e->p);
+    for (size_t i = 0; i < nm; i++) {
+        off[e->nitems + 2 * i] = (size_t)(e->members[i].key.p - e->p);
+        off[e->nitems + 2 * i + 1] = (size_t)(e->members[i].value.p - e->p);
+    }
+    char *p = realloc(e->p, n ? n : 1);
+    if (p == NULL) {
+        free(off);
+        return NULL;
+    }
+    if (e->listed) {
+        delist(b, e); /* its cost as it was listed */
+        e->refs--;    /* the store's */
+    }
+    for (size_t i = 0; i < e->nitems; i++)
+        e->items[i].p = p + off[i];
+    for (size_t i = 0; i < nm; i++) {
+        dw_member_t *m = &e->members[i];
+        size_t v = off[e->nitems + 2 * i + 1];
+        m->key.p = p + off[e->nitems + 2 * i];
+        m->value.p = p + v;
+        if (m->value.n > same - v)
+            m->value.n = same - v;
+    }
+    free(off);
+    e->p = p;
+    e->n = same;
+    e->nmembers = nm;
+    e->lent = 1;
+    return p;
+}
+
 void dw_bodies_touch(dw_bodies_t *b, dw_body_t *e, uint64_t now_ms)
 {
     if (!e->listed)
@@ -191,8 +248,8 @@ size_t dw_bodies_index_bytes(const dw_bodies_t *b)
     return b != NULL ? dw_dmap_bytes(b->by_cred) : 0;
 }
 
-/* Length of the common prefix of a[0..n) and b[0..n): memcmp by blocks, then bytes. */
-static size_t common_prefix(const char *a, const char *b, size_t n)
+/* memcmp by blocks, then bytes */
+size_t dw_bodies_common_prefix(const char *a, const char *b, size_t n)
 {
     enum { BLOCK = 4096 };
     size_t i = 0;
@@ -219,19 +276,29 @@ static int continues(const dw_body_t *c, dw_span_t run)
     return off + last.n <= run.n && memcmp(run.p + off, last.p, last.n) == 0;
 }
 
-dw_body_t *dw_bodies_continued(dw_body_t *const *cand, size_t nc, const char *p, size_t n, size_t *same)
+size_t dw_bodies_recurring(dw_body_t *const *cand, size_t nc, size_t from, const char *p, size_t n)
 {
-    dw_body_t *best = NULL;
-    *same = 0;
-    for (size_t j = 0; j < nc; j++) {
+    for (size_t j = from; j < nc; j++) {
         const dw_body_t *c = cand[j];
         if (c->nitems == 0)
             continue;
         dw_span_t last = c->items[c->nitems - 1];
         size_t off = (size_t)(last.p - c->p);
-        if (off + last.n > n || memcmp(p + off, last.p, last.n) != 0)
-            continue;
-        size_t s = common_prefix(p, c->p, n < c->n ? n : c->n);
+        if (off + last.n <= n && memcmp(p + off, last.p, last.n) == 0)
+            return j;
+    }
+    return nc;
+}
+
+dw_body_t *dw_bodies_continued(dw_body_t *const *cand, size_t nc, const char *p, size_t n, size_t *same)
+{
+    dw_body_t *best = NULL;
+    *same = 0;
+    for (size_t j = dw_bodies_recurring(cand, nc, 0, p, n); j < nc; j = dw_bodies_recurring(cand, nc, j + 1, p, n)) {
+        const dw_body_t *c = cand[j];
+        dw_span_t last = c->items[c->nitems - 1];
+        size_t off = (size_t)(last.p - c->p);
+        size_t s = dw_bodies_common_prefix(p, c->p, n < c->n ? n : c->n);
         if (s > *same || best == NULL) {
             best = cand[j];
             *same = s;
@@ -285,7 +352,7 @@ size_t dw_bodies_reuse(dw_body_t *const *cand, size_t nc, dw_body_t *known, size
          * the same), so the bytes shared from the start, less that offset, are shared from there */
         same = known_same - first < limit ? known_same - first : limit;
     } else {
-        same = common_prefix(run.p, old.p, limit);
+        same = dw_bodies_common_prefix(run.p, old.p, limit);
     }
     size_t keyed = 0, n = items->n < c->nitems ? items->n : c->nitems;
     for (size_t i = 0; i < n; i++) {

@@ -44,6 +44,7 @@ struct dw_body {
     uint64_t used_ms;
     unsigned refs;             /* the store's (while listed) and each picker's */
     int listed;
+    int lent;                  /* p is its taker's (dw_bodies_take): not freed with the entry */
     dw_body_t *prev, *next;    /* most recently used first */
     dw_body_t *cprev, *cnext;  /* the same, among the bodies of its credentials */
 };
@@ -68,6 +69,23 @@ void dw_bodies_unref(dw_body_t *e);
 dw_body_t *dw_bodies_put(dw_bodies_t *b, const dw_digest_t *cred, char *p, size_t n, const dw_request_t *rq,
                          dw_digest_t *keys, dw_body_t *replaces, uint64_t now_ms);
 
+/* 1 when no one but the store and one picker (the caller) holds e: dw_bodies_take would take it. */
+int dw_bodies_takeable(const dw_body_t *e);
+
+/* Takes kept body e's buffer over for a new body of n bytes whose first `same` bytes are e's (the
+ * caller compared them), past e's last item (dw_json_ends_within), when no one but the store and
+ * the caller (one reference, from dw_bodies_pick) holds e: e leaves the store (its cost leaves the
+ * budget; picks no longer find it) and its buffer, grown or shrunk to n bytes by realloc (moved or
+ * not; glibc remaps a large one rather than copying it), is returned: the caller's from then on, to
+ * write bytes [same, n) into, and to keep (dw_bodies_put) or free. e stays the caller's reference
+ * (dw_bodies_unref frees it, not the buffer) and stays readable, as the body of its first `same`
+ * bytes, for dw_bodies_resume_at and dw_bodies_reuse while the buffer lives: p is the buffer
+ * (borrowed), n is same, its items and keys are as they were, its members those whose value starts
+ * within `same`, cut there (the later ones' bytes are the new body's). Returns NULL, changing
+ * nothing, when someone else holds e, an item of e ends past `same`, same > n, or memory ran out.
+ * Saves copying e's bytes into a fresh buffer for the body that replaces it (issue 16). */
+char *dw_bodies_take(dw_bodies_t *b, dw_body_t *e, size_t same, size_t n);
+
 /* Drops the bodies unused for longer than ttl. */
 void dw_bodies_sweep(dw_bodies_t *b, uint64_t now_ms);
 
@@ -77,6 +95,14 @@ void dw_bodies_counts(const dw_bodies_t *b, size_t *bodies, size_t *bytes);
 size_t dw_bodies_index_bytes(const dw_bodies_t *b);
 
 /* The calls below are pure (any thread; they read the picked bodies only). */
+
+/* Length of the common prefix of a[0..n) and b[0..n). */
+size_t dw_bodies_common_prefix(const char *a, const char *b, size_t n);
+
+/* The first of cand[from..nc) whose last item recurs, byte for byte, at its offset in new body
+ * p[0..n): the candidates dw_bodies_continued considers, in its order. Returns its index, or nc.
+ * Work: each candidate's last item. */
+size_t dw_bodies_recurring(dw_body_t *const *cand, size_t nc, size_t from, const char *p, size_t n);
 
 /* The kept body of cand[0..nc) that new body p[0..n) continues from its first byte: of those whose last
  * item recurs at its offset in p, the first that p shares every item of, else the one p shares the
