@@ -336,3 +336,156 @@ Test(bodies, a_number_item_at_the_end_of_the_shared_bytes_resumes_the_scan_befor
     dw_bodies_unref(cand[0]);
     dw_bodies_free(b);
 }
+
+/* A new body read as offload.c reads it after taking kept body e's buffer over: the bytes it shares
+ * with e compared, the buffer taken (dw_bodies_take), the rest copied in, the scan resumed from e and
+ * the keys copied from it. Asserts that this gives what a whole scan of a plain copy gives, and every
+ * item of e keyed and replaced. Returns the buffer (the caller's), or NULL when the take is refused. */
+static char *take_and_read(dw_bodies_t *b, dw_body_t *e, const char *json, size_t *skipped_to)
+{
+    size_t n = strlen(json), lim = n < e->n ? n : e->n;
+    size_t same = dw_bodies_common_prefix(json, e->p, lim);
+    size_t items_before = e->nitems;
+    char *p = dw_bodies_take(b, e, same, n);
+    if (p == NULL)
+        return NULL;
+    cr_assert(e->p == p && e->n == same && e->nitems == items_before);
+    memcpy(p + same, json + same, n - same);
+    dw_request_t whole, rq;
+    dw_request_err_t err;
+    cr_assert_eq(dw_request_parse(&whole, json, n, 1 << 20, &err), 0, "%s", err.message);
+    dw_json_resume_t at;
+    cr_assert_eq(dw_bodies_resume_at(e, same, &at), 0);
+    cr_assert_eq(dw_request_parse_from(&rq, p, n, 1 << 20, &at, same, &err), 0, "%s", err.message);
+    *skipped_to = dw_json_resume_offset(&at);
+    cr_assert_eq(rq.items.n, whole.items.n);
+    cr_assert_eq(rq.members.n, whole.members.n);
+    for (size_t i = 0; i < rq.items.n; i++)
+        cr_assert(rq.items.v[i].p - p == whole.items.v[i].p - json && rq.items.v[i].n == whole.items.v[i].n);
+    for (size_t i = 0; i < rq.members.n; i++)
+        cr_assert(rq.members.v[i].key.p - p == whole.members.v[i].key.p - json &&
+                  rq.members.v[i].value.p - p == whole.members.v[i].value.p - json &&
+                  rq.members.v[i].value.n == whole.members.v[i].value.n);
+    dw_digest_t keys[16];
+    uint8_t have[16] = {0};
+    cr_assert(rq.items.n <= 16);
+    dw_body_t *chosen, *replaces;
+    cr_assert_eq(dw_bodies_reuse(NULL, 0, e, same, &rq.items, keys, have, &chosen, &replaces), items_before);
+    cr_assert(chosen == e && replaces == e);
+    for (size_t i = 0; i < items_before; i++) {
+        dw_digest_t d;
+        dw_transcripts_item_key(rq.items.v[i].p, rq.items.v[i].n, &d);
+        cr_assert(have[i] && dw_digest_eq(&d, &keys[i]), "item %zu: its own key", i);
+    }
+    dw_request_free(&whole);
+    dw_request_free(&rq);
+    return p;
+}
+
+#define T1_NEXT                                                                                                     \
+    "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"assistant\",\"content\":\"b\"}," \
+    "{\"role\":\"user\",\"content\":\"c\"}],\"store\":false}"
+
+Test(bodies, a_kept_body_is_taken_over_only_by_its_sole_picker_and_leaves_the_store)
+{
+    dw_body_t *cand[4], *other;
+    dw_bodies_t *b = kept_t1(cand);
+    size_t n, bytes, skipped_to;
+    dw_bodies_counts(b, &n, &bytes);
+    cr_assert(n == 1 && bytes > strlen(T1));
+    /* another job holds it too (a worker may be reading it): not taken, nothing changes */
+    cr_assert_eq(dw_bodies_pick(b, &cred_a, &other, 1), 1);
+    const char *old_p = cand[0]->p;
+    cr_assert_not(dw_bodies_takeable(cand[0]));
+    cr_assert_null(take_and_read(b, cand[0], T1_NEXT, &skipped_to));
+    cr_assert(cand[0]->p == old_p && cand[0]->n == strlen(T1) && cand[0]->nmembers == 2);
+    size_t n2, bytes2;
+    dw_bodies_counts(b, &n2, &bytes2);
+    cr_assert(n2 == 1 && bytes2 == bytes);
+    dw_bodies_unref(other);
+    /* the sole picker takes it: out of the store, its cost out of the budget, no longer picked */
+    cr_assert(dw_bodies_takeable(cand[0]));
+    char *p = take_and_read(b, cand[0], T1_NEXT, &skipped_to);
+    cr_assert_not_null(p);
+    cr_assert_eq(skipped_to, strlen(T1) - strlen("]}"), "resumed past T1's last item");
+    dw_bodies_counts(b, &n2, &bytes2);
+    cr_assert(n2 == 0 && bytes2 == 0);
+    cr_assert_eq(dw_bodies_pick(b, &cred_a, &other, 1), 0);
+    cr_assert_not(dw_bodies_takeable(cand[0]), "taken once");
+    cr_assert_null(dw_bodies_take(b, cand[0], 10, strlen(T1_NEXT)));
+    /* the new body is kept in its buffer; the taken entry goes with its last reference, the buffer
+     * stays (ASan: no double free, no leak) */
+    dw_request_t rq;
+    dw_request_err_t err;
+    cr_assert_eq(dw_request_parse(&rq, p, strlen(T1_NEXT), 1 << 20, &err), 0);
+    dw_digest_t *keys = malloc(rq.items.n * sizeof(*keys));
+    for (size_t i = 0; i < rq.items.n; i++)
+        dw_transcripts_item_key(rq.items.v[i].p, rq.items.v[i].n, &keys[i]);
+    dw_body_t *e = dw_bodies_put(b, &cred_a, p, strlen(T1_NEXT), &rq, keys, cand[0], 1);
+    cr_assert_not_null(e);
+    dw_request_free(&rq);
+    dw_bodies_unref(cand[0]);
+    dw_bodies_counts(b, &n2, &bytes2);
+    cr_assert(n2 == 1 && bytes2 == strlen(T1_NEXT) + 3 * (sizeof(dw_span_t) + sizeof(dw_digest_t)) +
+                                       3 * sizeof(dw_member_t));
+    cr_assert(memcmp(e->p, T1_NEXT, strlen(T1_NEXT)) == 0);
+    dw_bodies_unref(e);
+    dw_bodies_free(b);
+}
+
+Test(bodies, a_kept_body_is_taken_only_when_every_item_of_it_is_shared)
+{
+    dw_bodies_t *b = dw_bodies_new(1 << 20, 1000);
+    const char *kept = "{\"model\":\"m\",\"input\":[{\"a\":1},5],\"tools\":[{\"type\":\"function\",\"name\":\"long\"}]}";
+    dw_bodies_unref(keep(b, &cred_a, kept, NULL, 0));
+    dw_body_t *cand[4];
+    cr_assert_eq(dw_bodies_pick(b, &cred_a, cand, 4), 1);
+    size_t skipped_to;
+    /* the last item changed: not taken, and nothing changes */
+    cr_assert_null(take_and_read(b, cand[0], "{\"model\":\"m\",\"input\":[{\"a\":1},6]}", &skipped_to));
+    /* the 5 ends where the shared bytes do: the byte after it, which ends it, is not shared */
+    cr_assert_null(take_and_read(b, cand[0], "{\"model\":\"m\",\"input\":[{\"a\":1},56]}", &skipped_to));
+    cr_assert_null(dw_bodies_take(b, cand[0], strlen(kept), strlen(kept) - 1), "more shared than the new body has");
+    size_t n, bytes;
+    dw_bodies_counts(b, &n, &bytes);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(cand[0]->nmembers, 3);
+    /* a shorter body sharing every item: the buffer shrinks */
+    char *p = take_and_read(b, cand[0], "{\"model\":\"m\",\"input\":[{\"a\":1},5]}", &skipped_to);
+    cr_assert_not_null(p);
+    cr_assert_eq(cand[0]->nmembers, 2, "the tools' bytes are the new body's: that member is not read any more");
+    dw_bodies_unref(cand[0]);
+    free(p);
+    /* the new body goes on in its input past the last item: the input is cut where the shared bytes
+     * end */
+    dw_bodies_unref(keep(b, &cred_b, "{\"model\":\"m\",\"input\":[{\"a\":1},{\"b\":5}],\"tools\":[{\"name\":\"long\"}]}",
+                         NULL, 0));
+    cr_assert_eq(dw_bodies_pick(b, &cred_b, cand, 4), 1);
+    p = take_and_read(b, cand[0], "{\"model\":\"m\",\"input\":[{\"a\":1},{\"b\":5},7]}", &skipped_to);
+    cr_assert_not_null(p);
+    cr_assert_eq(cand[0]->nmembers, 2);
+    cr_assert_eq(cand[0]->members[1].value.n, strlen("[{\"a\":1},{\"b\":5}"));
+    dw_bodies_unref(cand[0]);
+    free(p);
+    dw_bodies_counts(b, &n, &bytes);
+    cr_assert(n == 0 && bytes == 0);
+    dw_bodies_free(b);
+}
+
+Test(bodies, a_picked_body_dropped_from_the_store_meanwhile_is_taken_by_its_last_holder)
+{
+    dw_body_t *cand[4];
+    dw_bodies_t *b = kept_t1(cand);
+    dw_bodies_sweep(b, 5000); /* dropped: the pick's reference is the last */
+    size_t n, bytes, skipped_to;
+    dw_bodies_counts(b, &n, &bytes);
+    cr_assert(n == 0 && bytes == 0);
+    cr_assert(dw_bodies_takeable(cand[0]));
+    char *p = take_and_read(b, cand[0], T1_NEXT, &skipped_to);
+    cr_assert_not_null(p);
+    dw_bodies_counts(b, &n, &bytes);
+    cr_assert(n == 0 && bytes == 0, "counted once, when it was dropped");
+    dw_bodies_unref(cand[0]);
+    free(p);
+    dw_bodies_free(b);
+}
