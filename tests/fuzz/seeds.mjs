@@ -88,4 +88,8 @@ seed('bodies', Buffer.concat([Buffer.from(kept), byte(0), byte(0), byte(kept.len
 const three = '{"input":[{"role":"user","content":"a"},{"role":"user","content":"b"},{"role":"user","content":"c"}]}';
 const at = three.indexOf('"b"') + 1;
 seed('bodies', Buffer.concat([Buffer.from(three), byte(0), byte(0), byte(at), Buffer.from('B' + three.slice(at + 1))]));
+// bodies: a shorter body sharing every item of the kept one, whose buffer it takes over: the buffer
+// shrinks below the kept body's members after the input, which are not to be read any more
+const after = '{"input":[{"a":1}],"store":false,"tools":[]}';
+seed('bodies', Buffer.concat([Buffer.from(after), byte(0), byte(0), byte(after.indexOf(']') + 1), Buffer.from('}')]));
 console.log(Object.entries(counts).map(([t, n]) => `${t}: ${n} seeds`).join(', '));

@@ -193,6 +193,118 @@ test('a mid-sized history is kept too: its next turn is keyed by comparison and 
   await proxy.stop();
 });
 
+// The usual next turn repeats the kept body it replaces past its last item: the kept body's buffer is
+// taken over, and only the bytes after the shared ones are copied (issue 16). Shared bytes: the last
+// body but its closing ']}'.
+async function takeOverSession(itemCount, pad, key, turns) {
+  const proxy = await startProxy({ upstream: mock.base });
+  try {
+    let input = Array.from({ length: itemCount }, (_, i) =>
+      ({ type: 'message', role: 'user', content: `item ${i}: ${pad.repeat(100)}` }));
+    let prev = null; // the last body sent, as bytes
+    let copied = 0, scanned = 0, keyed = 0;
+    for (let turn = 1; turn <= turns; turn++) {
+      const text = JSON.stringify({ model: 'gpt-5.5', store: false, input });
+      const r = await httpJson('POST', proxy.base + '/responses', text, auth(key));
+      assert.equal(r.status, 200, r.text);
+      const last = (await mock.log()).at(-1);
+      assert.deepEqual(canonicalItems(last.full_input), canonicalItems(input), `turn ${turn}: the input as sent`);
+      if (prev !== null) {
+        assert.notEqual(last.previous_response_id, null, `turn ${turn} is a delta`);
+        copied += Buffer.byteLength(prev) - ']}'.length;
+        scanned += Buffer.byteLength(prev) - ']}'.length;
+        keyed += JSON.parse(prev).input.length;
+      }
+      assert.equal(await gauge(proxy, 'deltawire_body_bytes_copy_skipped_total'), copied, `turn ${turn}: not copied`);
+      assert.equal(await gauge(proxy, 'deltawire_body_bytes_scan_skipped_total'), scanned, `turn ${turn}: not scanned`);
+      assert.equal(await gauge(proxy, 'deltawire_items_keyed_by_comparison_total'), keyed, `turn ${turn}: keyed`);
+      assert.equal(await gauge(proxy, 'deltawire_bodies_kept'), 1, `turn ${turn}: one body kept`);
+      assert.equal(await gauge(proxy, 'deltawire_bodies_kept_bytes') > Buffer.byteLength(text), true);
+      prev = text;
+      input = [...input, ...r.json.output, { role: 'user', content: `turn ${turn + 1}` }];
+    }
+    return proxy;
+  } catch (e) {
+    await proxy.stop();
+    throw e;
+  }
+}
+
+test('each turn of a large history takes the last body\'s buffer over: its bytes are compared, not copied', async () => {
+  const proxy = await takeOverSession(3000, 'v', 'sk-take-large', 4);
+  assert.ok(await gauge(proxy, 'deltawire_body_bytes_copy_skipped_total') > 3 * 256 * 1024);
+  await proxy.stop();
+});
+
+test('each turn of a mid-sized history, read on the loop, takes the last body\'s buffer over too', async () => {
+  const proxy = await takeOverSession(300, 'u', 'sk-take-mid', 4);
+  await proxy.stop();
+});
+
+// Two requests of one key and conversation in flight at once: a kept body that another request holds
+// (a worker may be reading it) is never taken, and both are answered with their own input.
+test('a kept body held by another request in flight is not taken over, and both are answered as sent', async () => {
+  const proxy = await startProxy({ upstream: mock.base, args: ['--max-items', '100000000'] });
+  try {
+    const history = Array.from({ length: 300 }, (_, i) =>
+      ({ type: 'message', role: 'user', content: `item ${i}: ${'t'.repeat(100)}` }));
+    const body = { model: 'gpt-5.5', store: false, input: history };
+    const r1 = await httpJson('POST', proxy.base + '/responses', body, auth('sk-two'));
+    assert.equal(r1.status, 200, r1.text);
+    const tiny = { type: 'message', role: 'user', content: 'x' };
+    const many = Array(Math.floor((32 << 20) / (JSON.stringify(tiny).length + 1))).fill(tiny);
+    const next = [...history, ...r1.json.output, { role: 'user', content: 'and now?' }];
+
+    // 1. an edit of the history, digested at length, holds turn 1's body without taking it (its
+    // items are not all shared); the continuation sent meanwhile finds it held: no take, keyed by
+    // comparison with it all the same
+    const edited = history.map((it, i) => (i === 7 ? { ...it, content: it.content.replace('item 7', 'item 8') } : it));
+    const slow = httpJson('POST', proxy.base + '/responses', { ...body, input: [...edited, ...many] }, auth('sk-two'),
+      { timeoutMs: 240000 });
+    await waitFor(async () => (await gauge(proxy, 'deltawire_bodies_checking')) === 1, { timeoutMs: 60000, intervalMs: 10 });
+    const r2 = await httpJson('POST', proxy.base + '/responses', { ...body, input: next }, auth('sk-two'));
+    assert.equal(r2.status, 200, r2.text);
+    assert.equal(await gauge(proxy, 'deltawire_bodies_checking'), 1, 'the edit is still being digested');
+    assert.equal(await gauge(proxy, 'deltawire_body_bytes_copy_skipped_total'), 0, 'a held body is not taken');
+    assert.equal(await gauge(proxy, 'deltawire_items_keyed_by_comparison_total'), history.length);
+    let last = (await mock.log()).at(-1);
+    assert.notEqual(last.previous_response_id, null, 'the continuation is a delta');
+    assert.deepEqual(canonicalItems(last.full_input), canonicalItems(next));
+    const rs = await slow;
+    assert.equal(rs.status, 200, rs.text.slice(0, 500));
+    last = (await mock.log()).at(-1);
+    assert.equal(last.full_input.length, edited.length + many.length);
+    assert.deepEqual(canonicalItems(last.full_input.slice(0, edited.length)), canonicalItems(edited));
+    assert.equal(await gauge(proxy, 'deltawire_body_bytes_copy_skipped_total'), 0, 'an edit takes nothing');
+
+    // 2. (another key: the bodies above are not its candidates) a continuation digested at length
+    // takes turn 1's body over at once (no one else holds it); a second continuation sent meanwhile
+    // finds no body to compare with, and is answered as sent
+    const s1 = await httpJson('POST', proxy.base + '/responses', body, auth('sk-two-b'));
+    assert.equal(s1.status, 200, s1.text);
+    const cont = [...history, ...s1.json.output, { role: 'user', content: 'and now?' }];
+    const slow2 = httpJson('POST', proxy.base + '/responses', { ...body, input: [...cont, ...many] }, auth('sk-two-b'),
+      { timeoutMs: 240000 });
+    await waitFor(async () => (await gauge(proxy, 'deltawire_bodies_checking')) === 1, { timeoutMs: 60000, intervalMs: 10 });
+    const keyed = await gauge(proxy, 'deltawire_items_keyed_by_comparison_total');
+    const r3 = await httpJson('POST', proxy.base + '/responses', { ...body, input: cont }, auth('sk-two-b'));
+    assert.equal(r3.status, 200, r3.text);
+    assert.equal(await gauge(proxy, 'deltawire_bodies_checking'), 1, 'the long continuation is still being digested');
+    assert.equal(await gauge(proxy, 'deltawire_items_keyed_by_comparison_total'), keyed, 'turn 1\'s body was taken');
+    last = (await mock.log()).at(-1);
+    assert.deepEqual(canonicalItems(last.full_input), canonicalItems(cont));
+    const rs2 = await slow2;
+    assert.equal(rs2.status, 200, rs2.text.slice(0, 500));
+    last = (await mock.log()).at(-1);
+    assert.equal(last.full_input.length, cont.length + many.length);
+    assert.deepEqual(canonicalItems(last.full_input.slice(0, cont.length)), canonicalItems(cont));
+    assert.equal(await gauge(proxy, 'deltawire_body_bytes_copy_skipped_total'),
+      Buffer.byteLength(JSON.stringify(body)) - ']}'.length, 'the long continuation copied only its new bytes');
+  } finally {
+    await proxy.stop();
+  }
+});
+
 test('--body-memory 0 keeps no body, and the next turn still goes as a delta', async () => {
   const proxy = await startProxy({ upstream: mock.base, args: ['--body-memory', '0'] });
   const history = Array.from({ length: 3000 }, (_, i) =>
