@@ -16,7 +16,7 @@
  * The usual next turn repeats the kept body of its conversation from its first byte past its last
  * item, and replaces it: when no one else holds that body, the loop compares the shared bytes
  * instead of copying them (a chunk per iteration as well), takes the kept body's buffer over
- * (dw_bodies_take: grown by realloc, which remaps rather than copies a large one) and copies only
+ * (dw_bodies_take: grown by realloc, which need not copy it) and copies only
  * the rest of the request's body into it (issue 16). */
 #ifndef DW_OFFLOAD_H
 #define DW_OFFLOAD_H

@@ -13,9 +13,9 @@
  * of those bytes (dw_bodies_continued, dw_bodies_resume_at): they were scanned when it was kept.
  *
  * Budget: the bytes of the bodies plus 48 per item and 32 per member; least recently used out, and a body unused for
- * ttl is dropped by dw_bodies_sweep. A kept body is immutable. Entries are reference counted: a
- * worker thread may read the ones picked for it (dw_bodies_reuse) while the loop evicts them. Every
- * other call: the loop thread only.
+ * ttl is dropped by dw_bodies_sweep. A kept body is immutable, until its only picker takes it over
+ * (dw_bodies_take). Entries are reference counted: a worker thread may read the ones picked for it
+ * (dw_bodies_reuse) while the loop evicts them. Every other call: the loop thread only.
  */
 #ifndef DW_STATE_BODIES_H
 #define DW_STATE_BODIES_H
@@ -76,7 +76,7 @@ int dw_bodies_takeable(const dw_body_t *e);
  * caller compared them), past e's last item (dw_json_ends_within), when no one but the store and
  * the caller (one reference, from dw_bodies_pick) holds e: e leaves the store (its cost leaves the
  * budget; picks no longer find it) and its buffer, grown or shrunk to n bytes by realloc (moved or
- * not; glibc remaps a large one rather than copying it), is returned: the caller's from then on, to
+ * not: glibc remaps an mmapped buffer, and grows a heap one in place where it can), is returned: the caller's from then on, to
  * write bytes [same, n) into, and to keep (dw_bodies_put) or free. e stays the caller's reference
  * (dw_bodies_unref frees it, not the buffer) and stays readable, as the body of its first `same`
  * bytes, for dw_bodies_resume_at and dw_bodies_reuse while the buffer lives: p is the buffer
