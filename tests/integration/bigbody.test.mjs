@@ -305,6 +305,39 @@ test('a kept body held by another request in flight is not taken over, and both 
   }
 });
 
+// The client of a continuation goes away while its body is compared with the kept one (32 MiB: 32
+// loop iterations), copied or digested: whichever it is, nothing is left behind and the key is served.
+test('an HTTP/2 client that resets a continuation of a large kept body leaves nothing behind', async () => {
+  const proxy = await startProxy({ upstream: mock.base, args: ['--max-items', '100000000'] });
+  const session = http2.connect(proxy.url);
+  session.on('error', () => {});
+  try {
+    const item = { type: 'message', role: 'user', content: 'w' };
+    const input = Array(Math.floor((32 << 20) / (JSON.stringify(item).length + 1))).fill(item);
+    const body = { model: 'gpt-5.5', store: false, input };
+    const r1 = await httpJson('POST', proxy.base + '/responses', body, auth('sk-reset-take'), { timeoutMs: 240000 });
+    assert.equal(r1.status, 200, r1.text.slice(0, 500));
+    assert.equal(await gauge(proxy, 'deltawire_bodies_kept'), 1);
+    const next = Buffer.from(JSON.stringify({ ...body, input: [...input, { role: 'user', content: 'next' }] }));
+    const stream = session.request({ ':method': 'POST', ':path': '/v1/responses', 'content-type': 'application/json',
+      'content-length': String(next.length), ...auth('sk-reset-take') });
+    stream.on('error', () => {});
+    stream.end(next);
+    await waitFor(async () => (await gauge(proxy, 'deltawire_bodies_checking')) === 1, { timeoutMs: 60000, intervalMs: 5 });
+    stream.close(http2.constants.NGHTTP2_CANCEL);
+    await waitFor(async () => (await gauge(proxy, 'deltawire_bodies_checking')) === 0 &&
+      (await gauge(proxy, 'deltawire_inflight_requests')) === 0, { timeoutMs: 120000, intervalMs: 50 });
+    const small = [{ role: 'user', content: 'after' }];
+    const r = await httpJson('POST', proxy.base + '/responses', { model: 'gpt-5.5', store: false, input: small },
+      auth('sk-reset-take'));
+    assert.equal(r.status, 200);
+    assert.deepEqual(canonicalItems((await mock.log()).at(-1).full_input), canonicalItems(small));
+  } finally {
+    session.destroy();
+    await proxy.stop();
+  }
+});
+
 test('--body-memory 0 keeps no body, and the next turn still goes as a delta', async () => {
   const proxy = await startProxy({ upstream: mock.base, args: ['--body-memory', '0'] });
   const history = Array.from({ length: 3000 }, (_, i) =>
