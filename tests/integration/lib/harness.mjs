@@ -43,6 +43,29 @@ function stopChild(child, graceMs = 2000) {
 export async function stopAll() {
   await Promise.all([...tracked].map((c) => stopChild(c, VALGRIND ? 60000 : 2000)));
   for (const log of valgrindLogs.splice(0)) checkValgrind(log);
+  for (const [child, p] of [...proxies]) { await p.closed; checkExit(child, p.stderr); }
+}
+
+// A proxy that stopped on its own or on SIGTERM must have exited 0 without a sanitizer's report:
+// the ASan/UBSan builds print a leak or a bad free found at shutdown and exit non-zero then, which
+// no request would notice. One killed with SIGKILL (it did not drain in time) is not judged here.
+const proxies = new Map(); // child -> { stderr: its text so far, closed: resolves once its pipes are }
+const SANITIZER_REPORT = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:/;
+
+// Resolves once child's stdio is closed (its last stderr is read), at most 5 s after it exited.
+function closedAfterExit(child) {
+  const closed = new Promise((resolve) => child.once('close', resolve));
+  const exited = new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', resolve)));
+  return exited.then(() => Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 5000).unref())]));
+}
+
+function checkExit(child, stderr) {
+  if (!proxies.has(child) || (child.exitCode === null && child.signalCode === null)) return;
+  proxies.delete(child);
+  const err = stderr();
+  const report = SANITIZER_REPORT.exec(err);
+  if (report) throw new Error(`deltawire printed a sanitizer report:\n${err.slice(Math.max(0, report.index - 200), report.index + 6000)}`);
+  if (child.signalCode === null && child.exitCode !== 0) throw new Error(`deltawire exited with code ${child.exitCode}; stderr:\n${err.slice(-4000)}`);
 }
 
 // Spawn a binary and wait for its "listening on" stderr line.
@@ -124,6 +147,7 @@ export async function startProxy({ upstream, args = [], env = {}, timeoutMs = 10
     timeoutMs = Math.max(timeoutMs, 60000);
   }
   const p = await spawnListening(exe, full, env, timeoutMs, /listening on 127\.0\.0\.1:(\d+)/, 'deltawire');
+  proxies.set(p.child, { stderr: p.stderr, closed: closedAfterExit(p.child) });
   const url = `http://127.0.0.1:${p.port}`;
   return {
     port: p.port, url, base: `${url}/v1`, child: p.child,
@@ -133,6 +157,8 @@ export async function startProxy({ upstream, args = [], env = {}, timeoutMs = 10
         valgrindLogs.splice(valgrindLogs.indexOf(log), 1);
         checkValgrind(log);
       }
+      if (proxies.has(p.child)) await proxies.get(p.child).closed;
+      checkExit(p.child, p.stderr);
     },
     stderr: p.stderr, stdout: p.stdout,
   };
