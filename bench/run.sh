@@ -92,13 +92,16 @@ sockets() {
 # a connection (a handshake on that request's path) each time its lanes are all caching one, up to
 # 16 connections of 33 lanes; the samples measure the steady state after that ----
 events() {
-  local n=$1 conf=$OUT/nginx ngx master worker=
-  start "$OUT/wsecho-events.log" "$WSECHO" 0
+  local n=$1 conf=$OUT/nginx ngx master worker= srv=() drv=()
+  # the servers on one core, the driver on the other: unpinned, a request whose processes wake on
+  # another (idle) vCPU pays the host's wakeup, 60-80 µs here, on one request in three or so
+  if [ "$(nproc)" -ge 2 ]; then srv=(taskset -c 0) drv=(taskset -c 1); fi
+  start "$OUT/wsecho-events.log" "${srv[@]}" "$WSECHO" 0
   local up=$PORT up_pid=$PID
-  start "$OUT/proxy-events.log" "$B/proxy/deltawire" "${PROXY_ARGS[@]}" --upstream "http://127.0.0.1:$up/v1"
+  start "$OUT/proxy-events.log" "${srv[@]}" "$B/proxy/deltawire" "${PROXY_ARGS[@]}" --upstream "http://127.0.0.1:$up/v1"
   local px=$PORT px_pid=$PID
   # the same without permessage-deflate: zlib's work and wsecho's compression out of the way
-  start "$OUT/proxy-events-plain.log" "$B/proxy/deltawire" "${PROXY_ARGS[@]}" --upstream "http://127.0.0.1:$up/v1" \
+  start "$OUT/proxy-events-plain.log" "${srv[@]}" "$B/proxy/deltawire" "${PROXY_ARGS[@]}" --upstream "http://127.0.0.1:$up/v1" \
     --upstream-deflate off
   local pp=$PORT pp_pid=$PID
   ngx=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -128,12 +131,12 @@ http {
   }
 }
 EOF
-  nginx -p "$ROOT/$conf" -c "$ROOT/$conf/nginx.conf" -g 'daemon off;' 2>"$OUT/nginx.log" &
+  "${srv[@]}" nginx -p "$ROOT/$conf" -c "$ROOT/$conf/nginx.conf" -g 'daemon off;' 2>"$OUT/nginx.log" &
   master=$!
   for _ in $(seq 50); do worker=$(pgrep -P "$master" | head -1) || true; [ -n "$worker" ] && break; sleep 0.1; done
   [ -n "$worker" ] || { echo "run.sh: nginx did not start:" >&2; cat "$OUT/nginx.log" >&2; exit 1; }
   echo "events: $n samples per shape (direct, nginx $(nginx -v 2>&1 | cut -d/ -f2), deltawire)" >&2
-  timeout 900 "$DWBENCH" events --direct "http://127.0.0.1:$up/v1/responses" --nginx "http://127.0.0.1:$ngx/v1/responses" \
+  timeout 900 "${drv[@]}" "$DWBENCH" events --direct "http://127.0.0.1:$up/v1/responses" --nginx "http://127.0.0.1:$ngx/v1/responses" \
     --proxy "http://127.0.0.1:$px/v1/responses" --proxy-pid "$px_pid" --nginx-pid "$worker" --upstream-pid "$up_pid" \
     --proxy-plain "http://127.0.0.1:$pp/v1/responses" --proxy-plain-pid "$pp_pid" \
     --shapes "${DW_BENCH_SHAPES:-25:8,250:8,2500:8,83:500}" --samples "$n" --size 1024 --warmup 600 --out "$OUT/events.tsv"
