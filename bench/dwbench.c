@@ -53,9 +53,10 @@
  *     the upstream's CPU (read around the request). --proxy-plain adds a fourth arm,
  *     "deltawire-plain": a second deltawire, run by bench/run.sh with --upstream-deflate off, so that
  *     the upstream's compression and zlib are out of the way. W warm-up rounds (default 1) go
- *     first, unmeasured: deltawire opens another upstream connection whenever a new conversation finds every lane of
- *     its connections caching one (33 lanes each, up to --max-conns-per-key, 16), a handshake on
- *     that request's path; bench/run.sh warms past those 528 conversations to measure the steady state.
+ *     first, unmeasured: deltawire opens another upstream connection whenever a new conversation
+ *     finds every lane of its connections caching one (33 lanes each, up to --max-conns-per-key,
+ *     16), a handshake on that request's path; bench/run.sh warms past those 528 conversations to
+ *     measure the steady state.
  *
  * Output: tab-separated rows, one per turn or sample, header first.
  */

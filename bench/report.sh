@@ -70,11 +70,13 @@ events_table() {
   echo "|---|---|---|---|---|---|"
   for arm in $arms; do
     [ "$arm" = direct ] && continue
-    local v=${arm//-/_}
+    local v=${arm//-/_} per_ev per_b
     eval "local c25=\${EV_${v}_25_8_CPU:-0} c2500=\${EV_${v}_2500_8_CPU:-0} c83=\${EV_${v}_83_500_CPU:-0} rb83=\${EV_${v}_83_500_RB:-1}"
-    printf '| %s | %s µs | %s µs | %s | %s µs | %s |\n' "$(label "$arm")" "$(us "$c25")" "$(us "$c2500")" \
-      "$(awk -v a="$c25" -v b="$c2500" 'BEGIN{printf "%.2f µs", (b-a)/2475/1000}')" "$(us "$c83")" \
-      "$(awk -v c="$c83" -v b="$rb83" 'BEGIN{printf "%.2f ns", c/b}')"
+    per_ev=$(awk -v a="$c25" -v b="$c2500" 'BEGIN{printf "%.2f", (b-a)/2475/1000}')
+    per_b=$(awk -v c="$c83" -v b="$rb83" 'BEGIN{printf "%.2f", c/b}')
+    eval "EV_${v}_PER_EVENT=$per_ev EV_${v}_PER_BYTE=$per_b" # targets16 judges these
+    printf '| %s | %s µs | %s µs | %s µs | %s µs | %s ns |\n' "$(label "$arm")" "$(us "$c25")" "$(us "$c2500")" \
+      "$per_ev" "$(us "$c83")" "$per_b"
   done
   echo
 }
@@ -114,26 +116,21 @@ floors_table() {
       w["memcpy"]="each byte of a body kept for its next turn"
       w["memcmp"]="each byte a continued body shares with its kept one"
       w["recv"]="each byte of a request from the client (loopback TCP)"}
-    NR>1 {FLOOR[$1]=$2; printf "| %s | %s | %s |\n", $1, $2, w[$1]}' "$D/floors.tsv"
+    NR>1 {printf "| %s | %s | %s |\n", $1, $2, w[$1]}' "$D/floors.tsv"
   echo
 }
 # targets16: issue 16's targets from tables 2, 3, 6 and 7 of this run (events_table and the session
 # rows set the EV_* and HIST_* figures), each with its margin
 targets16() {
-  local tph1 tph2 v
+  local tph1 tph2
   tph1=$(awk -F'\t' '$1=="proxy+wsecho" && $2=="h1" && $3==16 {print $4}' "$D/throughput.tsv")
   tph2=$(awk -F'\t' '$1=="proxy+wsecho" && $2=="h2" && $3==16 {print $4}' "$D/throughput.tsv")
   # x LIMIT VALUE: the value as a multiple of the limit
   x() { awk -v l="$1" -v v="$2" 'BEGIN{printf "%.2fx", v/l}'; }
-  # per deltawire arm (default, deflate off): the figures the targets are judged on
-  for v in deltawire deltawire_plain; do
-    eval "local c25=\${EV_${v}_25_8_CPU:-0} c2500=\${EV_${v}_2500_8_CPU:-0} c83=\${EV_${v}_83_500_CPU:-0}"
-    eval "local rb83=\${EV_${v}_83_500_RB:-1} f50=\${EV_${v}_25_8_F50:-0} f99=\${EV_${v}_25_8_F99:-0}"
-    eval "T_${v}_C25=$c25 T_${v}_F50=$f50 T_${v}_F99=$f99"
-    eval "T_${v}_PEREV=$(awk -v a="$c25" -v b="$c2500" 'BEGIN{printf "%.2f", (b-a)/2475/1000}')"
-    eval "T_${v}_BPE=$(awk -v c="$c83" -v b="$rb83" 'BEGIN{printf "%.2f", c/b}')"
-  done
-  local nf50=$EV_nginx_25_8_F50 nf99=$EV_nginx_25_8_F99
+  # the figures judged, per deltawire arm (default, deflate off), as table 6 gives them
+  local c=$EV_deltawire_25_8_CPU cp=$EV_deltawire_plain_25_8_CPU e=$EV_deltawire_PER_EVENT ep=$EV_deltawire_plain_PER_EVENT
+  local f50=$EV_deltawire_25_8_F50 fp50=$EV_deltawire_plain_25_8_F50 f99=$EV_deltawire_25_8_F99 fp99=$EV_deltawire_plain_25_8_F99
+  local b=$EV_deltawire_PER_BYTE bp=$EV_deltawire_plain_PER_BYTE nf50=$EV_nginx_25_8_F50 nf99=$EV_nginx_25_8_F99
   echo "## Targets of issue 16 (this run)"
   echo
   echo "From tables 2 (sessions), 3, 6 and 7 above; where two figures stand, the first is deltawire as it"
@@ -142,15 +139,15 @@ targets16() {
   echo
   echo "| target | measured | margin | verdict |"
   echo "|---|---|---|---|"
-  echo "| proxy CPU ≤ 60 µs, 1 KB request, 25-event response (p50) | $(us "$T_deltawire_C25") / $(us "$T_deltawire_plain_C25") µs (nginx $(us "$EV_nginx_25_8_CPU") µs) | $(x 60000 "$T_deltawire_C25") / $(x 60000 "$T_deltawire_plain_C25") | $(verdict "$T_deltawire_C25" 60000 le) / $(verdict "$T_deltawire_plain_C25" 60000 le) |"
-  echo "| ≤ 1.5 µs per additional event (p50, 25 → 2500 events) | $T_deltawire_PEREV / $T_deltawire_plain_PEREV µs | $(x 1.5 "$T_deltawire_PEREV") / $(x 1.5 "$T_deltawire_plain_PEREV") | $(verdict "$T_deltawire_PEREV" 1.5 le) / $(verdict "$T_deltawire_plain_PEREV" 1.5 le) |"
-  echo "| added p50 to first byte at 1 KB ≤ nginx's + 20 µs (25 events) | $(us "$T_deltawire_F50") / $(us "$T_deltawire_plain_F50") µs vs $(us "$nf50") + 20 µs | $(us $((T_deltawire_F50 - nf50 - 20000))) / $(us $((T_deltawire_plain_F50 - nf50 - 20000))) µs | $(verdict "$T_deltawire_F50" $((nf50 + 20000)) le) / $(verdict "$T_deltawire_plain_F50" $((nf50 + 20000)) le) |"
-  echo "| added p99 to first byte at 1 KB ≤ 2x nginx's (25 events) | $(us "$T_deltawire_F99") / $(us "$T_deltawire_plain_F99") µs vs 2 × $(us "$nf99") µs | $(x $((2 * nf99)) "$T_deltawire_F99") / $(x $((2 * nf99)) "$T_deltawire_plain_F99") | $(verdict "$T_deltawire_F99" $((2 * nf99)) le) / $(verdict "$T_deltawire_plain_F99" $((2 * nf99)) le) |"
+  echo "| proxy CPU ≤ 60 µs, 1 KB request, 25-event response (p50) | $(us "$c") / $(us "$cp") µs (nginx $(us "$EV_nginx_25_8_CPU") µs) | $(x 60000 "$c") / $(x 60000 "$cp") | $(verdict "$c" 60000 le) / $(verdict "$cp" 60000 le) |"
+  echo "| ≤ 1.5 µs per additional event (p50, 25 → 2500 events) | $e / $ep µs | $(x 1.5 "$e") / $(x 1.5 "$ep") | $(verdict "$e" 1.5 le) / $(verdict "$ep" 1.5 le) |"
+  echo "| added p50 to first byte at 1 KB ≤ nginx's + 20 µs (25 events) | $(us "$f50") / $(us "$fp50") µs vs $(us "$nf50") + 20 µs | $(us $((f50 - nf50 - 20000))) / $(us $((fp50 - nf50 - 20000))) µs | $(verdict "$f50" $((nf50 + 20000)) le) / $(verdict "$fp50" $((nf50 + 20000)) le) |"
+  echo "| added p99 to first byte at 1 KB ≤ 2x nginx's (25 events) | $(us "$f99") / $(us "$fp99") µs vs 2 × $(us "$nf99") µs | $(x $((2 * nf99)) "$f99") / $(x $((2 * nf99)) "$fp99") | $(verdict "$f99" $((2 * nf99)) le) / $(verdict "$fp99" $((2 * nf99)) le) |"
   for h in large1m large4m; do
     eval "local sl=\${HIST_${h}_SLOPE:-0} fx=\${HIST_${h}_FIXED:-0} mn=\${HIST_${h}_MEAN:-0}"
     echo "| proxy CPU ≤ 1.0 ns per history byte, $h session (default): per request byte / at the margin (fit) | $mn / $sl ns ($(us "$fx") µs per turn at no history) | $(x 1.0 "$mn") / $(x 1.0 "$sl") | per request byte $(verdict "$mn" 1.0 le), at the margin $(verdict "$sl" 1.0 le) |"
   done
-  echo "| ≤ 5 ns per byte of upstream events, 40 KB answer (83 × 500 B) | $T_deltawire_BPE / $T_deltawire_plain_BPE ns | $(x 5 "$T_deltawire_BPE") / $(x 5 "$T_deltawire_plain_BPE") | $(verdict "$T_deltawire_BPE" 5 le) / $(verdict "$T_deltawire_plain_BPE" 5 le) |"
+  echo "| ≤ 5 ns per byte of upstream events, 40 KB answer (83 × 500 B) | $b / $bp ns | $(x 5 "$b") / $(x 5 "$bp") | $(verdict "$b" 5 le) / $(verdict "$bp" 5 le) |"
   echo "| ≥ 40k requests/s at c=16, WebSocket path, wsecho upstream, one thread (HTTP/1.1 / HTTP/2; default) | $tph1 / $tph2 | $(x 40000 "$tph1") / $(x 40000 "$tph2") | $(verdict "$tph1" 40000 ge) / $(verdict "$tph2" 40000 ge) |"
   for k in codex large1m; do
     local lim=30 soon; [ $k = large1m ] && lim=60
